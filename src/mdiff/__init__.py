@@ -1,0 +1,20 @@
+"""mdiff: symbolic matrix calculus.
+
+    >>> import mdiff
+    >>> str(mdiff.diff("tr(A*X*B)", wrt="X"))
+    "A'*B'"
+"""
+
+from .errors import (CheckFailed, DeclarationError, DiffError, DomainError, EvaluationError,
+                     LimitError, MdiffError, ParseError, ShapeError, UnknownFunction)
+from .parser import Parsed, parse
+from .api import Comparison, Derivative, against, check, diff, equivalent, function, gradients
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "parse", "Parsed", "function", "diff", "gradients", "check", "equivalent", "against",
+    "Derivative", "Comparison", "__version__",
+    "MdiffError", "ParseError", "ShapeError", "UnknownFunction", "DeclarationError",
+    "DomainError", "LimitError", "DiffError", "EvaluationError", "CheckFailed",
+]

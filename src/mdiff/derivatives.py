@@ -1,0 +1,189 @@
+"""The table of differentials: one rule per operation (Magnus–Neudecker).
+
+A rule ``rule(node, d)`` returns the differential of ``node`` as an expression that is
+linear in ``d(i)``, the differentials of its arguments (placeholders or zeros).  The
+engine (``diff.py``) reads both uses off the same rule: the backward sweep transposes
+the linear map (``linear.adjoint``) and the Jacobian vectorises it
+(``linear.vectorize``).  Adding a function means adding one line here; an operation
+without a rule is a ``DiffError`` naming it, never a silent zero.
+"""
+
+from __future__ import annotations
+
+from . import expr as E
+from .errors import DiffError
+from .expr import (Expr, add, apply, fill, hadamard, mul, neg, num, ones, power, sub,
+                   transpose)
+
+
+def inner(a: Expr, b: Expr) -> Expr:
+    """<a, b> = tr(a' b) = sum(a .* b), written the way a person would."""
+    if a.is_scalar:
+        return mul(a, b)
+    if a.cols == 1:
+        return mul(transpose(a), b)
+    return apply("tr", mul(transpose(a), b))
+
+
+# --- elementwise functions: d phi(X) = phi'(X) .* dX -----------------------------------
+
+def _one(x):
+    return ones(x.shape)
+
+
+#: phi -> phi'(x), given the argument x and the node y = phi(x) (to reuse y).
+ELEMENTWISE_DERIVATIVE = {
+    "sin": lambda x, y: apply("cos", x),
+    "cos": lambda x, y: neg(apply("sin", x)),
+    "tan": lambda x, y: add(_one(x), power(y, num(2))),
+    "arcsin": lambda x, y: power(sub(_one(x), power(x, num(2))), num(E.Rational(-1, 2))),
+    "arccos": lambda x, y: neg(power(sub(_one(x), power(x, num(2))), num(E.Rational(-1, 2)))),
+    "arctan": lambda x, y: power(add(_one(x), power(x, num(2))), num(-1)),
+    "sinh": lambda x, y: apply("cosh", x),
+    "cosh": lambda x, y: apply("sinh", x),
+    "tanh": lambda x, y: sub(_one(x), power(y, num(2))),
+    "exp": lambda x, y: y,
+    "log": lambda x, y: power(x, num(-1)),
+    "sqrt": lambda x, y: mul(num(E.Rational(1, 2)), power(y, num(-1))),
+    "abs": lambda x, y: apply("sign", x),
+    "sign": lambda x, y: E.zeros(x.shape),          # zero almost everywhere, 0 at the kink
+    "relu": lambda x, y: apply("sign", y),           # step(x), taken as 0 at x = 0
+    "sigmoid": lambda x, y: hadamard(y, sub(_one(x), y)),
+    "softplus": lambda x, y: apply("sigmoid", x),
+}
+
+
+def _elementwise(node, d):
+    x = node.args[0]
+    return hadamard(ELEMENTWISE_DERIVATIVE[node.op](x, node), d(0))
+
+
+# --- the rules ---------------------------------------------------------------------------
+
+def _add(node, d):
+    return add(*(d(i) for i in range(len(node.args))))
+
+
+def _mul(node, d):
+    """d(c * F1 * ... * Fk) = c * sum_i F1 ... dFi ... Fk."""
+    coef = node.data[0]
+    terms = []
+    for i in range(len(node.args)):
+        di = d(i)
+        if E.is_zero(di):
+            continue
+        factors = node.args[:i] + (di,) + node.args[i + 1:]
+        terms.append(mul(num(coef), *factors))
+    return add(*terms) if terms else E.zeros(node.shape)
+
+
+def _had(node, d):
+    a, b = node.args
+    return add(hadamard(d(0), b), hadamard(a, d(1)))
+
+
+def _ediv(node, d):
+    """d(A ./ B) = (dA - (A ./ B) .* dB) ./ B."""
+    a, b = node.args
+    return E.ediv(sub(d(0), hadamard(node, d(1))), b)
+
+
+def _pow(node, d):
+    """d(X.^p) = p X.^(p-1) .* dX + log(X) .* X.^p dp."""
+    x, p = node.args
+    terms = []
+    if not E.is_zero(d(0)):
+        terms.append(hadamard(mul(p, power(x, add(p, num(-1)))), d(0)))
+    if not E.is_zero(d(1)):
+        terms.append(mul(d(1), hadamard(apply("log", x), node)))
+    return add(*terms) if terms else E.zeros(node.shape)
+
+
+def _mpow(node, d):
+    """d(X^k) = sum_{i<k} X^i dX X^(k-1-i)."""
+    x, k = node.args[0], node.data
+    return add(*(mul(E.matrix_power(x, i), d(0), E.matrix_power(x, k - 1 - i))
+                 for i in range(k)))
+
+
+def _inv(node, d):
+    return neg(mul(node, d(0), node))
+
+
+def _det(node, d):
+    return mul(node, apply("tr", mul(E.inv(node.args[0]), d(0))))
+
+
+def _logdet(node, d):
+    return apply("tr", mul(E.inv(node.args[0]), d(0)))
+
+
+def _norm1(node, d):
+    return inner(apply("sign", node.args[0]), d(0))
+
+
+def _norm2(node, d):
+    return mul(inner(node.args[0], d(0)), power(node, num(-1)))
+
+
+def _logsumexp(node, d):
+    """d lse(X) = <exp(X - lse(X)), dX>  (softmax over all entries)."""
+    x = node.args[0]
+    weights = mul(apply("exp", neg(node)), apply("exp", x))
+    return inner(weights, d(0))
+
+
+def _softmax(node, d):
+    """Column-wise: dS = S .* dX - S .* (1 * 1'(S .* dX)); for a vector s .* dx - s*(s'dx)."""
+    s = node
+    dx = d(0)
+    if s.cols == 1:
+        return sub(hadamard(s, dx), mul(s, mul(transpose(s), dx)))
+    col_sums = mul(ones((s.rows, 1)), mul(ones((1, s.rows)), hadamard(s, dx)))
+    return sub(hadamard(s, dx), hadamard(s, col_sums))
+
+
+def _linear(fn):
+    return lambda node, d: apply(fn, d(0))
+
+
+def _kron(node, d):
+    a, b = node.args
+    return add(E.kron(d(0), b), E.kron(a, d(1)))
+
+
+#: op -> rule(node, d) giving the differential of node, linear in d(0), d(1), ...
+DIFFERENTIALS = {
+    "add": _add,
+    "mul": _mul,
+    "had": _had,
+    "ediv": _ediv,
+    "pow": _pow,
+    "mpow": _mpow,
+    "T": lambda node, d: transpose(d(0)),
+    "kron": _kron,
+    "inv": _inv,
+    "det": _det,
+    "logdet": _logdet,
+    "tr": _linear("tr"),
+    "sum": _linear("sum"),
+    "vec": _linear("vec"),
+    "diagm": _linear("diag"),
+    "diagv": _linear("diag"),
+    "unvec": lambda node, d: E.unvec(d(0), node.shape),
+    "norm1": _norm1,
+    "norm2": _norm2,
+    "logsumexp": _logsumexp,
+    "softmax": _softmax,
+    **{f: _elementwise for f in E.ELEMENTWISE},
+}
+
+#: Leaves: constants have differential zero; variables are handled by the engine.
+CONSTANT_LEAVES = ("num", "dim", "fill", "eye", "comm")
+
+
+def differential(node: Expr, d) -> Expr:
+    rule = DIFFERENTIALS.get(node.op)
+    if rule is None:
+        raise DiffError(f"no differentiation rule for {node.op!r}")
+    return rule(node, d)

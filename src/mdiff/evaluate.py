@@ -1,0 +1,222 @@
+"""Numeric evaluation of an expression DAG with numpy (DESIGN §3 layouts).
+
+One table, ``NUMPY``, maps every op to a function of 2-D float arrays; evaluation
+visits each shared node once, children first, without recursion.  Inputs and outputs
+follow the user-facing layout: scalars are floats, vectors 1-D arrays, matrices 2-D.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.special as sps
+import sympy as sp
+
+from .errors import EvaluationError
+from .expr import Expr, fmt_shape, free_dims, free_vars, postorder
+
+
+def _commutation(m: int, n: int) -> np.ndarray:
+    k = np.zeros((m * n, m * n))
+    for i in range(m):
+        for j in range(n):
+            k[i * n + j, j * m + i] = 1.0
+    return k
+
+
+def _scalar(x: np.ndarray) -> float:
+    return x[0, 0]
+
+
+def _mul(e: Expr, *xs):
+    coef, nscal = e.data
+    out = float(coef)
+    for s in xs[:nscal]:
+        out = out * _scalar(s)
+    chain = xs[nscal:]
+    if not chain:
+        return np.array([[out]])
+    acc = chain[0]
+    for c in chain[1:]:
+        acc = acc @ c
+    return out * acc
+
+
+def _logdet(e, x):
+    sign, logabs = np.linalg.slogdet(x)
+    return np.array([[logabs if sign > 0 else np.nan]])
+
+
+def _softmax(e, x):
+    return sps.softmax(x, axis=0)
+
+
+def _inv(e, x):
+    try:
+        return np.linalg.inv(x)
+    except np.linalg.LinAlgError:
+        return np.full(x.shape, np.nan)
+
+
+def _s(f):
+    """Wrap a function returning a float as a 1x1 array."""
+    return lambda e, x: np.array([[f(x)]])
+
+
+#: op -> numpy implementation taking (node, *argument values) -> 2-D array.
+NUMPY = {
+    "add": lambda e, *xs: sum(xs[1:], xs[0]),
+    "mul": _mul,
+    "had": lambda e, a, b: a * b,
+    "ediv": lambda e, a, b: a / b,
+    "pow": lambda e, a, p: np.power(a, _scalar(p)),
+    "mpow": lambda e, x: np.linalg.matrix_power(x, e.data),
+    "T": lambda e, x: x.T,
+    "kron": lambda e, a, b: np.kron(a, b),
+    "inv": _inv,
+    "det": _s(np.linalg.det),
+    "logdet": _logdet,
+    "tr": _s(np.trace),
+    "sum": _s(np.sum),
+    "norm1": _s(lambda x: np.abs(x).sum()),
+    "norm2": _s(lambda x: np.sqrt((x * x).sum())),
+    "logsumexp": _s(sps.logsumexp),
+    "vec": lambda e, x: x.reshape(-1, 1, order="F"),
+    "unvec": None,  # needs the node's numeric shape: handled in evaluate()
+    "diagm": lambda e, v: np.diag(v[:, 0]),
+    "diagv": lambda e, x: np.diag(x).reshape(-1, 1).copy(),
+    "softmax": _softmax,
+    "sin": lambda e, x: np.sin(x), "cos": lambda e, x: np.cos(x),
+    "tan": lambda e, x: np.tan(x), "arcsin": lambda e, x: np.arcsin(x),
+    "arccos": lambda e, x: np.arccos(x), "arctan": lambda e, x: np.arctan(x),
+    "sinh": lambda e, x: np.sinh(x), "cosh": lambda e, x: np.cosh(x),
+    "tanh": lambda e, x: np.tanh(x), "exp": lambda e, x: np.exp(x),
+    "log": lambda e, x: np.log(x), "sqrt": lambda e, x: np.sqrt(x),
+    "abs": lambda e, x: np.abs(x), "sign": lambda e, x: np.sign(x),
+    "relu": lambda e, x: np.maximum(x, 0.0), "sigmoid": lambda e, x: sps.expit(x),
+    "softplus": lambda e, x: np.logaddexp(0.0, x),
+}
+
+
+class Env:
+    """Numeric values for the variables and dimensions of one evaluation."""
+
+    def __init__(self, values: dict, variables: dict[str, Expr], dims: dict | None = None):
+        self.dims: dict = {}
+        for k, v in (dims or {}).items():
+            self.dims[sp.Symbol(k, positive=True, integer=True) if isinstance(k, str) else k] = int(v)
+        self.arrays: dict[str, np.ndarray] = {}
+        for name, node in variables.items():
+            if name not in values:
+                raise EvaluationError(f"missing a value for {name} ({fmt_shape(node.shape)})")
+            self.arrays[name] = self._take(name, node, values[name])
+        for name, v in values.items():
+            if name not in variables:
+                sym = sp.Symbol(name, positive=True, integer=True)
+                if np.ndim(v) == 0 and float(v) == int(v) and int(v) >= 1:
+                    self.dims.setdefault(sym, int(v))
+
+    def _take(self, name: str, node: Expr, value) -> np.ndarray:
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise EvaluationError(f"{name} must be numeric") from None
+        if node.is_scalar:
+            if arr.size != 1:
+                raise EvaluationError(f"{name} is a scalar, got shape {arr.shape}")
+            arr = arr.reshape(1, 1)
+        elif node.is_vector:
+            if arr.ndim == 1:
+                arr = arr.reshape(-1, 1)
+            if arr.ndim != 2 or arr.shape[1] != 1:
+                raise EvaluationError(f"{name} is a vector, got shape {arr.shape}")
+        elif arr.ndim != 2:
+            raise EvaluationError(f"{name} is a matrix, got shape {arr.shape}")
+        for d, n in zip(node.shape, arr.shape):
+            self.bind(d, n, name)
+        return arr
+
+    def bind(self, d, n: int, name: str = "") -> None:
+        d = sp.sympify(d)
+        if d.is_Symbol and d not in self.dims:
+            self.dims[d] = n
+            return
+        have = self.dim(d)
+        if have is not None and have != n:
+            raise EvaluationError(
+                f"{name}: dimension {d} is {have} elsewhere but {n} here")
+
+    def dim(self, d) -> int | None:
+        d = sp.sympify(d)
+        if d.is_Integer:
+            return int(d)
+        if d.is_Symbol:
+            return self.dims.get(d)
+        try:
+            v = d.xreplace({s: self.dims[s] for s in d.free_symbols})
+        except KeyError:
+            return None
+        return int(v)
+
+    def shape(self, node: Expr) -> tuple[int, int]:
+        out = []
+        for d in node.shape:
+            v = self.dim(d)
+            if v is None:
+                missing = sorted(str(s) for s in sp.sympify(d).free_symbols if s not in self.dims)
+                raise EvaluationError(
+                    f"dimension {', '.join(missing)} is not fixed by any input: pass it as a "
+                    f"keyword, e.g. {missing[0]}=3")
+            out.append(v)
+        return tuple(out)
+
+
+def evaluate(root: Expr, env: Env) -> np.ndarray:
+    """The value of ``root`` as a 2-D array (each shared node computed once)."""
+    val: dict[int, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        for node in postorder(root):
+            op = node.op
+            if op == "var":
+                out = env.arrays[node.name]
+            elif op == "num":
+                out = np.array([[float(node.data)]])
+            elif op == "dim":
+                out = np.array([[float(env.dim(node.data))]])
+            elif op == "fill":
+                out = np.full(env.shape(node), float(node.data))
+            elif op == "eye":
+                out = np.eye(env.shape(node)[0])
+            elif op == "comm":
+                out = _commutation(env.dim(node.data[0]), env.dim(node.data[1]))
+            elif op == "unvec":
+                out = val[id(node.args[0])].reshape(env.shape(node), order="F")
+            elif op == "delta":
+                raise EvaluationError("a differential placeholder cannot be evaluated")
+            else:
+                out = NUMPY[op](node, *(val[id(a)] for a in node.args))
+            val[id(node)] = out
+    return val[id(root)]
+
+
+def to_user_layout(node: Expr, arr: np.ndarray):
+    """2-D internal value -> float for scalars, 1-D for vectors, 2-D for matrices."""
+    if node.is_scalar:
+        return float(arr[0, 0])
+    if node.is_vector:
+        return arr[:, 0].copy()
+    return arr
+
+
+def make_function(root: Expr, variables: dict[str, Expr] | None = None):
+    """A numpy callable ``f(**values)`` of the expression (vars by keyword)."""
+    variables = free_vars(root) if variables is None else variables
+    names = tuple(variables)
+
+    def f(**values):
+        env = Env(values, {n: variables[n] for n in names})
+        return to_user_layout(root, evaluate(root, env))
+
+    f.__doc__ = f"Evaluate the expression; keyword arguments: {', '.join(names) or '(none)'}."
+    f.variables = names
+    f.dims = tuple(sorted(str(s) for s in free_dims(root)))
+    return f

@@ -1,0 +1,681 @@
+"""Typed expression nodes: immutable, hash-consed, with symbolic shapes.
+
+Every node is an ``Expr(op, args, data, shape)``.  Nodes are interned: building the
+same structure twice returns the same object, so equality is identity, hashing is
+O(1), shared subexpressions are shared, and caches keyed by node are cheap.  A deep
+network is a DAG, never an exponential tree.
+
+Shapes are ``(rows, cols)`` pairs of SymPy expressions (integers or positive integer
+symbols).  A scalar is 1x1, a vector n x 1; everything is two-dimensional inside
+mdiff and only the evaluation layer turns vectors into 1-D arrays (DESIGN §3).
+
+The constructors below (``add``, ``mul``, ``transpose``, ...) are the only way to
+build nodes.  They keep a light normal form that every later stage relies on:
+sums are flat and drop zeros, products are ``coef * scalars * chain`` with exact
+rational coefficients and scalar factors in a canonical order, double transposes and
+transposes of symmetric matrices vanish, identity factors disappear.  Deeper
+rewriting (identities with names) belongs to ``simplify.py``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Iterable, Iterator
+
+import sympy as sp
+
+from .errors import LimitError, ShapeError
+
+Rational = sp.Rational
+ONE = sp.Integer(1)
+ZERO_R = sp.Integer(0)
+
+#: Elementwise functions of the language (one argument, same shape out).
+ELEMENTWISE = (
+    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+    "exp", "log", "sqrt", "abs", "sign", "relu", "sigmoid", "softplus",
+)
+#: Functions of one matrix argument that return a scalar.
+REDUCTIONS = ("tr", "det", "logdet", "sum", "norm1", "norm2", "logsumexp")
+
+#: Properties a declaration may give a variable.
+PROPERTIES = ("symmetric", "spd", "diagonal", "positive")
+
+
+def dim_symbol(name: str) -> sp.Symbol:
+    """The SymPy symbol for a named dimension (one symbol per name)."""
+    return sp.Symbol(name, positive=True, integer=True)
+
+
+def fmt_dim(d) -> str:
+    return str(d).replace("**", "^")
+
+
+def fmt_shape(shape) -> str:
+    r, c = shape
+    if r == 1 and c == 1:
+        return "scalar"
+    if c == 1:
+        return f"vector({fmt_dim(r)})"
+    return f"{fmt_dim(r)}×{fmt_dim(c)}"
+
+
+class Expr:
+    """An immutable, interned expression node."""
+
+    __slots__ = ("op", "args", "data", "shape", "_skey", "__weakref__")
+    _interned: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary()
+
+    def __new__(cls, op: str, args: tuple = (), data=None, shape=(ONE, ONE)):
+        key = (op, args, data, shape)
+        node = cls._interned.get(key)
+        if node is None:
+            node = object.__new__(cls)
+            object.__setattr__(node, "op", op)
+            object.__setattr__(node, "args", args)
+            object.__setattr__(node, "data", data)
+            object.__setattr__(node, "shape", shape)
+            object.__setattr__(node, "_skey", None)
+            cls._interned[key] = node
+        return node
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Expr nodes are immutable")
+
+    def __reduce__(self):
+        return (Expr, (self.op, self.args, self.data, self.shape))
+
+    # --- shape ---------------------------------------------------------------
+    @property
+    def rows(self):
+        return self.shape[0]
+
+    @property
+    def cols(self):
+        return self.shape[1]
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.shape[0] == 1 and self.shape[1] == 1
+
+    @property
+    def is_vector(self) -> bool:
+        return self.shape[1] == 1 and not self.is_scalar
+
+    @property
+    def kind(self) -> str:
+        return "scalar" if self.is_scalar else "vector" if self.is_vector else "matrix"
+
+    @property
+    def size(self):
+        return self.shape[0] * self.shape[1]
+
+    # --- structure -----------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """Name of a variable node."""
+        return self.data[0]
+
+    @property
+    def props(self) -> frozenset:
+        return self.data[1] if self.op == "var" else frozenset()
+
+    def sort_key(self):
+        """A deterministic structural key (stable across runs, unlike ``hash``)."""
+        if self._skey is None:
+            for node in postorder(self):
+                if node._skey is None:
+                    object.__setattr__(
+                        node, "_skey",
+                        (OP_RANK.get(node.op, 99), node.op, _data_key(node.data),
+                         tuple(a._skey for a in node.args), tuple(map(str, node.shape))))
+        return self._skey
+
+    def __repr__(self) -> str:
+        from .printing.text import to_text
+        return f"Expr({to_text(self)!r})"
+
+    def __str__(self) -> str:
+        from .printing.text import to_text
+        return to_text(self)
+
+
+OP_RANK = {"num": 0, "dim": 1, "fill": 2, "eye": 3, "var": 4}
+
+
+def _data_key(data):
+    if data is None:
+        return ""
+    if isinstance(data, tuple):
+        return tuple(_data_key(d) for d in data)
+    if isinstance(data, frozenset):
+        return tuple(sorted(map(str, data)))
+    return str(data)
+
+
+def postorder(root: Expr) -> Iterator[Expr]:
+    """Every node of the DAG once, children before parents (iterative)."""
+    seen = set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            yield node
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for a in reversed(node.args):
+            if id(a) not in seen:
+                stack.append((a, False))
+
+
+def free_vars(root: Expr) -> dict[str, Expr]:
+    """Variables of an expression by name, in first-seen order."""
+    out: dict[str, Expr] = {}
+    for node in postorder(root):
+        if node.op == "var":
+            out.setdefault(node.name, node)
+    return out
+
+
+def free_dims(root: Expr) -> set:
+    out = set()
+    for node in postorder(root):
+        for d in node.shape:
+            out |= sp.sympify(d).free_symbols
+        if node.op == "dim":
+            out |= node.data.free_symbols
+    return out
+
+
+def depends_on(root: Expr, names: Iterable[str]) -> bool:
+    names = set(names)
+    return any(n.op == "var" and n.name in names for n in postorder(root))
+
+
+# --- shape checks --------------------------------------------------------------
+
+def _same_dim(a, b) -> bool:
+    return a == b or sp.simplify(a - b) == 0
+
+
+def require_same_shape(what: str, a: Expr, b: Expr) -> None:
+    if not (_same_dim(a.rows, b.rows) and _same_dim(a.cols, b.cols)):
+        raise ShapeError(f"{what}: shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} differ")
+
+
+# --- leaves ------------------------------------------------------------------
+
+def var(name: str, shape=(ONE, ONE), props: Iterable[str] = ()) -> Expr:
+    return Expr("var", (), (name, frozenset(props)), tuple(map(sp.sympify, shape)))
+
+
+def num(value) -> Expr:
+    return Expr("num", (), Rational(value))
+
+
+def dim_scalar(d) -> Expr:
+    """A dimension used as a scalar value (``N`` in ``-N/2*logdet(S)``)."""
+    d = sp.sympify(d)
+    if d.is_Integer:
+        return num(d)
+    if d.is_Symbol:
+        return Expr("dim", (), d)
+    if d.is_Mul:
+        return mul(*[dim_scalar(f) for f in d.args])
+    if d.is_Pow:
+        return power(dim_scalar(d.base), dim_scalar(d.exp))
+    if d.is_Add:
+        return add(*[dim_scalar(t) for t in d.args])
+    if d.is_Rational:
+        return num(d)
+    raise ShapeError(f"cannot use dimension {d} as a scalar")
+
+
+def fill(value, shape) -> Expr:
+    shape = tuple(map(sp.sympify, shape))
+    if shape == (ONE, ONE):
+        return num(value)
+    return Expr("fill", (), Rational(value), shape)
+
+
+def zeros(shape) -> Expr:
+    return fill(0, shape)
+
+
+def ones(shape) -> Expr:
+    return fill(1, shape)
+
+
+def eye(n) -> Expr:
+    n = sp.sympify(n)
+    if n == 1:
+        return num(1)
+    return Expr("eye", (), None, (n, n))
+
+
+def commutation(m, n) -> Expr:
+    """K with vec(A') = K vec(A) for an m x n matrix A."""
+    m, n = sp.sympify(m), sp.sympify(n)
+    if m == 1 or n == 1:
+        return eye(m * n)
+    return Expr("comm", (), (m, n), (m * n, m * n))
+
+
+def placeholder(tag, shape) -> Expr:
+    """The differential ``d(tag)``: a linear argument for the derivative engine."""
+    return Expr("delta", (), tag, tuple(shape))
+
+
+# --- predicates ----------------------------------------------------------------
+
+def is_zero(e: Expr) -> bool:
+    return e.op in ("num", "fill") and e.data == 0
+
+
+def is_one(e: Expr) -> bool:
+    return e.op == "num" and e.data == 1
+
+
+def is_symmetric(e: Expr) -> bool:
+    """Known symmetric by construction or declaration (never by numeric test)."""
+    if e.op == "var":
+        return bool(e.props & {"symmetric", "spd", "diagonal"}) or e.is_scalar
+    if e.op in ("eye", "num", "diagm", "comm"):
+        return e.op != "comm" or e.data[0] == e.data[1]
+    if e.op == "fill":
+        return e.rows == e.cols
+    if e.op in ("inv", "mpow") or e.op in ELEMENTWISE:
+        return is_symmetric(e.args[0])
+    if e.op == "add":
+        return all(is_symmetric(t) for t in e.args)
+    if e.op == "mul":
+        chain = mul_chain(e)
+        if not chain:
+            return True
+        if len(chain) == 1:
+            return is_symmetric(chain[0])
+        # A*A' and A'*A, and palindromes like A*S*A'
+        n = len(chain)
+        for i in range(n // 2):
+            if chain[i] is not transpose(chain[n - 1 - i]):
+                return False
+        return n % 2 == 0 or is_symmetric(chain[n // 2])
+    if e.op in ("had", "kron"):
+        return all(is_symmetric(a) for a in e.args)
+    return False
+
+
+# --- products ------------------------------------------------------------------
+
+def mul_parts(e: Expr):
+    """(coef, scalar factors, chain factors) of a node seen as a product."""
+    if e.op == "num":
+        return e.data, (), ()
+    if e.op == "mul":
+        coef, nscal = e.data
+        return coef, e.args[:nscal], e.args[nscal:]
+    if e.is_scalar:
+        return ONE, (e,), ()
+    return ONE, (), (e,)
+
+
+def mul_chain(e: Expr):
+    return mul_parts(e)[2]
+
+
+def coefficient(e: Expr):
+    """(rational coefficient, the rest) of a term: ``-2*A*x`` -> (-2, A*x)."""
+    if e.op == "num":
+        return e.data, num(1)
+    if e.op == "fill" and e.data != 1 and e.data != 0:
+        return e.data, fill(1, e.shape)
+    if e.op == "mul":
+        coef, nscal = e.data
+        if coef != 1:
+            return coef, _make_mul(ONE, e.args[:nscal], e.args[nscal:], e.shape)
+    return ONE, e
+
+
+def _scalar_order(s: Expr):
+    reciprocal = s.op == "pow" and s.args[1].op == "num" and bool(s.args[1].data < 0)
+    return (reciprocal, s.sort_key())
+
+
+def _as_scalar_factor(coef, scalars, chain):
+    """Fold the chain of a 1x1 product into a single scalar factor."""
+    if chain:
+        scalars = scalars + (_make_mul(ONE, (), chain, (ONE, ONE)),)
+    return coef, scalars
+
+
+def _make_mul(coef, scalars, chain, shape) -> Expr:
+    coef = Rational(coef)
+    if coef == 0:
+        return zeros(shape)
+    scalars = tuple(sorted(scalars, key=_scalar_order))
+    if not scalars and not chain:
+        return num(coef)
+    if coef == 1 and len(scalars) + len(chain) == 1:
+        return (scalars + tuple(chain))[0]
+    if not scalars and len(chain) == 1 and chain[0].op == "fill":
+        return fill(coef * chain[0].data, shape)
+    return Expr("mul", scalars + tuple(chain), (coef, len(scalars)), tuple(shape))
+
+
+def mul(*factors: Expr) -> Expr:
+    """Left-to-right product with the language's semantics: a 1x1 factor scales,
+    otherwise factors chain as a matrix product (inner dimensions must agree)."""
+    if not factors:
+        return num(1)
+    acc = factors[0]
+    for f in factors[1:]:
+        acc = _mul2(acc, f)
+    return acc
+
+
+def _mul2(a: Expr, b: Expr) -> Expr:
+    ca, sa, cha = mul_parts(a)
+    cb, sb, chb = mul_parts(b)
+    if a.is_scalar or b.is_scalar:
+        if a.is_scalar:
+            ca, sa = _as_scalar_factor(ca, sa, cha)
+            cha = ()
+        if b.is_scalar:
+            cb, sb = _as_scalar_factor(cb, sb, chb)
+            chb = ()
+        chain = cha + chb
+        shape = (chain[0].rows, chain[-1].cols) if chain else (ONE, ONE)
+    else:
+        if not _same_dim(a.cols, b.rows):
+            raise ShapeError(
+                f"matrix product: {fmt_shape(a.shape)} times {fmt_shape(b.shape)} "
+                f"(inner dimensions {fmt_dim(a.cols)} and {fmt_dim(b.rows)} differ)")
+        chain = cha + chb
+        shape = (a.rows, b.cols)
+    if any(is_zero(s) for s in sa + sb) or any(is_zero(c) for c in chain):
+        return zeros(shape)
+    # identity factors vanish inside a chain
+    if len(chain) > 1:
+        chain = tuple(c for c in chain if c.op != "eye") or (chain[0],)
+    scalars = []
+    coef = ca * cb
+    for s in sa + sb:
+        if s.op == "num":
+            coef *= s.data
+        else:
+            scalars.append(s)
+    return _make_mul(coef, tuple(scalars), tuple(chain), shape)
+
+
+def scale(c, e: Expr) -> Expr:
+    return _mul2(num(c), e)
+
+
+def neg(e: Expr) -> Expr:
+    return scale(-1, e)
+
+
+# --- sums ------------------------------------------------------------------------
+
+def add(*terms: Expr) -> Expr:
+    """Flat sum; zeros dropped, numeric constants folded (all shapes equal)."""
+    if not terms:
+        raise ValueError("empty sum")
+    shape = terms[0].shape
+    flat: list = []
+    const = None
+    const_at = None
+    for t in terms:
+        require_same_shape("sum", terms[0], t)
+        parts = t.args if t.op == "add" else (t,)
+        for p in parts:
+            if is_zero(p):
+                continue
+            if p.op in ("num", "fill"):
+                if const is None:
+                    const, const_at = p.data, len(flat)
+                else:
+                    const += p.data
+                continue
+            flat.append(p)
+    if const is not None and const != 0:
+        flat.insert(const_at, fill(const, shape))
+    if not flat:
+        return zeros(shape)
+    if len(flat) == 1:
+        return flat[0]
+    return Expr("add", tuple(flat), None, shape)
+
+
+def sub(a: Expr, b: Expr) -> Expr:
+    return add(a, neg(b))
+
+
+# --- structural operations ---------------------------------------------------------
+
+def transpose(e: Expr) -> Expr:
+    if e.is_scalar or e.op in ("eye",) or (e.op == "var" and is_symmetric(e)):
+        return e
+    if e.op == "T":
+        return e.args[0]
+    if e.op == "fill":
+        return fill(e.data, (e.cols, e.rows))
+    if e.op == "diagm":
+        return e
+    return Expr("T", (e,), None, (e.cols, e.rows))
+
+
+def hadamard(a: Expr, b: Expr) -> Expr:
+    if a.is_scalar or b.is_scalar:
+        return _mul2(a, b)
+    require_same_shape("elementwise product", a, b)
+    if is_zero(a) or is_zero(b):
+        return zeros(a.shape)
+    for x, y in ((a, b), (b, a)):
+        if x.op == "fill":
+            return scale(x.data, y)
+    return Expr("had", (a, b), None, a.shape)
+
+
+def ediv(a: Expr, b: Expr) -> Expr:
+    """Elementwise division ``a ./ b`` (a scalar divisor divides every entry)."""
+    if b.is_scalar:
+        return _mul2(a, power(b, num(-1)))
+    if a.is_scalar:
+        a = fill(1, b.shape) if is_one(a) else _mul2(a, fill(1, b.shape))
+    require_same_shape("elementwise division", a, b)
+    if b.op == "fill":
+        return scale(1 / b.data, a)
+    if is_zero(a):
+        return a
+    return Expr("ediv", (a, b), None, a.shape)
+
+
+MAX_FOLD_EXPONENT = 64
+
+
+def power(base: Expr, exponent: Expr) -> Expr:
+    """Elementwise power ``base .^ exponent`` with a scalar exponent."""
+    if not exponent.is_scalar:
+        raise ShapeError(f"the exponent must be a scalar, not {fmt_shape(exponent.shape)}")
+    if exponent.op == "num":
+        p = exponent.data
+        if p == 1:
+            return base
+        if p == 0:
+            return ones(base.shape)
+        if base.op in ("num", "fill") and p.is_integer and abs(p) <= MAX_FOLD_EXPONENT:
+            if not (base.data == 0 and p < 0) and abs(base.data.p) < 10**6 and base.data.q < 10**6:
+                return fill(base.data ** p, base.shape)
+        if base.op == "pow" and p.is_integer:
+            return power(base.args[0], _mul2(base.args[1], exponent))
+        if base.op == "mul" and base.is_scalar and p.is_integer and base.data[0] != 1:
+            # (c*s)^p = c^p * s^p keeps coefficients exact and outside
+            coef, nscal = base.data
+            rest = _make_mul(ONE, base.args[:nscal], base.args[nscal:], base.shape)
+            if abs(p) <= MAX_FOLD_EXPONENT:
+                return _mul2(num(coef ** p), power(rest, exponent))
+    return Expr("pow", (base, exponent), None, base.shape)
+
+
+def matrix_power(x: Expr, k: int) -> Expr:
+    if x.is_scalar:
+        return power(x, num(k))
+    if not _same_dim(x.rows, x.cols):
+        raise ShapeError(f"matrix power of a non-square {fmt_shape(x.shape)} matrix")
+    if k == 0:
+        return eye(x.rows)
+    if k == 1:
+        return x
+    if k == -1:
+        return inv(x)
+    if k < 0:
+        return matrix_power(inv(x), -k)
+    return Expr("mpow", (x,), int(k), x.shape)
+
+
+def kron(a: Expr, b: Expr) -> Expr:
+    if a.is_scalar or b.is_scalar:
+        return _mul2(a, b)
+    if is_zero(a) or is_zero(b):
+        return zeros((a.rows * b.rows, a.cols * b.cols))
+    if a.op == "eye" and b.op == "eye":
+        return eye(a.rows * b.rows)
+    return Expr("kron", (a, b), None, (a.rows * b.rows, a.cols * b.cols))
+
+
+def _square(what: str, x: Expr) -> None:
+    if not _same_dim(x.rows, x.cols):
+        raise ShapeError(f"{what} needs a square matrix, not {fmt_shape(x.shape)}")
+
+
+def inv(x: Expr) -> Expr:
+    if x.is_scalar:
+        return power(x, num(-1))
+    _square("inv", x)
+    if x.op == "inv":
+        return x.args[0]
+    if x.op == "eye":
+        return x
+    return Expr("inv", (x,), None, x.shape)
+
+
+def apply(fn: str, x: Expr) -> Expr:
+    """A function of the language applied to one argument (shape rules here)."""
+    if fn in ELEMENTWISE:
+        if is_zero(x) and fn in ("sin", "tan", "arcsin", "arctan", "sinh", "tanh",
+                                 "sqrt", "abs", "sign", "relu"):
+            return x
+        return Expr(fn, (x,), None, x.shape)
+    if fn == "inv":
+        return inv(x)
+    if fn in ("tr", "det", "logdet"):
+        if x.is_scalar:
+            return x if fn != "logdet" else apply("log", x)
+        _square(fn, x)
+        if fn == "tr" and x.op == "eye":
+            return dim_scalar(x.rows)
+        if fn == "tr" and x.op == "T":
+            return apply("tr", x.args[0])
+        return Expr(fn, (x,), None, (ONE, ONE))
+    if fn in ("sum", "norm1", "norm2", "logsumexp"):
+        if x.is_scalar:
+            return {"sum": x, "norm1": apply("abs", x), "norm2": apply("abs", x),
+                    "logsumexp": x}[fn]
+        if fn == "sum" and x.op == "fill":
+            return _mul2(num(x.data), dim_scalar(x.rows * x.cols))
+        return Expr(fn, (x,), None, (ONE, ONE))
+    if fn == "vec":
+        if x.cols == 1:
+            return x
+        if x.op == "fill":
+            return fill(x.data, (x.rows * x.cols, ONE))
+        return Expr("vec", (x,), None, (x.rows * x.cols, ONE))
+    if fn == "diag":
+        if x.is_scalar:
+            return x
+        if x.cols == 1:
+            return Expr("diagm", (x,), None, (x.rows, x.rows))
+        _square("diag", x)
+        if x.op == "diagm":
+            return x.args[0]
+        if x.op == "eye":
+            return ones((x.rows, ONE))
+        return Expr("diagv", (x,), None, (x.rows, ONE))
+    if fn == "softmax":
+        if x.is_scalar:
+            return num(1)
+        return Expr("softmax", (x,), None, x.shape)
+    raise ValueError(f"no function {fn!r}")
+
+
+def unvec(v: Expr, shape) -> Expr:
+    """Inverse of vec: a (r*c) x 1 vector laid out as an r x c matrix (columns)."""
+    shape = tuple(map(sp.sympify, shape))
+    if shape[1] == 1:
+        return v
+    if v.op == "vec" and v.args[0].shape == shape:
+        return v.args[0]
+    if v.op == "fill":
+        return fill(v.data, shape)
+    return Expr("unvec", (v,), None, shape)
+
+
+# --- rebuilding --------------------------------------------------------------------
+
+#: How to rebuild a node of each op from new arguments (used by substitution and the
+#: simplifier, so a rebuilt node is renormalised by the constructors above).
+def rebuild(e: Expr, args: tuple) -> Expr:
+    op = e.op
+    if not e.args:
+        return e
+    if args == e.args:
+        return e
+    if op == "add":
+        return add(*args)
+    if op == "mul":
+        return _mul2(num(e.data[0]), mul(*args))
+    if op == "T":
+        return transpose(args[0])
+    if op == "had":
+        return hadamard(*args)
+    if op == "ediv":
+        return ediv(*args)
+    if op == "pow":
+        return power(*args)
+    if op == "mpow":
+        return matrix_power(args[0], e.data)
+    if op == "kron":
+        return kron(*args)
+    if op == "inv":
+        return inv(args[0])
+    if op == "diagm" or op == "diagv":
+        return apply("diag", args[0])
+    if op == "unvec":
+        return unvec(args[0], e.shape)
+    return apply(op, args[0])
+
+
+def substitute(root: Expr, mapping: dict) -> Expr:
+    """Replace nodes (keys) by nodes (values) everywhere, bottom-up, iteratively."""
+    memo: dict[int, Expr] = {}
+    for node in postorder(root):
+        if node in mapping:
+            memo[id(node)] = mapping[node]
+        elif node.args:
+            memo[id(node)] = rebuild(node, tuple(memo[id(a)] for a in node.args))
+        else:
+            memo[id(node)] = node
+    return memo[id(root)]
+
+
+def count_nodes(root: Expr, limit: int | None = None) -> int:
+    n = 0
+    for _ in postorder(root):
+        n += 1
+        if limit is not None and n > limit:
+            raise LimitError(f"expression has more than {limit} distinct nodes")
+    return n

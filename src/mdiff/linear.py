@@ -1,0 +1,210 @@
+"""Linear maps in a differential placeholder: their adjoint and their vec/Kronecker matrix.
+
+A differential produced by ``derivatives.py`` is an expression ``L`` that is linear in
+placeholders ``dX`` (``op == "delta"``).  Two readings of the same ``L``:
+
+* ``adjoint(L, G)``: the ``G_X`` with ``tr(G' L) = sum_X tr(G_X' dX)`` — the backward
+  (reverse-mode) use, e.g. ``tr(G' A dX B) = tr((A' G B')' dX)``;
+* ``vectorize(L, tag)``: the matrix ``M`` with ``vec(L) = M vec(dX)`` — the forward
+  (Jacobian) use, e.g. ``vec(A dX B) = (B' ⊗ A) vec(dX)`` (Magnus–Neudecker).
+
+Each table has one entry per linear operation; a placeholder under a non-linear
+operation is a ``DiffError``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from . import expr as E
+from .derivatives import inner
+from .errors import DiffError
+from .expr import (Expr, add, apply, commutation, eye, fill, hadamard, kron, mul, num, ones,
+                   postorder, transpose, unvec)
+
+
+def _with_delta(root: Expr) -> set:
+    """ids of nodes of ``root`` that contain a placeholder."""
+    out = set()
+    for node in postorder(root):
+        if node.op == "delta" or any(id(a) in out for a in node.args):
+            out.add(id(node))
+    return out
+
+
+# --- adjoint ---------------------------------------------------------------------------
+
+def _adj_mul(e: Expr, g: Expr, live):
+    coef, nscal = e.data
+    scalars, chain = e.args[:nscal], e.args[nscal:]
+    k = _the_live_index(e, live)
+    if k < nscal:
+        rest = mul(num(coef), *scalars[:k], *scalars[k + 1:], *chain)
+        return [(e.args[k], inner(rest, g))]
+    j = k - nscal
+    left = mul(*chain[:j]) if j else None
+    right = mul(*chain[j + 1:]) if j + 1 < len(chain) else None
+    factors = [num(coef), *scalars]
+    if left is not None:
+        factors.append(transpose(left))
+    factors.append(g)
+    if right is not None:
+        factors.append(transpose(right))
+    return [(chain[j], mul(*factors))]
+
+
+def _the_live_index(e, live) -> int:
+    idx = [i for i, a in enumerate(e.args) if id(a) in live]
+    if len(idx) != 1:
+        raise DiffError("internal: a product is not linear in its differential")
+    return idx[0]
+
+
+def _adj_had(e, g, live):
+    a, b = e.args
+    k = _the_live_index(e, live)
+    return [(e.args[k], hadamard(e.args[1 - k], g))]
+
+
+def _adj_ediv(e, g, live):
+    a, b = e.args
+    if id(b) in live:
+        raise DiffError("internal: division by a differential")
+    return [(a, E.ediv(g, b))]
+
+
+def _adj_generic(e, g, live):
+    """Through the Jacobian: vec(G_X) = M' vec(G) for the single placeholder under e."""
+    tags = {n.data: n for n in postorder(e) if n.op == "delta"}
+    out = []
+    for tag, ph in tags.items():
+        m = vectorize(e, tag)
+        out.append((ph, unvec(mul(transpose(m), apply("vec", g)), ph.shape)))
+    return out
+
+
+ADJOINT = {
+    "add": lambda e, g, live: [(t, g) for t in e.args],
+    "mul": _adj_mul,
+    "T": lambda e, g, live: [(e.args[0], transpose(g))],
+    "had": _adj_had,
+    "ediv": _adj_ediv,
+    "tr": lambda e, g, live: [(e.args[0], mul(g, eye(e.args[0].rows)))],
+    "sum": lambda e, g, live: [(e.args[0], mul(g, ones(e.args[0].shape)))],
+    "vec": lambda e, g, live: [(e.args[0], unvec(g, e.args[0].shape))],
+    "unvec": lambda e, g, live: [(e.args[0], apply("vec", g))],
+    "diagm": lambda e, g, live: [(e.args[0], apply("diag", g))],
+    "diagv": lambda e, g, live: [(e.args[0], apply("diag", g))],
+    "kron": _adj_generic,
+}
+
+
+def adjoint(L: Expr, g: Expr) -> dict:
+    """{placeholder tag: G_tag} with tr(g' L) = sum over tags of tr(G_tag' d_tag)."""
+    live = _with_delta(L)
+    out = defaultdict(list)
+    stack = [(L, g)]
+    while stack:
+        e, gg = stack.pop()
+        if id(e) not in live:
+            continue
+        if e.op == "delta":
+            out[e.data].append(gg)
+            continue
+        handler = ADJOINT.get(e.op)
+        if handler is None:
+            raise DiffError(f"internal: {e.op!r} is not linear in the differential")
+        stack.extend(handler(e, gg, live))
+    return {tag: add(*gs) for tag, gs in out.items()}
+
+
+# --- vectorize -------------------------------------------------------------------------------
+
+def _vec_of(x: Expr) -> Expr:
+    return apply("vec", x)
+
+
+def _diag_of_vec(x: Expr) -> Expr:
+    """diag(vec(x)) as a matrix."""
+    return apply("diag", _vec_of(x)) if x.size != 1 else x
+
+
+def _vz_mul(e: Expr, V, live, size):
+    coef, nscal = e.data
+    scalars, chain = e.args[:nscal], e.args[nscal:]
+    k = _the_live_index(e, live)
+    if k < nscal:
+        rest = mul(num(coef), *scalars[:k], *scalars[k + 1:], *chain)
+        return mul(_vec_of(rest), V(e.args[k]))
+    j = k - nscal
+    f = chain[j]
+    left = mul(*chain[:j]) if j else eye(f.rows)
+    right = mul(*chain[j + 1:]) if j + 1 < len(chain) else eye(f.cols)
+    c = mul(num(coef), *scalars)
+    return mul(c, kron(transpose(right), left), V(f))
+
+
+def _vz_kron(e: Expr, V, live, size):
+    a, b = e.args
+    m, n = a.shape
+    p, q = b.shape
+    perm = kron(kron(eye(n), commutation(q, m)), eye(p))
+    terms = []
+    if id(a) in live:
+        terms.append(mul(perm, kron(eye(m * n), _vec_of(b)), V(a)))
+    if id(b) in live:
+        terms.append(mul(perm, kron(_vec_of(a), eye(p * q)), V(b)))
+    return add(*terms)
+
+
+def _vz_diagm(e, V, live, size):
+    n = e.rows
+    return mul(_diag_of_vec(eye(n)), kron(ones((n, 1)), eye(n)), V(e.args[0]))
+
+
+def _vz_diagv(e, V, live, size):
+    n = e.rows
+    return mul(kron(ones((1, n)), eye(n)), _diag_of_vec(eye(n)), V(e.args[0]))
+
+
+VECTORIZE = {
+    "add": lambda e, V, live, size: add(*(V(t) for t in e.args)),
+    "mul": _vz_mul,
+    "T": lambda e, V, live, size: mul(commutation(e.cols, e.rows), V(e.args[0])),
+    "had": lambda e, V, live, size: mul(
+        _diag_of_vec(e.args[1 - _the_live_index(e, live)]), V(e.args[_the_live_index(e, live)])),
+    "ediv": lambda e, V, live, size: mul(
+        _diag_of_vec(E.power(e.args[1], num(-1))), V(e.args[0])),
+    "tr": lambda e, V, live, size: mul(transpose(_vec_of(eye(e.args[0].rows))), V(e.args[0])),
+    "sum": lambda e, V, live, size: mul(ones((1, e.args[0].size)), V(e.args[0])),
+    "vec": lambda e, V, live, size: V(e.args[0]),
+    "unvec": lambda e, V, live, size: V(e.args[0]),
+    "diagm": _vz_diagm,
+    "diagv": _vz_diagv,
+    "kron": _vz_kron,
+}
+
+
+def vectorize(L: Expr, tag) -> Expr:
+    """The matrix M (size(L) x size(d_tag)) with vec(L) = M vec(d_tag)."""
+    live = _with_delta(L)
+    target = [n for n in postorder(L) if n.op == "delta" and n.data == tag]
+    if not target:
+        raise DiffError("internal: no such placeholder")
+    size = target[0].size
+    memo: dict = {}
+
+    def V(x: Expr) -> Expr:
+        return memo[id(x)]
+
+    for node in postorder(L):
+        if id(node) not in live:
+            memo[id(node)] = E.zeros((node.size, size))
+        elif node.op == "delta":
+            memo[id(node)] = eye(size) if node.data == tag else E.zeros((node.size, size))
+        else:
+            handler = VECTORIZE.get(node.op)
+            if handler is None:
+                raise DiffError(f"internal: {node.op!r} is not linear in the differential")
+            memo[id(node)] = handler(node, V, live, size)
+    return memo[id(L)]

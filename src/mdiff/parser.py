@@ -1,0 +1,861 @@
+"""Text -> typed expression DAG.
+
+Three steps, each owning its errors:
+
+1. Lark (LALR, ``grammar/mdiff.lark``) reads the text; its exceptions become
+   ``ParseError`` with a caret.  A non-recursive transformer builds a small AST whose
+   sums and products are flat lists, so long inputs do not make deep trees.
+2. Shape inference over the AST unifies symbolic dimensions.  Kinds of undeclared
+   names come from inference first and from the first letter second (DESIGN §2): a
+   letter-default scalar that is added to an array is re-kinded and inference runs
+   again.
+3. The AST is built into hash-consed ``Expr`` nodes with resolved shapes; let-bound
+   names are built once and shared.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import sympy as sp
+from lark import Lark, Token, Transformer_NonRecursive
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import expr as E
+from .errors import (DeclarationError, LimitError, MdiffError, ParseError, ShapeError, Span,
+                     UnknownFunction)
+
+#: Explicit limits (DESIGN §5): reported as ``LimitError``.
+MAX_INPUT_CHARS = 1_000_000
+MAX_NESTING = 200
+MAX_NUMBER_EXPONENT = 400
+MAX_MATRIX_POWER = 256
+
+FUNCTION_ARITY = {**{f: 1 for f in E.ELEMENTWISE}, **{f: 1 for f in E.REDUCTIONS},
+                  "inv": 1, "diag": 1, "vec": 1, "softmax": 1, "kron": 2,
+                  "eye": (0, 1), "vector": 1, "matrix": 1}
+
+
+def _grammar_text() -> str:
+    try:
+        return resources.files("mdiff").joinpath("grammar/mdiff.lark").read_text("utf-8")
+    except (FileNotFoundError, OSError, ModuleNotFoundError):
+        here = Path(__file__).resolve().parents[2] / "grammar" / "mdiff.lark"
+        return here.read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(_grammar_text(), parser="lalr", propagate_positions=True,
+                maybe_placeholders=False)
+
+
+# --- AST ------------------------------------------------------------------------
+
+class Node:
+    """A node of the untyped syntax tree (mutable only while the tree is built)."""
+
+    __slots__ = ("kind", "children", "value", "span", "ops", "depth")
+
+    def __init__(self, kind, children=(), value=None, span=None, ops=None):
+        self.kind = kind
+        self.children = list(children)
+        self.value = value
+        self.span = span
+        self.ops = ops or []
+        self.depth = 1 + max((c.depth for c in self.children), default=0)
+        if self.depth > MAX_NESTING:
+            raise LimitError(f"expression nested deeper than {MAX_NESTING} levels", span)
+
+    def __repr__(self):
+        return f"Node({self.kind}, {self.value!r}, {self.children})"
+
+
+def _span(tok) -> Span:
+    return Span(tok.line, tok.column, tok.start_pos, tok.end_pos)
+
+
+@dataclass
+class Decl:
+    name: str
+    kind: str                    # scalar | vector | matrix
+    dims: tuple                  # tuple of str | int
+    props: frozenset
+    span: Span
+
+
+@dataclass
+class Program:
+    decls: dict = field(default_factory=dict)
+    lets: list = field(default_factory=list)     # (name, Node, Span)
+    body: Node | None = None
+
+
+class _ToAst(Transformer_NonRecursive):
+    """Parse tree -> AST; flattens sums and products, folds repeated ' and -."""
+
+    def number(self, children):
+        (tok,) = children
+        text = str(tok)
+        if "e" in text.lower():
+            mant, ex = text.lower().split("e")
+            if abs(int(ex)) > MAX_NUMBER_EXPONENT:
+                raise LimitError(f"number exponent beyond ±{MAX_NUMBER_EXPONENT}", _span(tok))
+        return Node("num", value=sp.Rational(text), span=_span(tok))
+
+    def name(self, children):
+        (tok,) = children
+        return Node("name", value=str(tok), span=_span(tok))
+
+    def call(self, children):
+        tok, *args = children
+        return Node("call", args, value=str(tok), span=_span(tok))
+
+    def _chain(self, kind, children):
+        left, op, right = children
+        if left.kind == kind and not getattr(left, "_closed", False):
+            left.children.append(right)
+            left.ops.append(op)
+            left.depth = max(left.depth, right.depth + 1)
+            return left
+        return Node(kind, [left, right], span=left.span, ops=[op])
+
+    def add(self, children):
+        return self._chain("sum", children)
+
+    sub = add
+
+    def mul(self, children):
+        return self._chain("product", children)
+
+    div = had = ediv = mul
+
+    def neg(self, children):
+        tok, x = children
+        if x.kind == "neg":
+            return x.children[0]
+        return Node("neg", [x], span=_span(tok))
+
+    def kron(self, children):
+        a, op, b = children
+        return Node("kron", [a, b], span=_span(op), ops=[op])
+
+    def pow(self, children):
+        a, op, b = children
+        return Node("pow", [a, b], value=str(op), span=_span(op), ops=[op])
+
+    epow = pow
+
+    def transpose(self, children):
+        x, tok = children
+        if x.kind == "T":
+            x.value += 1
+            return x
+        return Node("T", [x], value=1, span=_span(tok))
+
+    def dims(self, children):
+        return [str(c) for c in children]
+
+    def decl(self, children):
+        name, kind, *rest = children
+        dims = rest[0] if rest and isinstance(rest[0], list) else None
+        props = [str(p) for p in (rest[1:] if dims is not None else rest)]
+        return ("decl", name, kind, dims, props)
+
+    def let(self, children):
+        name, value = children
+        return ("let", name, value)
+
+    def start(self, children):
+        return children
+
+
+def _lark_error(exc: UnexpectedInput, text: str) -> ParseError:
+    line, col = getattr(exc, "line", 1), getattr(exc, "column", 1)
+    if line is None or line < 1:
+        line, col = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
+        msg = f"unexpected character {ch!r}"
+    elif isinstance(exc, UnexpectedEOF) or (
+            isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        msg = "unexpected end of input"
+        line, col = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
+    elif isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        shown = {"_SEP": "end of statement"}.get(tok.type, repr(str(tok)))
+        msg = f"unexpected {shown}"
+        expected = sorted(_pretty_terminal(t) for t in exc.expected if not t.startswith("__"))
+        expected = [e for e in expected if e]
+        if expected:
+            msg += " (expected " + ", ".join(expected[:8]) + ("" if len(expected) <= 8 else ", ...") + ")"
+    else:  # pragma: no cover - Lark has no other UnexpectedInput kinds today
+        msg = "syntax error"
+    return ParseError(msg, Span(line, col), text)
+
+
+_TERMINAL_NAMES = {
+    "NAME": "a name", "NUMBER": "a number", "INT": "an integer", "LPAR": "'('", "RPAR": "')'",
+    "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "COMMA": "','",
+    "COLON": "':'", "EQUAL": "'='", "_SEP": "';'", "QUOTE": "\"'\"", "CIRCUMFLEX": "'^'",
+}
+
+
+def _pretty_terminal(name: str) -> str:
+    return _TERMINAL_NAMES.get(name, "")
+
+
+def read(text: str) -> list:
+    """Text -> list of statements (AST); raises ParseError / LimitError."""
+    if not isinstance(text, str):
+        raise ParseError(f"expected text, got {type(text).__name__}")
+    if len(text) > MAX_INPUT_CHARS:
+        raise LimitError(f"input longer than {MAX_INPUT_CHARS} characters", Span(1, 1), text)
+    if "\x00" in text:
+        i = text.index("\x00")
+        line = text.count("\n", 0, i) + 1
+        col = i - (text.rfind("\n", 0, i) + 1) + 1
+        raise ParseError("unexpected character '\\x00'", Span(line, col), text)
+    try:
+        tree = _lark().parse(text)
+    except UnexpectedInput as exc:
+        raise _lark_error(exc, text) from None
+    try:
+        return _ToAst().transform(tree)
+    except MdiffError as exc:
+        raise exc.with_text(text) from None
+    except Exception as exc:  # VisitError wraps errors raised in the transformer
+        inner = getattr(exc, "orig_exc", None)
+        if isinstance(inner, MdiffError):
+            raise inner.with_text(text) from None
+        raise
+
+
+# --- declarations ---------------------------------------------------------------------
+
+def _decl_from_stmt(stmt, text) -> Decl:
+    _, name, kind, dims, props = stmt
+    span = _span(name)
+    kind_s = str(kind)
+    if kind_s not in ("scalar", "vector", "matrix"):
+        raise DeclarationError(
+            f"unknown kind {kind_s!r} for {name} (use scalar, vector(n) or matrix(m,n))",
+            _span(kind), text)
+    want = {"scalar": 0, "vector": 1, "matrix": 2}[kind_s]
+    dims = dims or []
+    if len(dims) != want:
+        raise DeclarationError(f"{kind_s} takes {want} dimension(s), got {len(dims)}",
+                               _span(kind), text)
+    out_dims = []
+    for d in dims:
+        if d.isdigit():
+            if int(d) < 1 or len(d) > 9:
+                raise DeclarationError(f"dimension {d} out of range", _span(kind), text)
+            out_dims.append(int(d))
+        else:
+            out_dims.append(d)
+    pset = frozenset(props)
+    for p in props:
+        if p not in E.PROPERTIES:
+            close = difflib.get_close_matches(p, E.PROPERTIES, 1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise DeclarationError(f"unknown property {p!r}{hint}", span, text)
+    if pset & {"symmetric", "spd", "diagonal"} and kind_s == "vector":
+        raise DeclarationError(f"a vector cannot be {'/'.join(sorted(pset - {'positive'}))}",
+                               span, text)
+    if "spd" in pset or "diagonal" in pset:
+        pset = pset | {"symmetric"}
+    return Decl(str(name), kind_s, tuple(out_dims), pset, span)
+
+
+def parse_declaration(name: str, spec: str) -> Decl:
+    """``("A", "matrix(n,n) symmetric")`` -> Decl (the API's ``symbols=``)."""
+    text = f"{name}: {spec}"
+    stmts = read(text)
+    if len(stmts) != 1 or not isinstance(stmts[0], tuple) or stmts[0][0] != "decl":
+        raise DeclarationError(f"not a declaration: {text!r}", Span(1, 1), text)
+    return _decl_from_stmt(stmts[0], text)
+
+
+def _program(stmts, text, extra_decls) -> Program:
+    prog = Program(decls=dict(extra_decls))
+    bound = set()
+    for st in stmts:
+        if isinstance(st, tuple) and st[0] == "decl":
+            d = _decl_from_stmt(st, text)
+            if d.name in prog.decls or d.name in bound:
+                raise DeclarationError(f"{d.name} is declared twice", d.span, text)
+            prog.decls[d.name] = d
+        elif isinstance(st, tuple) and st[0] == "let":
+            _, tok, value = st
+            name = str(tok)
+            if prog.body is not None:
+                raise ParseError("a let-binding after the expression", _span(tok), text)
+            if name in bound or name in prog.decls:
+                raise DeclarationError(f"{name} is already defined", _span(tok), text)
+            bound.add(name)
+            prog.lets.append((name, value, _span(tok)))
+        else:
+            if prog.body is not None:
+                raise ParseError("more than one expression (separate bindings with ';' "
+                                 "and end with one expression)", st.span, text)
+            prog.body = st
+    if prog.body is None:
+        raise ParseError("no expression to read", Span(1, max(1, len(text.rstrip()) + 1)), text)
+    return prog
+
+
+# --- shape inference -----------------------------------------------------------------------
+
+class _Rekind(Exception):
+    def __init__(self, name, kind):
+        self.name, self.kind = name, kind
+
+
+def default_kind(name: str) -> str:
+    """First-letter convention of matrixcalculus.org: a-g scalar, h-z vector, A-Z matrix."""
+    first = name[0]
+    if first.isupper():
+        return "matrix"
+    if "a" <= first <= "g":
+        return "scalar"
+    return "vector"
+
+
+class _Typer:
+    def __init__(self, prog: Program, text: str, overrides: dict):
+        self.prog, self.text, self.overrides = prog, text, overrides
+        self.bind: dict = {}           # flexible symbol -> dim
+        self.flex: list = []
+        self.shapes: dict = {}         # id(Node) -> (r, c)
+        self.var_shapes: dict = {}     # name -> (r, c)
+        self.defaulted: set = set()    # names whose kind came from the first letter
+        self.lets = {name: node for name, node, _ in prog.lets}
+        self.let_order = [name for name, _, _ in prog.lets]
+        self.dim_names = set()
+        for d in prog.decls.values():
+            self.dim_names |= {x for x in d.dims if isinstance(x, str)}
+        self.used_names = set(self.lets) | set(prog.decls) | self.dim_names
+
+    # dimensions
+    def fresh(self):
+        s = sp.Symbol(f"_f{len(self.flex)}", positive=True, integer=True)
+        self.flex.append(s)
+        return s
+
+    def resolve(self, d):
+        d = sp.sympify(d)
+        if d.is_Integer:
+            return d
+        if d in self.bind:
+            r = self.resolve(self.bind[d])
+            self.bind[d] = r
+            return r
+        if d.is_Symbol:
+            return d
+        subs = {s: self.resolve(s) for s in d.free_symbols if s in self.bind}
+        return sp.expand(d.xreplace(subs)) if subs else d
+
+    def is_flex(self, d):
+        return d.is_Symbol and d.name.startswith("_f")
+
+    def unify_dim(self, a, b) -> bool:
+        a, b = self.resolve(a), self.resolve(b)
+        if a == b:
+            return True
+        if self.is_flex(a) and a not in b.free_symbols:
+            self.bind[a] = b
+            return True
+        if self.is_flex(b) and b not in a.free_symbols:
+            self.bind[b] = a
+            return True
+        fa, fb = sp.Mul.make_args(a), sp.Mul.make_args(b)
+        if len(fa) == len(fb) > 1 and (all(map(self.is_flex, fa)) or all(map(self.is_flex, fb))):
+            # n*m against p*q (a Kronecker product against a vec): match factor by factor
+            return all(self.unify_dim(x, y) for x, y in zip(fa, fb))
+        flex = [s for s in (a - b).free_symbols if self.is_flex(s)]
+        if len(flex) == 1:
+            sol = sp.solve(sp.Eq(a, b), flex[0])
+            if len(sol) == 1 and (sol[0].is_positive is not False) and sol[0].is_integer is not False:
+                self.bind[flex[0]] = sol[0]
+                return True
+        return False
+
+    def show(self, shape):
+        return E.fmt_shape(tuple(self._display(self.resolve(d)) for d in shape))
+
+    def _display(self, d):
+        subs = {s: sp.Symbol(f"?{s.name[2:]}") for s in d.free_symbols if self.is_flex(s)}
+        return d.xreplace(subs) if subs else d
+
+    def is_scalar(self, shape):
+        return self.resolve(shape[0]) == 1 and self.resolve(shape[1]) == 1
+
+    def is_col(self, shape):
+        return self.resolve(shape[1]) == 1
+
+    def unify(self, a, b, what, span):
+        ok = self.unify_dim(a[0], b[0]) and self.unify_dim(a[1], b[1])
+        if not ok:
+            raise ShapeError(f"{what}: shapes {self.show(a)} and {self.show(b)} do not match",
+                             span, self.text)
+
+    # names
+    def name_shape(self, name, span):
+        if name in self.var_shapes:
+            return self.var_shapes[name]
+        decl = self.prog.decls.get(name)
+        if decl is not None:
+            dims = [sp.Integer(x) if isinstance(x, int) else E.dim_symbol(x) for x in decl.dims]
+            shape = {"scalar": (E.ONE, E.ONE), "vector": (dims[0] if dims else None, E.ONE),
+                     "matrix": tuple(dims)}[decl.kind]
+            if decl.props & {"symmetric"} and decl.kind == "matrix":
+                if shape[0] != shape[1]:
+                    raise DeclarationError(
+                        f"{name} is declared {'/'.join(sorted(decl.props))} but is "
+                        f"{E.fmt_shape(shape)}, not square", decl.span, self.text)
+        else:
+            kind = self.overrides.get(name)
+            if kind is None:
+                kind = default_kind(name)
+                self.defaulted.add(name)
+            shape = {"scalar": (E.ONE, E.ONE), "vector": (self.fresh(), E.ONE),
+                     "matrix": (self.fresh(), self.fresh())}[kind]
+        self.var_shapes[name] = shape
+        return shape
+
+    # inference
+    def infer(self, node: Node):
+        key = id(node)
+        if key in self.shapes:
+            return self.shapes[key]
+        shape = getattr(self, "_i_" + node.kind)(node)
+        self.shapes[key] = shape
+        return shape
+
+    def _i_num(self, node):
+        return (E.ONE, E.ONE)
+
+    def _i_name(self, node):
+        name = node.value
+        if name in self.lets:
+            if self.let_order.index(name) >= self._let_limit:
+                raise DeclarationError(f"{name} is used before it is bound", node.span, self.text)
+            return self.infer(self.lets[name])
+        if name in self.dim_names and name not in self.prog.decls:
+            return (E.ONE, E.ONE)
+        if name == "eye":
+            n = self.fresh()
+            return (n, n)
+        if name in FUNCTION_ARITY and name not in self.prog.decls and name not in ("eye",):
+            if name in ("vector", "matrix", "kron"):
+                raise ParseError(f"{name} needs arguments: {name}(...)", node.span, self.text)
+        return self.name_shape(name, node.span)
+
+    def _i_neg(self, node):
+        return self.infer(node.children[0])
+
+    def _i_T(self, node):
+        r, c = self.infer(node.children[0])
+        return (c, r) if node.value % 2 else (r, c)
+
+    def _is_literal(self, node):
+        return node.kind == "num" or (node.kind == "neg" and node.children[0].kind == "num")
+
+    def _default_scalar_name(self, node):
+        return (node.kind == "name" and node.value in self.defaulted
+                and node.value not in self.lets and self.overrides.get(node.value) is None
+                and default_kind(node.value) == "scalar")
+
+    def _i_sum(self, node):
+        acc, acc_node = None, None
+        for child, op in zip(node.children, [None] + node.ops):
+            s = self.infer(child)
+            if self._is_literal(child):
+                continue
+            if acc is None:
+                acc, acc_node = s, child
+                continue
+            # a letter-default scalar added to an array is re-kinded by inference
+            if self.is_scalar(acc) != self.is_scalar(s):
+                for name_node, other in ((acc_node, s), (child, acc)):
+                    if self._default_scalar_name(name_node) and not self.is_scalar(other):
+                        raise _Rekind(name_node.value, "vector" if self.is_col(other) else "matrix")
+                if self.is_scalar(acc) or self.is_scalar(s):
+                    sc, ar = (acc, s) if self.is_scalar(acc) else (s, acc)
+                    raise ShapeError(
+                        f"cannot add a scalar and a {self.show(ar)} array (only number literals "
+                        f"broadcast; write c*vector(1) or c*matrix(1))",
+                        _span(op) if op is not None else node.span, self.text)
+            self.unify(acc, s, "sum", _span(op) if op is not None else node.span)
+        return acc if acc is not None else (E.ONE, E.ONE)
+
+    def _i_product(self, node):
+        shape = self.infer(node.children[0])
+        for child, op in zip(node.children[1:], node.ops):
+            rs = self.infer(child)
+            shape = self._product_shape(str(op), shape, rs, _span(op))
+        return shape
+
+    def _product_shape(self, op, ls, rs, span):
+        lsc, rsc = self.is_scalar(ls), self.is_scalar(rs)
+        if op == "*":
+            if lsc:
+                return rs
+            if rsc:
+                return ls
+            if not self.unify_dim(ls[1], rs[0]):
+                raise ShapeError(f"matrix product: {self.show(ls)} times {self.show(rs)} "
+                                 f"(inner dimensions differ)", span, self.text)
+            return (ls[0], rs[1])
+        if op == "/":
+            if not rsc:
+                raise ShapeError(f"'/' divides by a scalar, not by {self.show(rs)} "
+                                 f"(use ./ for elementwise division)", span, self.text)
+            return ls
+        if op in (".*", "⊙"):
+            if lsc:
+                return rs
+            if rsc:
+                return ls
+            self.unify(ls, rs, "elementwise product", span)
+            return ls
+        # ./
+        if rsc:
+            return ls
+        if lsc:
+            return rs
+        self.unify(ls, rs, "elementwise division", span)
+        return ls
+
+    def _i_kron(self, node):
+        a = self.infer(node.children[0])
+        b = self.infer(node.children[1])
+        return (self.resolve(a[0] * b[0]), self.resolve(a[1] * b[1]))
+
+    def _i_pow(self, node):
+        base = self.infer(node.children[0])
+        ex = self.infer(node.children[1])
+        if not self.is_scalar(ex):
+            raise ShapeError(f"the exponent must be a scalar, not {self.show(ex)}",
+                             node.span, self.text)
+        if node.value == "^" and not self.is_scalar(base):
+            k = _literal_int(node.children[1])
+            if k is None:
+                raise ShapeError(
+                    f"'^' on a {self.show(base)} matrix needs an integer power "
+                    f"(use .^ for an elementwise power)", node.span, self.text)
+            if abs(k) > MAX_MATRIX_POWER:
+                raise LimitError(f"matrix power beyond ±{MAX_MATRIX_POWER}", node.span, self.text)
+            self.unify((base[0], base[0]), (base[1], base[1]), "matrix power", node.span)
+        return base
+
+    def _i_call(self, node):
+        fn = node.value
+        if fn in self.prog.decls or fn in self.lets:
+            raise ParseError(f"{fn} is a {'binding' if fn in self.lets else 'variable'}, "
+                             f"not a function", node.span, self.text)
+        if fn not in FUNCTION_ARITY:
+            close = difflib.get_close_matches(fn, list(FUNCTION_ARITY), 1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise UnknownFunction(f"unknown function {fn!r}{hint}", node.span, self.text)
+        arity = FUNCTION_ARITY[fn]
+        nargs = len(node.children)
+        ok = nargs in arity if isinstance(arity, tuple) else nargs == arity
+        if not ok:
+            want = " or ".join(map(str, arity)) if isinstance(arity, tuple) else str(arity)
+            raise ParseError(f"{fn} takes {want} argument(s), got {nargs}", node.span, self.text)
+        if fn == "eye":
+            if not node.children:
+                n = self.fresh()
+                return (n, n)
+            n = self._dim_arg(node.children[0])
+            return (n, n)
+        if fn in ("vector", "matrix"):
+            s = self.infer(node.children[0])
+            if not self.is_scalar(s):
+                raise ShapeError(f"{fn}(c) fills with a scalar, not {self.show(s)}",
+                                 node.children[0].span, self.text)
+            return (self.fresh(), E.ONE) if fn == "vector" else (self.fresh(), self.fresh())
+        if fn == "kron":
+            a = self.infer(node.children[0])
+            b = self.infer(node.children[1])
+            return (self.resolve(a[0] * b[0]), self.resolve(a[1] * b[1]))
+        x = self.infer(node.children[0])
+        if fn in E.ELEMENTWISE or fn == "softmax":
+            return x
+        if fn in ("inv", "tr", "det", "logdet"):
+            if not self.unify_dim(x[0], x[1]):
+                raise ShapeError(f"{fn} needs a square matrix, not {self.show(x)}",
+                                 node.span, self.text)
+            return x if fn == "inv" else (E.ONE, E.ONE)
+        if fn in E.REDUCTIONS:
+            return (E.ONE, E.ONE)
+        if fn == "vec":
+            return (self.resolve(x[0] * x[1]), E.ONE)
+        if fn == "diag":
+            if self.is_scalar(x):
+                return x
+            if self.is_col(x):
+                return (x[0], x[0])
+            if not self.unify_dim(x[0], x[1]):
+                raise ShapeError(f"diag of a non-square {self.show(x)} matrix",
+                                 node.span, self.text)
+            return (x[0], E.ONE)
+        raise AssertionError(fn)  # pragma: no cover - FUNCTION_ARITY lists every case
+
+    def _dim_arg(self, node):
+        if node.kind == "num" and node.value.is_integer and node.value >= 1:
+            if node.value > 10**9:
+                raise LimitError("dimension too large", node.span, self.text)
+            return sp.Integer(node.value)
+        if node.kind == "name" and node.value not in self.lets and node.value not in self.prog.decls:
+            self.dim_names.add(node.value)
+            return E.dim_symbol(node.value)
+        raise ShapeError("eye(n) takes a dimension: a positive integer or a dimension name",
+                         node.span, self.text)
+
+    def run(self):
+        for i, (name, node, span) in enumerate(self.prog.lets):
+            self._let_limit = i
+            self.infer(node)
+        self._let_limit = len(self.prog.lets)
+        return self.infer(self.prog.body)
+
+
+def _literal_int(node):
+    sign = 1
+    while node.kind == "neg":
+        sign, node = -sign, node.children[0]
+    if node.kind == "num" and node.value.is_integer:
+        return sign * int(node.value)
+    return None
+
+
+DISPLAY_DIMS = ("n", "m", "p", "q", "k", "r", "s", "t", "l")
+
+
+class _Builder:
+    """Builds the typed DAG once shapes are known."""
+
+    def __init__(self, typer: _Typer):
+        self.t = typer
+        self.text = typer.text
+        self.memo: dict = {}
+        self.lets: dict = {}
+        self.naming = self._name_dims()
+
+    def _name_dims(self):
+        t = self.t
+        free = []
+        for shape in list(t.var_shapes.values()) + list(t.shapes.values()):
+            for d in shape:
+                for s in sorted(t.resolve(d).free_symbols, key=lambda s: s.name):
+                    if t.is_flex(s) and s not in free:
+                        free.append(s)
+        taken = set(t.used_names) | set(t.var_shapes) | set(t.dim_names)
+        names = {}
+        pool = [n for n in DISPLAY_DIMS if n not in taken]
+        i = 1
+        for s in free:
+            while not pool:
+                cand = f"n{i}"
+                i += 1
+                if cand not in taken:
+                    pool.append(cand)
+            names[s] = E.dim_symbol(pool.pop(0))
+        return names
+
+    def dim(self, d):
+        d = self.t.resolve(d)
+        return d.xreplace(self.naming) if d.free_symbols else d
+
+    def shape(self, node):
+        r, c = self.t.shapes[id(node)]
+        return (self.dim(r), self.dim(c))
+
+    def var(self, name):
+        shape = tuple(self.dim(d) for d in self.t.var_shapes[name])
+        decl = self.t.prog.decls.get(name)
+        return E.var(name, shape, decl.props if decl else ())
+
+    def build(self, node: Node) -> E.Expr:
+        key = id(node)
+        if key in self.memo:
+            return self.memo[key]
+        try:
+            out = getattr(self, "_b_" + node.kind)(node)
+        except ShapeError as exc:
+            if exc.span is None:
+                exc.span = node.span
+            raise exc.with_text(self.text)
+        self.memo[key] = out
+        return out
+
+    def _b_num(self, node):
+        return E.num(node.value)
+
+    def _b_name(self, node):
+        name = node.value
+        if name in self.t.lets:
+            if name not in self.lets:
+                self.lets[name] = self.build(self.t.lets[name])
+            return self.lets[name]
+        if name in self.t.dim_names and name not in self.t.prog.decls:
+            return E.dim_scalar(E.dim_symbol(name))
+        if name == "eye":
+            return E.eye(self.shape(node)[0])
+        return self.var(name)
+
+    def _b_neg(self, node):
+        return E.neg(self.build(node.children[0]))
+
+    def _b_T(self, node):
+        x = self.build(node.children[0])
+        return E.transpose(x) if node.value % 2 else x
+
+    def _b_sum(self, node):
+        shape = self.shape(node)
+        terms = []
+        for child, op in zip(node.children, [None] + node.ops):
+            if self.t._is_literal(child):
+                v = _literal_value(child)
+                term = E.fill(v, shape)
+            else:
+                term = self.build(child)
+            terms.append(E.neg(term) if op is not None and str(op) == "-" else term)
+        return E.add(*terms)
+
+    def _b_product(self, node):
+        acc = self.build(node.children[0])
+        for child, op in zip(node.children[1:], node.ops):
+            rhs = self.build(child)
+            o = str(op)
+            try:
+                if o == "*":
+                    acc = E.mul(acc, rhs)
+                elif o == "/":
+                    acc = E.mul(acc, E.power(rhs, E.num(-1)))
+                elif o in (".*", "⊙"):
+                    acc = E.hadamard(acc, rhs)
+                else:
+                    acc = E.ediv(acc, rhs)
+            except ShapeError as exc:
+                exc.span = _span(op)
+                raise
+        return acc
+
+    def _b_kron(self, node):
+        return E.kron(self.build(node.children[0]), self.build(node.children[1]))
+
+    def _b_pow(self, node):
+        base = self.build(node.children[0])
+        if node.value == "^" and not base.is_scalar:
+            return E.matrix_power(base, _literal_int(node.children[1]))
+        return E.power(base, self.build(node.children[1]))
+
+    def _b_call(self, node):
+        fn = node.value
+        if fn == "eye":
+            return E.eye(self.shape(node)[0])
+        if fn in ("vector", "matrix"):
+            c = self.build(node.children[0])
+            return E.mul(c, E.ones(self.shape(node)))
+        if fn == "kron":
+            return E.kron(self.build(node.children[0]), self.build(node.children[1]))
+        return E.apply(fn, self.build(node.children[0]))
+
+
+def _literal_value(node):
+    sign = 1
+    while node.kind == "neg":
+        sign, node = -sign, node.children[0]
+    return sign * node.value
+
+
+@contextmanager
+def deep_recursion(limit=20000):
+    old = sys.getrecursionlimit()
+    if old < limit:
+        sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+@dataclass
+class Parsed:
+    """A typed program: the expression DAG plus what the text declared and bound."""
+
+    expr: E.Expr
+    text: str
+    variables: dict          # name -> var Expr (free variables of the expression)
+    lets: dict               # name -> Expr (let-bound values, in order)
+    dims: tuple              # dimension symbols
+
+    @property
+    def shape(self):
+        return self.expr.shape
+
+    def __str__(self):
+        from .printing.text import to_text
+        return to_text(self.expr)
+
+    def symbols(self) -> dict:
+        """Declarations of every variable, as the API's ``symbols=`` takes them."""
+        return {name: _kind_text(v) for name, v in self.variables.items()}
+
+    def describe_shapes(self) -> str:
+        return ", ".join(f"{name}: {spec}" for name, spec in self.symbols().items())
+
+
+def _kind_text(v: E.Expr) -> str:
+    r, c = v.shape
+    if v.is_scalar:
+        base = "scalar"
+    elif v.is_vector:
+        base = f"vector({E.fmt_dim(r)})"
+    else:
+        base = f"matrix({E.fmt_dim(r)},{E.fmt_dim(c)})"
+    props = sorted(v.props - ({"symmetric"} if v.props & {"spd", "diagonal"} else set()))
+    return " ".join([base] + props)
+
+
+def parse(text: str, symbols: dict | None = None) -> Parsed:
+    """Read, type and build ``text`` (DESIGN §2); every failure is an MdiffError."""
+    stmts = read(text)
+    extra = {}
+    for name, spec in (symbols or {}).items():
+        if not isinstance(spec, str):
+            raise DeclarationError(f"declaration of {name!r} must be text like 'matrix(n,n)'")
+        extra[name] = parse_declaration(name, spec)
+    prog = _program(stmts, text, extra)
+    overrides: dict = {}
+    with deep_recursion():
+        for _ in range(len(text) + 2):
+            typer = _Typer(prog, text, overrides)
+            try:
+                typer.run()
+            except _Rekind as rk:
+                overrides[rk.name] = rk.kind
+                continue
+            break
+        builder = _Builder(typer)
+        try:
+            for name, node, _ in prog.lets:
+                builder.lets.setdefault(name, builder.build(node))
+            body = builder.build(prog.body)
+        except RecursionError:  # pragma: no cover - guarded by MAX_NESTING
+            raise LimitError("expression too deep") from None
+    variables = {n: builder.var(n) for n in typer.var_shapes}
+    used = E.free_vars(body)
+    variables = {n: v for n, v in variables.items() if n in used or n in prog.decls}
+    dims = tuple(sorted(E.free_dims(body), key=lambda s: s.name))
+    return Parsed(body, text, variables, dict(builder.lets), dims)

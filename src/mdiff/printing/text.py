@@ -1,0 +1,140 @@
+"""Plain text in the input language, with minimal parentheses.
+
+Printing is bottom-up over the DAG (no recursion), each node giving ``(text, prec)``.
+Whatever this printer writes for an expression the language can express parses back
+to the same node (the round-trip tests hold it to that).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..expr import Expr, fmt_dim, postorder
+from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
+
+FUNCTION_NAMES = {"diagm": "diag", "diagv": "diag"}
+
+
+def number_text(v) -> tuple[str, int]:
+    v = sp.Rational(v)
+    if v.q == 1:
+        return (str(v.p), ATOM if v >= 0 else NEG)
+    return (f"{v.p}/{v.q}", MUL if v > 0 else NEG)
+
+
+def _wrap(item, min_prec):
+    text, prec = item
+    return text if prec >= min_prec else f"({text})"
+
+
+def _is_reciprocal(s: Expr) -> bool:
+    return s.op == "pow" and s.args[1].op == "num" and bool(s.args[1].data < 0)
+
+
+def _fill_text(e: Expr):
+    v, _ = number_text(e.data)
+    if e.cols == 1:
+        return (f"vector({v})", ATOM)
+    if e.rows == 1:
+        return (f"vector({v})'", POSTFIX)
+    return (f"matrix({v})", ATOM)
+
+
+def _mul_text(e: Expr, out, negate: bool = False) -> tuple[str, int]:
+    coef, nscal = e.data
+    coef = -coef if negate else coef
+    scalars, chain = e.args[:nscal], e.args[nscal:]
+    factors = [_wrap(out[id(s)], MUL + 1) for s in scalars if not _is_reciprocal(s)]
+    factors += [_wrap(out[id(c)], KRON + 1) for c in chain]  # (A ⊗ B)*x reads better
+    denominators = []
+    for s in scalars:
+        if _is_reciprocal(s):
+            base, k = s.args[0], -s.args[1].data
+            d = out[id(base)] if k == 1 else _pow_text(base, k, out)
+            denominators.append(_wrap(d, MUL + 1))
+    if not factors:
+        factors = ["1"]
+    prefix = ""
+    if coef == -1:
+        prefix = "-"
+    elif coef != 1:
+        prefix = number_text(coef)[0] + "*"
+    text = prefix + "*".join(factors) + "".join("/" + d for d in denominators)
+    return (text, MUL)
+
+
+def _pow_text(base: Expr, k, out) -> tuple[str, int]:
+    op = "^" if base.is_scalar else ".^"
+    ex = number_text(k)
+    return (f"{_wrap(out[id(base)], POW + 1)}{op}{_wrap(ex, POSTFIX)}", POW)
+
+
+def _add_text(e: Expr, out) -> tuple[str, int]:
+    parts = []
+    for i, t in enumerate(e.args):
+        if t.op in ("num", "fill"):
+            neg = t.data < 0
+            body = number_text(abs(t.data))[0]
+        elif t.op == "mul" and t.data[0] < 0:
+            neg = True
+            body = _mul_text(t, out, negate=True)[0]
+        else:
+            neg = False
+            body = _wrap(out[id(t)], ADD + 1)
+        if i == 0:
+            parts.append(("-" if neg else "") + body)
+        else:
+            parts.append((" - " if neg else " + ") + body)
+    return ("".join(parts), ADD)
+
+
+def _node_text(e: Expr, out) -> tuple[str, int]:
+    op = e.op
+    a = e.args
+    if op == "var":
+        return (e.name, ATOM)
+    if op == "num":
+        return number_text(e.data)
+    if op == "dim":
+        return (str(e.data), ATOM)
+    if op == "fill":
+        return _fill_text(e)
+    if op == "eye":
+        return (f"eye({fmt_dim(e.rows)})", ATOM)
+    if op == "comm":
+        return (f"K({fmt_dim(e.data[0])},{fmt_dim(e.data[1])})", ATOM)
+    if op == "delta":
+        return (f"d{e.data}", ATOM)
+    if op == "add":
+        return _add_text(e, out)
+    if op == "mul":
+        return _mul_text(e, out)
+    if op == "had":
+        return (f"{_wrap(out[id(a[0])], MUL)} .* {_wrap(out[id(a[1])], MUL + 1)}", MUL)
+    if op == "ediv":
+        return (f"{_wrap(out[id(a[0])], MUL)} ./ {_wrap(out[id(a[1])], MUL + 1)}", MUL)
+    if op == "pow":
+        base, ex = a
+        if ex.op == "num" and ex.data < 0 and base.is_scalar:
+            k = -ex.data
+            d = out[id(base)] if k == 1 else _pow_text(base, k, out)
+            return (f"1/{_wrap(d, MUL + 1)}", MUL)
+        sym = "^" if base.is_scalar else ".^"
+        return (f"{_wrap(out[id(base)], POW + 1)}{sym}{_wrap(out[id(ex)], POSTFIX)}", POW)
+    if op == "mpow":
+        return (f"{_wrap(out[id(a[0])], POW + 1)}^{e.data}", POW)
+    if op == "T":
+        return (f"{_wrap(out[id(a[0])], POSTFIX)}'", POSTFIX)
+    if op == "kron":
+        return (f"{_wrap(out[id(a[0])], KRON)} ⊗ {_wrap(out[id(a[1])], KRON + 1)}", KRON)
+    if op == "unvec":
+        return (f"unvec({out[id(a[0])][0]}, {fmt_dim(e.rows)}, {fmt_dim(e.cols)})", ATOM)
+    name = FUNCTION_NAMES.get(op, op)
+    return (f"{name}({', '.join(out[id(x)][0] for x in a)})", ATOM)
+
+
+def to_text(root: Expr) -> str:
+    out: dict[int, tuple[str, int]] = {}
+    for node in postorder(root):
+        out[id(node)] = _node_text(node, out)
+    return out[id(root)][0]

@@ -1,0 +1,151 @@
+"""Command line: ``mdiff "expr" [wrt X [Y ...]] [options]``.
+
+Exit status: 0 success, 1 a check or comparison that failed, 2 bad input.
+Errors go to stderr with a caret (or as JSON with ``--json``); never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .api import against, diff, gradients
+from .errors import MdiffError
+from .parser import parse, parse_declaration
+
+EXAMPLES = """\
+examples:
+  mdiff "x'*A*x"                                 parse and type an expression
+  mdiff "tr(A*X*B)" wrt X                        gradient:  A'*B'
+  mdiff "x'*A*x" wrt x -d "A: matrix(n,n) symmetric"
+  mdiff "A*X*B" wrt X --kron                     Jacobian as a Kronecker product
+  mdiff "log(det(X))" wrt X --check --seed 3     compare with finite differences
+  mdiff "tr(A*X'*B*X)" wrt X --against "B*X*A + B'*X*A'"
+  mdiff "h = tanh(W1*x + b1); 1/2*norm2(W2*h - y)^2" wrt W1 W2 --json
+  echo "norm2(A*x - b)^2" | mdiff - wrt x
+
+exit status: 0 success, 1 a --check or --against that failed, 2 bad input.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="mdiff", description="Symbolic matrix calculus: derivatives of matrix expressions.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("words", nargs="*", metavar="EXPR [wrt X ...]",
+                    help="the expression ('-' or nothing: read standard input), then "
+                         "optionally 'wrt' and variable names")
+    ap.add_argument("-d", "--declare", action="append", default=[], metavar="DECL",
+                    help="declare a symbol, e.g. \"A: matrix(n,n) symmetric\" (repeatable)")
+    ap.add_argument("--kron", action="store_true",
+                    help="print the vec/Kronecker form d vec(F)/d vec(X)'")
+    ap.add_argument("--check", action="store_true",
+                    help="compare with central finite differences at a random point")
+    ap.add_argument("--seed", type=int, default=0, help="random seed for --check/--against")
+    ap.add_argument("--against", metavar="FORMULA",
+                    help="is this hand-derived formula equal to mdiff's derivative?")
+    ap.add_argument("--json", action="store_true", help="machine-readable output")
+    ap.add_argument("--version", action="version", version=f"mdiff {__version__}")
+    return ap
+
+
+def _split(words: list[str]) -> tuple[str | None, list[str]]:
+    if "wrt" in words:
+        i = words.index("wrt")
+        head, names = words[:i], words[i + 1:]
+    else:
+        head, names = words, []
+    if len(head) > 1:
+        raise MdiffError(f"expected one expression before 'wrt' (quote it), got {len(head)} words")
+    text = head[0] if head else None
+    return (None if text in (None, "-") else text), names
+
+
+def _declarations(decls: list[str]) -> dict:
+    out = {}
+    for d in decls:
+        name, sep, spec = d.partition(":")
+        if not sep:
+            raise MdiffError(f"a declaration looks like 'A: matrix(n,n)', got {d!r}")
+        decl = parse_declaration(name.strip(), spec.strip())
+        out[decl.name] = spec.strip()
+    return out
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    out = sys.stdout
+    try:
+        text, names = _split(args.words)
+        if text is None:
+            text = sys.stdin.read()
+        symbols = _declarations(args.declare)
+        if "wrt" in args.words and not names:
+            raise MdiffError("'wrt' needs at least one variable name")
+        if not names:
+            if args.check or args.against or args.kron:
+                raise MdiffError("--check, --against and --kron need 'wrt X'")
+            p = parse(text, symbols)
+            if args.json:
+                json.dump({"input": text, "expression": str(p), "kind": p.expr.kind,
+                           "shape": [str(d) for d in p.shape], "variables": p.symbols()},
+                          out, ensure_ascii=False)
+                out.write("\n")
+            else:
+                print(str(p), file=out)
+                shapes = p.describe_shapes()
+                print(f"{_kind_line(p.expr)}" + (f"; {shapes}" if shapes else ""), file=out)
+            return 0
+        p = parse(text, symbols)
+        results = gradients(p, names) if len(names) > 1 else {names[0]: diff(p, names[0])}
+        status = 0
+        records = []
+        for name, r in results.items():
+            rec = r.to_dict()
+            lines = [r.kron() if args.kron else str(r)]
+            if args.check:
+                rep = r.check(seed=args.seed)
+                rec["check"] = rep.to_dict()
+                lines.append(str(rep))
+                status = status or (0 if rep.ok else 1)
+            if args.against:
+                cmp = against(r, args.against, seed=args.seed)
+                rec["against"] = {"formula": args.against, **cmp.to_dict()}
+                lines.append(f"against {args.against}: {cmp}")
+                status = status or (0 if cmp.equal else 1)
+            records.append(rec)
+            if not args.json:
+                prefix = f"d/d{name}: " if len(results) > 1 else ""
+                print(prefix + "\n".join(lines), file=out)
+        if args.json:
+            payload = records[0] if len(records) == 1 else {"results": records}
+            json.dump(payload, out, ensure_ascii=False)
+            out.write("\n")
+        return status
+    except MdiffError as exc:
+        if args.json:
+            json.dump(exc.to_dict(), out, ensure_ascii=False)
+            out.write("\n")
+        print(str(exc), file=sys.stderr)
+        return 2
+    except RecursionError:
+        print("LimitError: expression too deep", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("LimitError: out of memory", file=sys.stderr)
+        return 2
+
+
+def _kind_line(e) -> str:
+    from .expr import fmt_shape
+    return fmt_shape(e.shape)
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

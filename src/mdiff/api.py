@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from .evaluate import Env, evaluate, make_function, to_user_layout
 from .expr import Expr
 from .parser import Parsed, parse
 from .printing.text import to_text
+from .simplify import Simplifier
 
 
 def _parsed(expr, symbols=None) -> Parsed:
@@ -41,6 +43,7 @@ class Derivative:
     expr: Expr
     form: str               # "gradient" | "derivative" | "jacobian"
     convention: str
+    identities: tuple = ()  # names of the identities the simplifier applied
 
     @property
     def variable(self) -> Expr:
@@ -64,14 +67,14 @@ class Derivative:
         return self.layout_expr
 
     def __str__(self) -> str:
-        return to_text(self.expr)
+        return to_text(self.expr, self.f.let_names())
 
     def __repr__(self) -> str:
         return f"<Derivative d({self.f.text.strip()})/d{self.wrt} = {self}>"
 
     def kron(self) -> str:
         """The vec/Kronecker form: for a gradient the row vec(G)'."""
-        return to_text(self.jacobian_expr)
+        return to_text(self.jacobian_expr, self.f.let_names())
 
     def function(self):
         """numpy callable of the derivative in DESIGN §3's layout (all of f's variables
@@ -109,6 +112,13 @@ def _variable(p: Parsed, name: str) -> Expr:
 
 
 def _derivative(p: Parsed, name: str, grad: Expr | None = None) -> Derivative:
+    raw = _raw_derivative(p, name, grad)
+    simp = Simplifier()
+    result = simp(raw.expr)
+    return dataclasses.replace(raw, expr=result, identities=tuple(simp.applied))
+
+
+def _raw_derivative(p: Parsed, name: str, grad: Expr | None = None) -> Derivative:
     var = _variable(p, name)
     f = p.expr
     kind = structure_of(var)

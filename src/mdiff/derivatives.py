@@ -129,6 +129,8 @@ def _norm2(node, d):
 def _logsumexp(node, d):
     """d lse(X) = <exp(X - lse(X)), dX>  (softmax over all entries)."""
     x = node.args[0]
+    if x.cols == 1:
+        return inner(apply("softmax", x), d(0))
     weights = mul(apply("exp", neg(node)), apply("exp", x))
     return inner(weights, d(0))
 

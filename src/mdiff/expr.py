@@ -63,7 +63,7 @@ def fmt_shape(shape) -> str:
 class Expr:
     """An immutable, interned expression node."""
 
-    __slots__ = ("op", "args", "data", "shape", "_skey", "__weakref__")
+    __slots__ = ("op", "args", "data", "shape", "_skey", "_sym", "__weakref__")
     _interned: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary()
 
     def __new__(cls, op: str, args: tuple = (), data=None, shape=(ONE, ONE)):
@@ -76,6 +76,7 @@ class Expr:
             object.__setattr__(node, "data", data)
             object.__setattr__(node, "shape", shape)
             object.__setattr__(node, "_skey", None)
+            object.__setattr__(node, "_sym", None)
             cls._interned[key] = node
         return node
 
@@ -281,6 +282,12 @@ def is_one(e: Expr) -> bool:
 
 def is_symmetric(e: Expr) -> bool:
     """Known symmetric by construction or declaration (never by numeric test)."""
+    if e._sym is None:
+        object.__setattr__(e, "_sym", bool(e.is_scalar or (e.rows == e.cols and _symmetric(e))))
+    return e._sym
+
+
+def _symmetric(e: Expr) -> bool:
     if e.op == "var":
         return bool(e.props & {"symmetric", "spd", "diagonal"}) or e.is_scalar
     if e.op in ("eye", "num", "diagm", "comm"):
@@ -457,13 +464,11 @@ def sub(a: Expr, b: Expr) -> Expr:
 # --- structural operations ---------------------------------------------------------
 
 def transpose(e: Expr) -> Expr:
-    if e.is_scalar or e.op in ("eye",) or (e.op == "var" and is_symmetric(e)):
-        return e
     if e.op == "T":
         return e.args[0]
     if e.op == "fill":
         return fill(e.data, (e.cols, e.rows))
-    if e.op == "diagm":
+    if is_symmetric(e):
         return e
     return Expr("T", (e,), None, (e.cols, e.rows))
 

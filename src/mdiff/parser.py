@@ -806,7 +806,11 @@ class Parsed:
 
     def __str__(self):
         from .printing.text import to_text
-        return to_text(self.expr)
+        return to_text(self.expr, self.let_names())
+
+    def let_names(self) -> dict:
+        """node -> the name the text bound it to (printers reuse the user's names)."""
+        return {node: name for name, node in self.lets.items()}
 
     def symbols(self) -> dict:
         """Declarations of every variable, as the API's ``symbols=`` takes them."""

@@ -133,8 +133,63 @@ def _node_text(e: Expr, out) -> tuple[str, int]:
     return (f"{name}({', '.join(out[id(x)][0] for x in a)})", ATOM)
 
 
-def to_text(root: Expr) -> str:
+#: A repeated subexpression is named when it has at least this many nodes ...
+MIN_SHARED_WEIGHT = 4
+#: ... and any chain of nesting deeper than this is cut by a name (deep networks).
+MAX_PRINT_DEPTH = 12
+
+
+def _choose_bindings(root: Expr) -> list:
+    """Nodes to print as let-bindings, children before parents."""
+    uses: dict[int, int] = {}
+    order = list(postorder(root))
+    for node in order:
+        for a in set(map(id, node.args)):
+            uses[a] = uses.get(a, 0) + 1
+    weight: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    chosen = []
+    for node in order:
+        if not node.args:
+            weight[id(node)], depth[id(node)] = 1, 0
+            continue
+        w = 1 + sum(weight[id(a)] for a in node.args)
+        weight[id(node)] = min(w, 10**6)
+        dep = 1 + max(depth[id(a)] for a in node.args)
+        shared = uses.get(id(node), 0) >= 2 and w >= MIN_SHARED_WEIGHT
+        if node is not root and (shared or dep > MAX_PRINT_DEPTH):
+            chosen.append(node)
+            dep = 0
+        depth[id(node)] = dep
+    return chosen
+
+
+def to_text(root: Expr, names: dict | None = None, bind: bool = True) -> str:
+    """Text of ``root``; repeated or deeply nested subexpressions become let-bindings
+    (``t1 = ...; t2 = ...; body``), using ``names`` (node -> name) where given."""
+    names = names or {}
+    chosen = _choose_bindings(root) if bind else []
+    taken = {n.name for n in postorder(root) if n.op == "var"} | {
+        str(s) for n in postorder(root) for d in n.shape for s in getattr(d, "free_symbols", ())}
+    taken |= {n.data.name for n in postorder(root) if n.op == "dim"}
+    bound: dict[int, str] = {}
+    counter = 0
+    for node in chosen:
+        name = names.get(node)
+        if name is None or name in taken:
+            while True:
+                counter += 1
+                name = f"t{counter}"
+                if name not in taken:
+                    break
+        taken.add(name)
+        bound[id(node)] = name
     out: dict[int, tuple[str, int]] = {}
+    lines = []
     for node in postorder(root):
-        out[id(node)] = _node_text(node, out)
-    return out[id(root)][0]
+        text = _node_text(node, out)
+        if id(node) in bound:
+            lines.append(f"{bound[id(node)]} = {text[0]}")
+            text = (bound[id(node)], ATOM)
+        out[id(node)] = text
+    return "; ".join(lines + [out[id(root)][0]])

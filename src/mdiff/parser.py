@@ -33,7 +33,7 @@ from .errors import (DeclarationError, LimitError, MdiffError, ParseError, Shape
 
 #: Explicit limits (DESIGN §5): reported as ``LimitError``.
 MAX_INPUT_CHARS = 1_000_000
-MAX_NESTING = 200
+MAX_NESTING = 1000
 MAX_NUMBER_EXPONENT = 400
 MAX_MATRIX_POWER = 256
 

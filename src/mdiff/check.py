@@ -72,12 +72,13 @@ def sample_dims(dims, rng, fixed: dict | None = None) -> dict:
 def sample_value(var: Expr, shape: tuple, rng, hint: str | None = None) -> np.ndarray:
     props = var.props
     r, c = shape
+    if "diagonal" in props:   # declarations win over what the expression suggests
+        positive = "positive" in props or hint in ("spd", "positive")
+        vals = rng.uniform(0.5, 1.5, r) if positive else rng.standard_normal(r)
+        return np.diag(vals)
     if "spd" in props or (hint == "spd" and r == c):
         a = rng.standard_normal((r, r))
         return a @ a.T / r + np.eye(r)
-    if "diagonal" in props:
-        vals = rng.uniform(0.5, 1.5, r) if "positive" in props else rng.standard_normal(r)
-        return np.diag(vals)
     if "positive" in props or hint == "positive":
         x = rng.uniform(0.5, 1.5, (r, c))
     elif hint == "bounded":
@@ -106,9 +107,10 @@ class Point:
 def sample_point(variables: dict[str, Expr], exprs, rng, dims: dict | None = None) -> Point:
     all_dims = set()
     hints: dict[str, str] = {}
-    for e in exprs:
+    for e in exprs:      # the function's own domain first: it wins over its derivative's
         all_dims |= free_dims(e)
-        hints.update(domain_hints(e))
+        for name, hint in domain_hints(e).items():
+            hints.setdefault(name, hint)
     for v in variables.values():
         for d in v.shape:
             all_dims |= sp.sympify(d).free_symbols

@@ -314,8 +314,11 @@ def _program(stmts, text, extra_decls) -> Program:
 # --- shape inference -----------------------------------------------------------------------
 
 class _Rekind(Exception):
-    def __init__(self, name, kind):
-        self.name, self.kind = name, kind
+    """Inference found a letter-default scalar that must be an array: ``options`` are
+    (name, kind) re-kindings to try in order; ``error`` is raised if none works."""
+
+    def __init__(self, options, error):
+        self.options, self.error = options, error
 
 
 def default_kind(name: str) -> str:
@@ -484,17 +487,38 @@ class _Typer:
                 continue
             # a letter-default scalar added to an array is re-kinded by inference
             if self.is_scalar(acc) != self.is_scalar(s):
+                ar, ar_node = (s, child) if self.is_scalar(acc) else (acc, acc_node)
+                error = ShapeError(
+                    f"cannot add a scalar and a {self.show(ar)} array (only number literals "
+                    f"broadcast; write c*vector(1) or c*matrix(1))",
+                    _span(op) if op is not None else node.span, self.text)
+                options = []
                 for name_node, other in ((acc_node, s), (child, acc)):
                     if self._default_scalar_name(name_node) and not self.is_scalar(other):
-                        raise _Rekind(name_node.value, "vector" if self.is_col(other) else "matrix")
-                if self.is_scalar(acc) or self.is_scalar(s):
-                    sc, ar = (acc, s) if self.is_scalar(acc) else (s, acc)
-                    raise ShapeError(
-                        f"cannot add a scalar and a {self.show(ar)} array (only number literals "
-                        f"broadcast; write c*vector(1) or c*matrix(1))",
-                        _span(op) if op is not None else node.span, self.text)
+                        options.append((name_node.value,
+                                        "vector" if self.is_col(other) else "matrix"))
+                # or a letter-default scalar inside the array term is really a vector
+                # (b in x'*A*x + b'*x); transposed ones first
+                options += [(n, "vector") for n in self._default_scalars_in(ar_node)]
+                if options:
+                    raise _Rekind(options, error)
+                raise error
             self.unify(acc, s, "sum", _span(op) if op is not None else node.span)
         return acc if acc is not None else (E.ONE, E.ONE)
+
+    def _default_scalars_in(self, node) -> list:
+        transposed, plain = [], []
+        stack = [(node, False)]
+        while stack:
+            n, under_t = stack.pop()
+            if n.kind == "name" and self._default_scalar_name(n):
+                (transposed if under_t else plain).append(n.value)
+            stack.extend((c, n.kind == "T") for c in n.children)
+        out = []
+        for name in transposed + plain:
+            if name not in out:
+                out.append(name)
+        return out
 
     def _i_product(self, node):
         shape = self.infer(node.children[0])
@@ -790,6 +814,28 @@ def deep_recursion(limit=20000):
         sys.setrecursionlimit(old)
 
 
+MAX_REKIND_TRIES = 64
+
+
+def _infer(prog: Program, text: str, overrides: dict, budget: list) -> "_Typer":
+    """Run shape inference, re-kinding letter-default scalars where it must (a small,
+    bounded search: each option is tried in order, the first that types wins)."""
+    typer = _Typer(prog, text, overrides)
+    try:
+        typer.run()
+        return typer
+    except _Rekind as rk:
+        for name, kind in rk.options:
+            if budget[0] <= 0 or name in overrides:
+                continue
+            budget[0] -= 1
+            try:
+                return _infer(prog, text, {**overrides, name: kind}, budget)
+            except ShapeError:
+                continue
+        raise rk.error
+
+
 @dataclass
 class Parsed:
     """A typed program: the expression DAG plus what the text declared and bound."""
@@ -841,16 +887,8 @@ def parse(text: str, symbols: dict | None = None) -> Parsed:
             raise DeclarationError(f"declaration of {name!r} must be text like 'matrix(n,n)'")
         extra[name] = parse_declaration(name, spec)
     prog = _program(stmts, text, extra)
-    overrides: dict = {}
     with deep_recursion():
-        for _ in range(len(text) + 2):
-            typer = _Typer(prog, text, overrides)
-            try:
-                typer.run()
-            except _Rekind as rk:
-                overrides[rk.name] = rk.kind
-                continue
-            break
+        typer = _infer(prog, text, {}, [MAX_REKIND_TRIES])
         builder = _Builder(typer)
         try:
             for name, node, _ in prog.lets:

@@ -54,7 +54,7 @@ LANGUAGE_OPS = (
     + [("inv", "inv"), ("diag (vector -> matrix)", "diagm"), ("diag (matrix -> vector)", "diagv"),
        ("vec", "vec"), ("softmax", "softmax"), ("kron / ⊗", "kron"),
        ("elementwise and scalar power .^ ^", "pow"), ("matrix power ^", "mpow"),
-       ("transpose", "T"), ("Hadamard .* ⊙", "had"), ("elementwise division ./", "ediv"),
+       ("transpose", "T"), ("Hadamard .* ⊙", "had"), ("elementwise division ./ (read as .* with .^(-1))", "pow"),
        ("matrix and scalar product *", "mul"), ("sum and difference", "add")]
 )
 

@@ -44,10 +44,6 @@ def domain_hints(root: Expr) -> dict[str, str]:
             for sub in postorder(node.args[0]):
                 if sub.op == "var":
                     hints.setdefault(sub.name, "positive")
-        elif node.op == "ediv":
-            for sub in postorder(node.args[1]):
-                if sub.op == "var":
-                    hints.setdefault(sub.name, "positive")
         elif node.op in BOUNDED_DOMAIN:
             for sub in postorder(node.args[0]):
                 if sub.op == "var":
@@ -56,8 +52,9 @@ def domain_hints(root: Expr) -> dict[str, str]:
 
 
 def _integer_exponent(node: Expr) -> bool:
+    """A non-negative integer exponent (no domain); others want positive bases."""
     p = node.args[1]
-    return p.op == "num" and p.data.is_integer
+    return p.op == "num" and p.data.is_integer and p.data >= 0
 
 
 def sample_dims(dims, rng, fixed: dict | None = None) -> dict:

@@ -82,12 +82,6 @@ def _had(node, d):
     return add(hadamard(d(0), b), hadamard(a, d(1)))
 
 
-def _ediv(node, d):
-    """d(A ./ B) = (dA - (A ./ B) .* dB) ./ B."""
-    a, b = node.args
-    return E.ediv(sub(d(0), hadamard(node, d(1))), b)
-
-
 def _pow(node, d):
     """d(X.^p) = p X.^(p-1) .* dX + log(X) .* X.^p dp."""
     x, p = node.args
@@ -159,7 +153,6 @@ DIFFERENTIALS = {
     "add": _add,
     "mul": _mul,
     "had": _had,
-    "ediv": _ediv,
     "pow": _pow,
     "mpow": _mpow,
     "T": lambda node, d: transpose(d(0)),

@@ -67,7 +67,6 @@ NUMPY = {
     "add": lambda e, *xs: sum(xs[1:], xs[0]),
     "mul": _mul,
     "had": lambda e, a, b: a * b,
-    "ediv": lambda e, a, b: a / b,
     "pow": lambda e, a, p: np.power(a, _scalar(p)),
     "mpow": lambda e, x: np.linalg.matrix_power(x, e.data),
     "T": lambda e, x: x.T,

@@ -294,7 +294,7 @@ def _symmetric(e: Expr) -> bool:
         return e.op != "comm" or e.data[0] == e.data[1]
     if e.op == "fill":
         return e.rows == e.cols
-    if e.op in ("inv", "mpow") or e.op in ELEMENTWISE:
+    if e.op in ("inv", "mpow", "pow") or e.op in ELEMENTWISE:
         return is_symmetric(e.args[0])
     if e.op == "add":
         return all(is_symmetric(t) for t in e.args)
@@ -494,9 +494,8 @@ def ediv(a: Expr, b: Expr) -> Expr:
     require_same_shape("elementwise division", a, b)
     if b.op == "fill":
         return scale(1 / b.data, a)
-    if is_zero(a):
-        return a
-    return Expr("ediv", (a, b), None, a.shape)
+    # a ./ b is a .* b.^(-1): one elementwise product, so powers and cancellations meet
+    return hadamard(a, power(b, num(-1)))
 
 
 MAX_FOLD_EXPONENT = 64
@@ -647,8 +646,6 @@ def rebuild(e: Expr, args: tuple) -> Expr:
         return transpose(args[0])
     if op == "had":
         return hadamard(*args)
-    if op == "ediv":
-        return ediv(*args)
     if op == "pow":
         return power(*args)
     if op == "mpow":

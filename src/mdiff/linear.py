@@ -66,13 +66,6 @@ def _adj_had(e, g, live):
     return [(e.args[k], hadamard(e.args[1 - k], g))]
 
 
-def _adj_ediv(e, g, live):
-    a, b = e.args
-    if id(b) in live:
-        raise DiffError("internal: division by a differential")
-    return [(a, E.ediv(g, b))]
-
-
 def _adj_generic(e, g, live):
     """Through the Jacobian: vec(G_X) = M' vec(G) for the single placeholder under e."""
     tags = {n.data: n for n in postorder(e) if n.op == "delta"}
@@ -88,7 +81,6 @@ ADJOINT = {
     "mul": _adj_mul,
     "T": lambda e, g, live: [(e.args[0], transpose(g))],
     "had": _adj_had,
-    "ediv": _adj_ediv,
     "tr": lambda e, g, live: [(e.args[0], mul(g, eye(e.args[0].rows)))],
     "sum": lambda e, g, live: [(e.args[0], mul(g, ones(e.args[0].shape)))],
     "vec": lambda e, g, live: [(e.args[0], unvec(g, e.args[0].shape))],
@@ -173,8 +165,6 @@ VECTORIZE = {
     "T": lambda e, V, live, size: mul(commutation(e.cols, e.rows), V(e.args[0])),
     "had": lambda e, V, live, size: mul(
         _diag_of_vec(e.args[1 - _the_live_index(e, live)]), V(e.args[_the_live_index(e, live)])),
-    "ediv": lambda e, V, live, size: mul(
-        _diag_of_vec(E.power(e.args[1], num(-1))), V(e.args[0])),
     "tr": lambda e, V, live, size: mul(transpose(_vec_of(eye(e.args[0].rows))), V(e.args[0])),
     "sum": lambda e, V, live, size: mul(ones((1, e.args[0].size)), V(e.args[0])),
     "vec": lambda e, V, live, size: V(e.args[0]),

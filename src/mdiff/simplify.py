@@ -111,10 +111,66 @@ def combine_scalar_powers(e: Expr):
             powers[b] = 0
             order.append(b)
         powers[b] += k
-    if len(order) == len(scalars):
+    for b in list(order):   # s*sign(s) = abs(s)
+        if b.op == "sign" and b.args[0] in powers and powers[b] == 1 and powers[b.args[0]] == 1:
+            powers[b] = powers[b.args[0]] = 0
+            absval = apply("abs", b.args[0])
+            powers[absval] = powers.get(absval, 0) + 1
+            if absval not in order:
+                order.append(absval)
+    if len(order) == len(scalars) and all(powers[b] == 1 for b in order):
         return None
     new = [power(b, num(powers[b])) for b in order if powers[b] != 0]
+    if len(new) == len(scalars) and all(x is y for x, y in zip(new, scalars)):
+        return None
     return _remake(coef, new, chain)
+
+
+def _matrix_base(f: Expr):
+    """(base, transposed, exponent) of a chain factor: X^k, inv(X)^k, and their transposes."""
+    t = False
+    if f.op == "T":
+        t, f = True, f.args[0]
+    k = 1
+    if f.op == "mpow":
+        f, k = f.args[0], f.data
+    if f.op == "inv":
+        f, k = f.args[0], -k
+    if f.op == "T" and not t:
+        t, f = True, f.args[0]
+    if f.rows != f.cols or f.is_scalar:
+        return None
+    return f, t, k
+
+
+def _matrix_factor(base: Expr, t: bool, k: int) -> Expr:
+    m = E.matrix_power(base, k)
+    return transpose(m) if t else m
+
+
+def merge_matrix_powers(e: Expr):
+    """X^a*X^b = X^(a+b), inv(X)*X = I, (X^2)'*X' = (X^3)'."""
+    coef, scalars, chain = _chain_parts(e)
+    for i in range(len(chain) - 1):
+        p, q = _matrix_base(chain[i]), _matrix_base(chain[i + 1])
+        if p and q and p[0] is q[0] and p[1] == q[1]:
+            k = p[2] + q[2]
+            if abs(k) > 256:
+                return None
+            merged = [_matrix_factor(p[0], p[1], k)] if k else []
+            rest = chain[:i] + merged + chain[i + 2:]
+            if not rest:
+                rest = [eye(p[0].rows)]
+            return _remake(coef, scalars, rest)
+    return None
+
+
+def inverse_of_power(e: Expr):
+    """inv(X^k) = inv(X)^k."""
+    x = e.args[0]
+    if x.op != "mpow":
+        return None
+    return E.matrix_power(E.inv(x.args[0]), x.data)
 
 
 def ones_product(e: Expr):
@@ -212,6 +268,70 @@ def distribute_coefficient(e: Expr):
     if scalars or len(chain) != 1 or chain[0].op != "add" or coef == 1:
         return None
     return add(*(E.scale(coef, t) for t in chain[0].args))
+
+
+def is_diagonal(e: Expr) -> bool:
+    if e.op == "var":
+        return "diagonal" in e.props or e.is_scalar
+    if e.op in ("eye", "diagm", "num"):
+        return True
+    if e.op in ("inv", "T", "mpow"):
+        return is_diagonal(e.args[0])
+    if e.op in ("add", "had"):
+        return all(is_diagonal(a) for a in e.args)
+    if e.op == "mul":
+        return all(is_diagonal(a) for a in e.args)
+    return False
+
+
+def diag_of_diagonal(e: Expr):
+    """diag(diag(D)) = D for a diagonal D."""
+    x = e.args[0]
+    if x.op == "diagv" and is_diagonal(x.args[0]):
+        return x.args[0]
+    return None
+
+
+def diag_of_outer(e: Expr):
+    """diag(u*v') = u .* v."""
+    x = e.args[0]
+    if x.op != "mul":
+        return None
+    coef, scalars, chain = _chain_parts(x)
+    if len(chain) == 2 and chain[0].cols == 1 and chain[1].rows == 1:
+        return _remake(coef, scalars, [hadamard(chain[0], transpose(chain[1]))])
+    return None
+
+
+def diag_product(e: Expr):
+    """diag(a)*diag(b) = diag(a .* b)."""
+    coef, scalars, chain = _chain_parts(e)
+    for i in range(len(chain) - 1):
+        p, q = chain[i], chain[i + 1]
+        if p.op == "diagm" and q.op == "diagm":
+            return _remake(coef, scalars, chain[:i] + [apply("diag", hadamard(p.args[0], q.args[0]))] + chain[i + 2:])
+    return None
+
+
+def vec_hadamard(e: Expr):
+    """vec(A) .* vec(B) = vec(A .* B)."""
+    a, b = e.args
+    if a.op == "vec" and b.op == "vec" and a.args[0].shape == b.args[0].shape:
+        return apply("vec", hadamard(a.args[0], b.args[0]))
+    return None
+
+
+def trace_of_ones_product(e: Expr):
+    """tr(matrix(1)*X) = tr(X*matrix(1)) = sum(X)."""
+    x = e.args[0]
+    if x.op != "mul":
+        return None
+    coef, scalars, chain = _chain_parts(x)
+    if len(chain) == 2:
+        for i in (0, 1):
+            if _is_ones(chain[i]):
+                return _remake(coef, scalars, [apply("sum", chain[1 - i])])
+    return None
 
 
 # --- traces ---------------------------------------------------------------------------------
@@ -410,6 +530,20 @@ IDENTITIES = [
              combine_scalar_powers, "det(X)*inv(X)/det(X)"),
     Identity("distribute a number", "c*(A + B) = c*A + c*B", "algebra", "mul",
              distribute_coefficient, "2*(A + B)"),
+    Identity("matrix powers", "X^a*X^b = X^(a+b), inv(X)*X = I", "Cookbook (1)", "mul",
+             merge_matrix_powers, "X: matrix(n,n); X^2*X*inv(X)'*X'"),
+    Identity("inverse of a power", "inv(X^k) = inv(X)^k", "Cookbook (1)", "inv",
+             inverse_of_power, "inv(X^3)"),
+    Identity("diagonal of a diagonal", "diag(diag(D)) = D for diagonal D", "definition", "diagm",
+             diag_of_diagonal, "L: matrix(n,n) diagonal; diag(diag(inv(L)))"),
+    Identity("diagonal of an outer product", "diag(u*v') = u .* v", "definition", "diagv",
+             diag_of_outer, "diag(u*v')"),
+    Identity("product of diagonals", "diag(a)*diag(b) = diag(a .* b)", "definition", "mul",
+             diag_product, "diag(u)*diag(v)"),
+    Identity("vec of a Hadamard product", "vec(A) .* vec(B) = vec(A .* B)", "definition", "had",
+             vec_hadamard, "vec(A) .* vec(B)"),
+    Identity("trace of ones", "tr(matrix(1)*X) = sum(X)", "definition", "tr",
+             trace_of_ones_product, "X: matrix(n,m); tr(matrix(1)*X)"),
     Identity("ones times ones", "vector(1)'*vector(1) = N", "definition", "mul",
              ones_product, "x: vector(N); vector(1)'*vector(1)*x"),
     Identity("distribute before ones", "(A - m*vector(1)')*vector(1) = A*vector(1) - N*m",

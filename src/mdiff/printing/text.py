@@ -110,15 +110,20 @@ def _node_text(e: Expr, out) -> tuple[str, int]:
     if op == "mul":
         return _mul_text(e, out)
     if op == "had":
-        return (f"{_wrap(out[id(a[0])], MUL)} .* {_wrap(out[id(a[1])], MUL + 1)}", MUL)
-    if op == "ediv":
-        return (f"{_wrap(out[id(a[0])], MUL)} ./ {_wrap(out[id(a[1])], MUL + 1)}", MUL)
+        x, y = a
+        if _is_reciprocal(x) and not _is_reciprocal(y):
+            x, y = y, x
+        if _is_reciprocal(y):   # a .* b.^(-k) reads as a ./ b.^k
+            base, k = y.args[0], -y.args[1].data
+            den = out[id(base)] if k == 1 else _pow_text(base, k, out)
+            return (f"{_wrap(out[id(x)], MUL)} ./ {_wrap(den, MUL + 1)}", MUL)
+        return (f"{_wrap(out[id(x)], MUL)} .* {_wrap(out[id(y)], MUL + 1)}", MUL)
     if op == "pow":
         base, ex = a
-        if ex.op == "num" and ex.data < 0 and base.is_scalar:
+        if ex.op == "num" and ex.data < 0 and ex.data.is_integer:
             k = -ex.data
             d = out[id(base)] if k == 1 else _pow_text(base, k, out)
-            return (f"1/{_wrap(d, MUL + 1)}", MUL)
+            return (f"1{'/' if base.is_scalar else ' ./ '}{_wrap(d, MUL + 1)}", MUL)
         sym = "^" if base.is_scalar else ".^"
         return (f"{_wrap(out[id(base)], POW + 1)}{sym}{_wrap(out[id(ex)], POSTFIX)}", POW)
     if op == "mpow":

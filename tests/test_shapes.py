@@ -141,6 +141,13 @@ def test_number_literal_broadcasts():
     assert p.expr.shape == (3, 1)
 
 
+@pytest.mark.xfail(strict=True, reason="BUG: a number written as a fraction (1/2) does not "
+                                       "broadcast, though 0.5 does and prints as 1/2")
+def test_fraction_literal_broadcasts():
+    p = mdiff.parse("x + 1/2")
+    assert p.expr is mdiff.parse("x + 0.5").expr
+
+
 def test_declared_scalar_does_not_broadcast():
     with pytest.raises(mdiff.ShapeError) as info:
         mdiff.parse("c: scalar; c + x")

@@ -52,8 +52,9 @@ def _grammar_text() -> str:
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(_grammar_text(), parser="lalr", propagate_positions=True,
-                maybe_placeholders=False)
+    # The AST is built while the LALR parser reduces (no parse tree, no recursion).
+    return Lark(_grammar_text(), parser="lalr", maybe_placeholders=False,
+                transformer=_ToAst())
 
 
 # --- AST ------------------------------------------------------------------------
@@ -223,11 +224,9 @@ def read(text: str) -> list:
         col = i - (text.rfind("\n", 0, i) + 1) + 1
         raise ParseError("unexpected character '\\x00'", Span(line, col), text)
     try:
-        tree = _lark().parse(text)
+        return _lark().parse(text)
     except UnexpectedInput as exc:
         raise _lark_error(exc, text) from None
-    try:
-        return _ToAst().transform(tree)
     except MdiffError as exc:
         raise exc.with_text(text) from None
     except Exception as exc:  # VisitError wraps errors raised in the transformer

@@ -251,8 +251,6 @@ def test_empty_stdin_exits_2(capsys, monkeypatch):
     assert "ParseError" in err
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a number literal of more than 4300 digits makes the "
-                                       "CLI die with a lark VisitError traceback instead of exit 2")
 def test_huge_number_exits_2(capsys):
     status, out, err = run(capsys, "9" * 5000)
     assert status == 2

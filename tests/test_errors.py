@@ -76,8 +76,6 @@ def test_text_errors_have_position_and_caret(text, cls, line, column, char):
     assert d["error"] == cls.__name__ and d["line"] == line and d["column"] == column
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an unknown property in a declaration is "
-                                       "reported at the declared name (col 1), not at the property")
 def test_unknown_property_caret_points_at_property():
     err = raised(mdiff.parse, "x: vector(n) wibble; x")
     assert isinstance(err, mdiff.DeclarationError)
@@ -199,9 +197,6 @@ def test_malformed_input_gives_mdiff_error(text):
     assert isinstance(str(p), str)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a number literal of more than 4300 digits "
-                                       "leaks lark.exceptions.VisitError (Python's int-string "
-                                       "limit inside sympy.Rational), not an MdiffError")
 def test_huge_number_literal_is_an_mdiff_error():
     try:
         mdiff.parse("9" * 5000)

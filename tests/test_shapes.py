@@ -141,8 +141,6 @@ def test_number_literal_broadcasts():
     assert p.expr.shape == (3, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a number written as a fraction (1/2) does not "
-                                       "broadcast, though 0.5 does and prints as 1/2")
 def test_fraction_literal_broadcasts():
     p = mdiff.parse("x + 1/2")
     assert p.expr is mdiff.parse("x + 0.5").expr
@@ -273,8 +271,6 @@ def test_structured_declaration_of_non_square_matrix_is_an_error(prop):
         mdiff.parse("A", {"A": f"matrix(2,3) {prop}"})
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a non-square symmetric declaration is only "
-                                       "rejected when the name is used in the expression")
 def test_non_square_symmetric_declaration_rejected_even_if_unused():
     with pytest.raises(mdiff.DeclarationError):
         mdiff.parse("A: matrix(2,3) symmetric; x")
@@ -326,8 +322,6 @@ def test_symbols_are_valid_declarations():
             assert r.variables[name].props == p.variables[name].props
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: symbols() writes product dimensions such as "
-                                       "'matrix(m*q,k)', which the declaration grammar rejects")
 def test_symbols_of_kron_context_are_valid_declarations():
     p = mdiff.parse("A ⊗ B*C")
     for name, spec in p.symbols().items():

@@ -83,9 +83,10 @@ class Derivative:
         variables = self.f.variables
         needed = E.free_vars(root)
 
+        dim_names = {str(s) for s in E.free_dims(root)}
+
         def fn(**values):
-            given = {n: variables[n] for n in variables if n in values or n in needed}
-            env = Env(values, given)
+            env = Env(values, variables, required=needed, dim_names=dim_names)
             return to_user_layout(root, evaluate(root, env))
 
         fn.variables = tuple(variables)

@@ -96,28 +96,57 @@ NUMPY = {
 }
 
 
-class Env:
-    """Numeric values for the variables and dimensions of one evaluation."""
+#: Explicit limits on what an evaluation may allocate (reported as EvaluationError).
+MAX_DIMENSION = 10**7
+MAX_ENTRIES = 10**9
 
-    def __init__(self, values: dict, variables: dict[str, Expr], dims: dict | None = None):
+
+def _dim_value(name, v) -> int:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise EvaluationError(f"dimension {name} must be a positive integer, got {v!r}") from None
+    if not np.isfinite(f) or f != int(f) or not 1 <= f <= MAX_DIMENSION:
+        raise EvaluationError(
+            f"dimension {name} must be an integer from 1 to {MAX_DIMENSION}, got {v!r}")
+    return int(f)
+
+
+class Env:
+    """Numeric values for the variables and dimensions of one evaluation.
+
+    ``variables`` are those that may be given (they fix dimensions); ``required``
+    (default: all of them) must be.  Other keywords are dimension sizes (``N=5``)
+    when they name a dimension, and are otherwise ignored.
+    """
+
+    def __init__(self, values: dict, variables: dict[str, Expr], dims: dict | None = None,
+                 required=None, dim_names=()):
         self.dims: dict = {}
         for k, v in (dims or {}).items():
-            self.dims[sp.Symbol(k, positive=True, integer=True) if isinstance(k, str) else k] = int(v)
+            sym = sp.Symbol(k, positive=True, integer=True) if isinstance(k, str) else k
+            self.dims[sym] = _dim_value(k, v)
         self.arrays: dict[str, np.ndarray] = {}
+        required = set(variables) if required is None else set(required)
         for name, node in variables.items():
             if name not in values:
-                raise EvaluationError(f"missing a value for {name} ({fmt_shape(node.shape)})")
+                if name in required:
+                    raise EvaluationError(f"missing a value for {name} ({fmt_shape(node.shape)})")
+                continue
             self.arrays[name] = self._take(name, node, values[name])
+        known_dims = {str(s) for v in variables.values() for d in v.shape
+                      for s in sp.sympify(d).free_symbols} | set(dim_names)
         for name, v in values.items():
-            if name not in variables:
+            if name not in variables and (name in known_dims or name in (dims or {})):
                 sym = sp.Symbol(name, positive=True, integer=True)
-                if np.ndim(v) == 0 and float(v) == int(v) and int(v) >= 1:
-                    self.dims.setdefault(sym, int(v))
+                n = _dim_value(name, v)
+                if self.dims.setdefault(sym, n) != n:
+                    raise EvaluationError(f"dimension {name} is {self.dims[sym]}, not {n}")
 
     def _take(self, name: str, node: Expr, value) -> np.ndarray:
         try:
             arr = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise EvaluationError(f"{name} must be numeric") from None
         if node.is_scalar:
             if arr.size != 1:
@@ -156,21 +185,32 @@ class Env:
             return None
         return int(v)
 
+    def need(self, d) -> int:
+        v = self.dim(d)
+        if v is None:
+            missing = sorted(str(s) for s in sp.sympify(d).free_symbols if s not in self.dims)
+            raise EvaluationError(
+                f"dimension {', '.join(missing)} is not fixed by any input: pass it as a "
+                f"keyword, e.g. {missing[0]}=3")
+        return v
+
     def shape(self, node: Expr) -> tuple[int, int]:
-        out = []
-        for d in node.shape:
-            v = self.dim(d)
-            if v is None:
-                missing = sorted(str(s) for s in sp.sympify(d).free_symbols if s not in self.dims)
-                raise EvaluationError(
-                    f"dimension {', '.join(missing)} is not fixed by any input: pass it as a "
-                    f"keyword, e.g. {missing[0]}=3")
-            out.append(v)
-        return tuple(out)
+        out = tuple(self.need(d) for d in node.shape)
+        if out[0] * out[1] > MAX_ENTRIES:
+            raise EvaluationError(f"a {out[0]}×{out[1]} array is beyond the limit of "
+                                  f"{MAX_ENTRIES} entries")
+        return out
 
 
 def evaluate(root: Expr, env: Env) -> np.ndarray:
     """The value of ``root`` as a 2-D array (each shared node computed once)."""
+    try:
+        return _evaluate(root, env)
+    except MemoryError:
+        raise EvaluationError("out of memory evaluating the expression") from None
+
+
+def _evaluate(root: Expr, env: Env) -> np.ndarray:
     val: dict[int, np.ndarray] = {}
     with np.errstate(all="ignore"):
         for node in postorder(root):
@@ -180,13 +220,16 @@ def evaluate(root: Expr, env: Env) -> np.ndarray:
             elif op == "num":
                 out = np.array([[float(node.data)]])
             elif op == "dim":
-                out = np.array([[float(env.dim(node.data))]])
+                out = np.array([[float(env.need(node.data))]])
             elif op == "fill":
                 out = np.full(env.shape(node), float(node.data))
             elif op == "eye":
                 out = np.eye(env.shape(node)[0])
             elif op == "comm":
-                out = _commutation(env.dim(node.data[0]), env.dim(node.data[1]))
+                m, n = env.need(node.data[0]), env.need(node.data[1])
+                if (m * n) ** 2 > MAX_ENTRIES:
+                    raise EvaluationError("commutation matrix beyond the size limit")
+                out = _commutation(m, n)
             elif op == "unvec":
                 out = val[id(node.args[0])].reshape(env.shape(node), order="F")
             elif op == "delta":
@@ -211,8 +254,11 @@ def make_function(root: Expr, variables: dict[str, Expr] | None = None):
     variables = free_vars(root) if variables is None else variables
     names = tuple(variables)
 
+    required = set(free_vars(root))
+    dim_names = {str(s) for s in free_dims(root)}
+
     def f(**values):
-        env = Env(values, {n: variables[n] for n in names})
+        env = Env(values, variables, required=required, dim_names=dim_names)
         return to_user_layout(root, evaluate(root, env))
 
     f.__doc__ = f"Evaluate the expression; keyword arguments: {', '.join(names) or '(none)'}."

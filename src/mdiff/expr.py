@@ -512,7 +512,8 @@ def power(base: Expr, exponent: Expr) -> Expr:
         if p == 0:
             return ones(base.shape)
         if base.op in ("num", "fill") and p.is_integer and abs(p) <= MAX_FOLD_EXPONENT:
-            if not (base.data == 0 and p < 0) and abs(base.data.p) < 10**6 and base.data.q < 10**6:
+            digits = max(len(str(base.data.p)), len(str(base.data.q)))
+            if not (base.data == 0 and p < 0) and abs(p) * digits <= 2000:
                 return fill(base.data ** p, base.shape)
         if base.op == "pow" and p.is_integer:
             return power(base.args[0], _mul2(base.args[1], exponent))

@@ -35,6 +35,7 @@ from .errors import (DeclarationError, LimitError, MdiffError, ParseError, Shape
 MAX_INPUT_CHARS = 1_000_000
 MAX_NESTING = 1000
 MAX_NUMBER_EXPONENT = 400
+MAX_NUMBER_CHARS = 400
 MAX_MATRIX_POWER = 256
 
 FUNCTION_ARITY = {**{f: 1 for f in E.ELEMENTWISE}, **{f: 1 for f in E.REDUCTIONS},
@@ -104,6 +105,8 @@ class _ToAst(Transformer_NonRecursive):
     def number(self, children):
         (tok,) = children
         text = str(tok)
+        if len(text) > MAX_NUMBER_CHARS:
+            raise LimitError(f"number longer than {MAX_NUMBER_CHARS} characters", _span(tok))
         if "e" in text.lower():
             mant, ex = text.lower().split("e")
             if abs(int(ex)) > MAX_NUMBER_EXPONENT:
@@ -160,13 +163,33 @@ class _ToAst(Transformer_NonRecursive):
             return x
         return Node("T", [x], value=1, span=_span(tok))
 
+    # declarations: dimensions are SymPy expressions (n, 3, m*q, n^2)
     def dims(self, children):
-        return [str(c) for c in children]
+        return list(children)
+
+    def dimint(self, children):
+        (tok,) = children
+        if len(tok) > 9 or int(tok) < 1:
+            raise DeclarationError(f"dimension {tok} out of range (1 to 999999999)", _span(tok))
+        return sp.Integer(int(tok))
+
+    def dimname(self, children):
+        return E.dim_symbol(str(children[0]))
+
+    def dimmul(self, children):
+        a, _, b = children
+        return a * b
+
+    def dimpow(self, children):
+        a, _, k = children
+        if len(k) > 2:
+            raise DeclarationError("dimension power too large", _span(k))
+        return a ** int(k)
 
     def decl(self, children):
         name, kind, *rest = children
         dims = rest[0] if rest and isinstance(rest[0], list) else None
-        props = [str(p) for p in (rest[1:] if dims is not None else rest)]
+        props = list(rest[1:] if dims is not None else rest)
         return ("decl", name, kind, dims, props)
 
     def let(self, children):
@@ -212,6 +235,22 @@ def _pretty_terminal(name: str) -> str:
     return _TERMINAL_NAMES.get(name, "")
 
 
+def _check_bracket_depth(text: str) -> None:
+    if text.count("(") <= MAX_NESTING:
+        return
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+            if depth > MAX_NESTING:
+                line = text.count("\n", 0, i) + 1
+                col = i - (text.rfind("\n", 0, i) + 1) + 1
+                raise LimitError(f"brackets nested deeper than {MAX_NESTING} levels",
+                                 Span(line, col), text)
+        elif ch == ")":
+            depth -= 1
+
+
 def read(text: str) -> list:
     """Text -> list of statements (AST); raises ParseError / LimitError."""
     if not isinstance(text, str):
@@ -223,6 +262,7 @@ def read(text: str) -> list:
         line = text.count("\n", 0, i) + 1
         col = i - (text.rfind("\n", 0, i) + 1) + 1
         raise ParseError("unexpected character '\\x00'", Span(line, col), text)
+    _check_bracket_depth(text)
     try:
         return _lark().parse(text)
     except UnexpectedInput as exc:
@@ -251,26 +291,22 @@ def _decl_from_stmt(stmt, text) -> Decl:
     if len(dims) != want:
         raise DeclarationError(f"{kind_s} takes {want} dimension(s), got {len(dims)}",
                                _span(kind), text)
-    out_dims = []
-    for d in dims:
-        if d.isdigit():
-            if int(d) < 1 or len(d) > 9:
-                raise DeclarationError(f"dimension {d} out of range", _span(kind), text)
-            out_dims.append(int(d))
-        else:
-            out_dims.append(d)
-    pset = frozenset(props)
+    pset = frozenset(map(str, props))
     for p in props:
-        if p not in E.PROPERTIES:
-            close = difflib.get_close_matches(p, E.PROPERTIES, 1)
+        if str(p) not in E.PROPERTIES:
+            close = difflib.get_close_matches(str(p), E.PROPERTIES, 1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise DeclarationError(f"unknown property {p!r}{hint}", span, text)
+            raise DeclarationError(f"unknown property {str(p)!r}{hint}", _span(p), text)
     if pset & {"symmetric", "spd", "diagonal"} and kind_s == "vector":
         raise DeclarationError(f"a vector cannot be {'/'.join(sorted(pset - {'positive'}))}",
                                span, text)
     if "spd" in pset or "diagonal" in pset:
         pset = pset | {"symmetric"}
-    return Decl(str(name), kind_s, tuple(out_dims), pset, span)
+    if pset & {"symmetric"} and kind_s == "matrix" and dims[0] != dims[1]:
+        raise DeclarationError(
+            f"{name} is declared {'/'.join(sorted(pset))} but is "
+            f"{E.fmt_shape(tuple(dims))}, not square", span, text)
+    return Decl(str(name), kind_s, tuple(dims), pset, span)
 
 
 def parse_declaration(name: str, spec: str) -> Decl:
@@ -342,7 +378,7 @@ class _Typer:
         self.let_order = [name for name, _, _ in prog.lets]
         self.dim_names = set()
         for d in prog.decls.values():
-            self.dim_names |= {x for x in d.dims if isinstance(x, str)}
+            self.dim_names |= {s.name for x in d.dims for s in x.free_symbols}
         self.used_names = set(self.lets) | set(prog.decls) | self.dim_names
 
     # dimensions
@@ -414,7 +450,7 @@ class _Typer:
             return self.var_shapes[name]
         decl = self.prog.decls.get(name)
         if decl is not None:
-            dims = [sp.Integer(x) if isinstance(x, int) else E.dim_symbol(x) for x in decl.dims]
+            dims = list(decl.dims)
             shape = {"scalar": (E.ONE, E.ONE), "vector": (dims[0] if dims else None, E.ONE),
                      "matrix": tuple(dims)}[decl.kind]
             if decl.props & {"symmetric"} and decl.kind == "matrix":
@@ -468,7 +504,8 @@ class _Typer:
         return (c, r) if node.value % 2 else (r, c)
 
     def _is_literal(self, node):
-        return node.kind == "num" or (node.kind == "neg" and node.children[0].kind == "num")
+        """A number written out (``1``, ``-2``, ``1/2``, ``2^-3``): it broadcasts in sums."""
+        return _literal_value(node) is not None
 
     def _default_scalar_name(self, node):
         return (node.kind == "name" and node.value in self.defaulted
@@ -576,7 +613,9 @@ class _Typer:
                     f"(use .^ for an elementwise power)", node.span, self.text)
             if abs(k) > MAX_MATRIX_POWER:
                 raise LimitError(f"matrix power beyond ±{MAX_MATRIX_POWER}", node.span, self.text)
-            self.unify((base[0], base[0]), (base[1], base[1]), "matrix power", node.span)
+            if not self.unify_dim(base[0], base[1]):
+                raise ShapeError(f"a matrix power needs a square matrix, not {self.show(base)}",
+                                 node.span, self.text)
         return base
 
     def _i_call(self, node):
@@ -795,11 +834,31 @@ class _Builder:
         return E.apply(fn, self.build(node.children[0]))
 
 
-def _literal_value(node):
-    sign = 1
-    while node.kind == "neg":
-        sign, node = -sign, node.children[0]
-    return sign * node.value
+def _literal_value(node, depth=0):
+    """The exact value of a constant made of numbers, unary minus, * / and integer
+    powers; None for anything else."""
+    if depth > 32:
+        return None
+    if node.kind == "num":
+        return node.value
+    if node.kind == "neg":
+        v = _literal_value(node.children[0], depth + 1)
+        return None if v is None else -v
+    if node.kind == "product":
+        acc = _literal_value(node.children[0], depth + 1)
+        for child, op in zip(node.children[1:], node.ops):
+            v = _literal_value(child, depth + 1)
+            if acc is None or v is None or str(op) not in ("*", "/") or (str(op) == "/" and v == 0):
+                return None
+            acc = acc * v if str(op) == "*" else acc / v
+        return acc
+    if node.kind == "pow":
+        base = _literal_value(node.children[0], depth + 1)
+        k = _literal_int(node.children[1])
+        if base is None or k is None or abs(k) > E.MAX_FOLD_EXPONENT or (base == 0 and k < 0):
+            return None
+        return base ** k
+    return None
 
 
 @contextmanager
@@ -888,6 +947,9 @@ def parse(text: str, symbols: dict | None = None) -> Parsed:
     prog = _program(stmts, text, extra)
     with deep_recursion():
         typer = _infer(prog, text, {}, [MAX_REKIND_TRIES])
+        for name, decl in prog.decls.items():   # declared but unused: still a variable
+            if name not in typer.var_shapes and name not in typer.lets:
+                typer.name_shape(name, decl.span)
         builder = _Builder(typer)
         try:
             for name, node, _ in prog.lets:
@@ -895,8 +957,8 @@ def parse(text: str, symbols: dict | None = None) -> Parsed:
             body = builder.build(prog.body)
         except RecursionError:  # pragma: no cover - guarded by MAX_NESTING
             raise LimitError("expression too deep") from None
+    # every variable the text names, even one the constructors folded away (X in X^0):
+    # it still fixes dimensions when the expression is evaluated
     variables = {n: builder.var(n) for n in typer.var_shapes}
-    used = E.free_vars(body)
-    variables = {n: v for n, v in variables.items() if n in used or n in prog.decls}
     dims = tuple(sorted(E.free_dims(body), key=lambda s: s.name))
     return Parsed(body, text, variables, dict(builder.lets), dims)

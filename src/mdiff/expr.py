@@ -374,47 +374,52 @@ def _make_mul(coef, scalars, chain, shape) -> Expr:
 
 def mul(*factors: Expr) -> Expr:
     """Left-to-right product with the language's semantics: a 1x1 factor scales,
-    otherwise factors chain as a matrix product (inner dimensions must agree)."""
+    otherwise factors chain as a matrix product (inner dimensions must agree).
+    One pass, one node: long products cost O(n log n), not O(n^2)."""
     if not factors:
         return num(1)
-    acc = factors[0]
-    for f in factors[1:]:
-        acc = _mul2(acc, f)
-    return acc
-
-
-def _mul2(a: Expr, b: Expr) -> Expr:
-    ca, sa, cha = mul_parts(a)
-    cb, sb, chb = mul_parts(b)
-    if a.is_scalar or b.is_scalar:
-        if a.is_scalar:
-            ca, sa = _as_scalar_factor(ca, sa, cha)
-            cha = ()
-        if b.is_scalar:
-            cb, sb = _as_scalar_factor(cb, sb, chb)
-            chb = ()
-        chain = cha + chb
-        shape = (chain[0].rows, chain[-1].cols) if chain else (ONE, ONE)
-    else:
-        if not _same_dim(a.cols, b.rows):
-            raise ShapeError(
-                f"matrix product: {fmt_shape(a.shape)} times {fmt_shape(b.shape)} "
-                f"(inner dimensions {fmt_dim(a.cols)} and {fmt_dim(b.rows)} differ)")
-        chain = cha + chb
-        shape = (a.rows, b.cols)
-    if any(is_zero(s) for s in sa + sb) or any(is_zero(c) for c in chain):
+    if len(factors) == 1:
+        return factors[0]
+    coef, sc, ch = mul_parts(factors[0])
+    scalars, chain = list(sc), list(ch)
+    acc_scalar = factors[0].is_scalar
+    for b in factors[1:]:
+        cb, sb, chb = mul_parts(b)
+        if acc_scalar or b.is_scalar:
+            if acc_scalar and chain:
+                scalars.append(_make_mul(ONE, (), tuple(chain), (ONE, ONE)))
+                chain = []
+            if b.is_scalar and chb:
+                sb = sb + (_make_mul(ONE, (), chb, (ONE, ONE)),)
+                chb = ()
+            acc_scalar = acc_scalar and b.is_scalar
+        else:
+            left = chain[-1]
+            if not _same_dim(left.cols, b.rows):
+                rows = chain[0].rows
+                raise ShapeError(
+                    f"matrix product: {fmt_shape((rows, left.cols))} times {fmt_shape(b.shape)} "
+                    f"(inner dimensions {fmt_dim(left.cols)} and {fmt_dim(b.rows)} differ)")
+            acc_scalar = chain[0].rows == 1 and b.cols == 1
+        coef *= cb
+        scalars.extend(sb)
+        chain.extend(chb)
+    shape = (chain[0].rows, chain[-1].cols) if chain else (ONE, ONE)
+    if any(is_zero(s) for s in scalars) or any(is_zero(c) for c in chain):
         return zeros(shape)
-    # identity factors vanish inside a chain
-    if len(chain) > 1:
-        chain = tuple(c for c in chain if c.op != "eye") or (chain[0],)
-    scalars = []
-    coef = ca * cb
-    for s in sa + sb:
+    if len(chain) > 1:   # identity factors vanish inside a chain
+        chain = [c for c in chain if c.op != "eye"] or chain[:1]
+    folded = []
+    for s in scalars:
         if s.op == "num":
             coef *= s.data
         else:
-            scalars.append(s)
-    return _make_mul(coef, tuple(scalars), tuple(chain), shape)
+            folded.append(s)
+    return _make_mul(coef, tuple(folded), tuple(chain), shape)
+
+
+def _mul2(a: Expr, b: Expr) -> Expr:
+    return mul(a, b)
 
 
 def scale(c, e: Expr) -> Expr:

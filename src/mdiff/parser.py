@@ -795,23 +795,27 @@ class _Builder:
         return E.add(*terms)
 
     def _b_product(self, node):
-        acc = self.build(node.children[0])
+        # runs of * and / are built as one n-ary product (long products stay linear)
+        run = [self.build(node.children[0])]
         for child, op in zip(node.children[1:], node.ops):
             rhs = self.build(child)
             o = str(op)
             try:
                 if o == "*":
-                    acc = E.mul(acc, rhs)
+                    run.append(rhs)
                 elif o == "/":
-                    acc = E.mul(acc, E.power(rhs, E.num(-1)))
-                elif o in (".*", "⊙"):
-                    acc = E.hadamard(acc, rhs)
+                    run.append(E.power(rhs, E.num(-1)))
                 else:
-                    acc = E.ediv(acc, rhs)
+                    acc = E.mul(*run)
+                    run = [E.hadamard(acc, rhs) if o in (".*", "⊙") else E.ediv(acc, rhs)]
             except ShapeError as exc:
                 exc.span = _span(op)
                 raise
-        return acc
+        try:
+            return E.mul(*run)
+        except ShapeError as exc:
+            exc.span = exc.span or (_span(node.ops[0]) if node.ops else node.span)
+            raise
 
     def _b_kron(self, node):
         return E.kron(self.build(node.children[0]), self.build(node.children[1]))

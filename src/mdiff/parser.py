@@ -374,6 +374,7 @@ class _Typer:
         self.shapes: dict = {}         # id(Node) -> (r, c)
         self.var_shapes: dict = {}     # name -> (r, c)
         self.defaulted: set = set()    # names whose kind came from the first letter
+        self.uses: dict = {}           # name -> occurrences typed so far
         self.lets = {name: node for name, node, _ in prog.lets}
         self.let_order = [name for name, _, _ in prog.lets]
         self.dim_names = set()
@@ -446,6 +447,7 @@ class _Typer:
 
     # names
     def name_shape(self, name, span):
+        self.uses[name] = self.uses.get(name, 0) + 1
         if name in self.var_shapes:
             return self.var_shapes[name]
         decl = self.prog.decls.get(name)
@@ -528,17 +530,29 @@ class _Typer:
                     f"cannot add a scalar and a {self.show(ar)} array (only number literals "
                     f"broadcast; write c*vector(1) or c*matrix(1))",
                     _span(op) if op is not None else node.span, self.text)
-                options = []
-                for name_node, other in ((acc_node, s), (child, acc)):
-                    if self._default_scalar_name(name_node) and not self.is_scalar(other):
-                        options.append((name_node.value,
-                                        "vector" if self.is_col(other) else "matrix"))
-                # or a letter-default scalar inside the array term is really a vector
-                # (b in x'*A*x + b'*x); transposed ones first
-                options += [(n, "vector") for n in self._default_scalars_in(ar_node)]
-                if options:
-                    raise _Rekind(options, error)
-                raise error
+                options, rekinded = [], False
+                for which, (name_node, other) in enumerate(((acc_node, s), (child, acc))):
+                    if not (self._default_scalar_name(name_node) and not self.is_scalar(other)):
+                        continue
+                    name = name_node.value
+                    kind = "vector" if self.is_col(other) else "matrix"
+                    if self.uses.get(name) == 1:
+                        # its first use: it takes the other term's shape right here
+                        self.var_shapes[name] = other
+                        self.shapes[id(name_node)] = other
+                        self.defaulted.discard(name)
+                        self.overrides[name] = kind
+                        acc, s = (other, s) if which == 0 else (acc, other)
+                        rekinded = True
+                        break
+                    options.append((name, kind))
+                if not rekinded:
+                    # or a letter-default scalar inside the array term is really a vector
+                    # (b in x'*A*x + b'*x); transposed ones first
+                    options += [(n, "vector") for n in self._default_scalars_in(ar_node)]
+                    if options:
+                        raise _Rekind(options, error)
+                    raise error
             self.unify(acc, s, "sum", _span(op) if op is not None else node.span)
         return acc if acc is not None else (E.ONE, E.ONE)
 
@@ -882,7 +896,7 @@ MAX_REKIND_TRIES = 64
 def _infer(prog: Program, text: str, overrides: dict, budget: list) -> "_Typer":
     """Run shape inference, re-kinding letter-default scalars where it must (a small,
     bounded search: each option is tried in order, the first that types wins)."""
-    typer = _Typer(prog, text, overrides)
+    typer = _Typer(prog, text, dict(overrides))
     try:
         typer.run()
         return typer
@@ -950,7 +964,7 @@ def parse(text: str, symbols: dict | None = None) -> Parsed:
         extra[name] = parse_declaration(name, spec)
     prog = _program(stmts, text, extra)
     with deep_recursion():
-        typer = _infer(prog, text, {}, [MAX_REKIND_TRIES])
+        typer = _infer(prog, text, {}, [MAX_REKIND_TRIES + 2 * len(prog.decls) + len(text) // 8])
         for name, decl in prog.decls.items():   # declared but unused: still a variable
             if name not in typer.var_shapes and name not in typer.lets:
                 typer.name_shape(name, decl.span)

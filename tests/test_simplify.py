@@ -79,7 +79,7 @@ def test_mlp_prints_backpropagation_with_named_terms():
     text = "y1 = tanh(W1*x + b1); y2 = tanh(W2*y1 + b2); 1/2*norm2(y2 - y)^2"
     r = mdiff.diff(text, wrt="W1")
     assert str(r) == ("y1 = tanh(W1*x + b1); y2 = tanh(W2*y1 + b2); "
-                      "((1 - y1.^2) .* (W2'*((1 - y2.^2) .* (y2 - y))))*x'")
+                      "(W2'*((1 - y2.^2) .* (y2 - y)) .* (1 - y1.^2))*x'")
     # the printed result parses back to the same value
     back = mdiff.parse(str(r), r.f.symbols())
     assert compare_exprs(back.expr, r.expr, {**back.variables, **r.f.variables}).equal

@@ -8,12 +8,14 @@
 from .errors import (CheckFailed, DeclarationError, DiffError, DomainError, EvaluationError,
                      LimitError, MdiffError, ParseError, ShapeError, UnknownFunction)
 from .parser import Parsed, parse
-from .api import Comparison, Derivative, against, check, diff, equivalent, function, gradients
+from .api import (Comparison, Derivative, against, check, diff, equivalent, function,
+                  gradients, hessian)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "parse", "Parsed", "function", "diff", "gradients", "check", "equivalent", "against",
+    "parse", "Parsed", "function", "diff", "gradients", "hessian", "check", "equivalent",
+    "against",
     "Derivative", "Comparison", "__version__",
     "MdiffError", "ParseError", "ShapeError", "UnknownFunction", "DeclarationError",
     "DomainError", "LimitError", "DiffError", "EvaluationError", "CheckFailed",

@@ -31,19 +31,25 @@ def function(expr, symbols: dict | None = None):
 
 @dataclass(frozen=True)
 class Derivative:
-    """A first derivative of ``f`` wrt one variable.
+    """A derivative of ``f`` (first, Hessian, mixed or k-th).
 
     ``expr`` is the result as a matrix expression: the gradient (shape of X) for a
     scalar f, ``dF/dx`` (shape of F) for a scalar x, otherwise the Jacobian
-    d vec(F)/d vec(X)' (DESIGN §3).  ``layout_expr`` is what ``function()`` evaluates.
+    d vec(F)/d vec(X)' (DESIGN §3) — for a Hessian ``F`` is the gradient, for a mixed
+    derivative the gradient wrt the first variable, for order k the (k-1)-th
+    derivative.  ``of`` is that ``F`` (what ``check()`` differentiates numerically).
     """
 
     f: Parsed
     wrt: str
     expr: Expr
-    form: str               # "gradient" | "derivative" | "jacobian"
+    form: str               # gradient | derivative | jacobian | hessian | mixed | tensor
     convention: str
     identities: tuple = ()  # names of the identities the simplifier applied
+    of: Expr | None = None
+    wrt_all: tuple = ()
+    order: int = 1
+    base: "Derivative | None" = None   # the sym-convention result a vech one came from
 
     @property
     def variable(self) -> Expr:
@@ -55,13 +61,13 @@ class Derivative:
 
     @property
     def layout_expr(self) -> Expr:
-        if self.form == "derivative" and not self.f.expr.is_scalar:
+        if self.form == "derivative" and not (self.of or self.f.expr).is_scalar:
             return E.apply("vec", self.expr)
         return self.expr
 
     @property
     def jacobian_expr(self) -> Expr:
-        """d vec(f)/d vec(X)' (a 1 x size row for a gradient)."""
+        """d vec(F)/d vec(X)' (a 1 x size row for a gradient)."""
         if self.form == "gradient":
             return E.transpose(E.apply("vec", self.expr))
         return self.layout_expr
@@ -76,29 +82,55 @@ class Derivative:
         """The vec/Kronecker form: for a gradient the row vec(G)'."""
         return to_text(self.jacobian_expr, self.f.let_names())
 
-    def function(self):
-        """numpy callable of the derivative in DESIGN §3's layout (all of f's variables
-        may be passed; those the result needs are required)."""
+    def tensor_shape(self) -> tuple:
+        """Symbolic shape of ``function(layout="tensor")``: F.shape + X.shape."""
+        def user(e):
+            return () if e.is_scalar else (e.rows,) if e.is_vector else e.shape
+        if self.form == "tensor":
+            return (self.variable.rows,) * self.order
+        if self.form == "gradient":
+            return user(self.variable)
+        f = self.of if self.of is not None else self.f.expr
+        return user(f) + user(self.variable)
+
+    def function(self, layout: str = "vec"):
+        """numpy callable of the derivative: ``layout="vec"`` is DESIGN §3's
+        d vec(F)/d vec(X)' (a k-th derivative is always a tensor), ``"tensor"`` has
+        shape F.shape + X.shape.  All of f's variables may be passed; those the
+        result needs are required."""
+        if layout not in ("vec", "tensor"):
+            raise DiffError(f"layout must be 'vec' or 'tensor', not {layout!r}")
         root = self.layout_expr
         variables = self.f.variables
         needed = E.free_vars(root)
-
         dim_names = {str(s) for s in E.free_dims(root)}
+        tensor = layout == "tensor" or self.form == "tensor"
+        tshape = self.tensor_shape()
 
         def fn(**values):
             env = Env(values, variables, required=needed, dim_names=dim_names)
-            return to_user_layout(root, evaluate(root, env))
+            out = evaluate(root, env)
+            if tensor:
+                return out.reshape(tuple(env.need(d) for d in tshape), order="F") \
+                    if tshape else float(out[0, 0])
+            return to_user_layout(root, out)
 
         fn.variables = tuple(variables)
         return fn
 
     def check(self, seed: int = 0, tolerance: float = 1e-6, dims: dict | None = None) -> CheckReport:
-        """Compare with central finite differences at a random point."""
-        return fd_check(self.f.expr, self.variable, self.jacobian_expr, self.f.variables,
-                        seed=seed, tolerance=tolerance, dims=dims)
+        """Compare with central finite differences at a random point (a Hessian against
+        differences of the gradient; a vech result through its sym-convention form)."""
+        if self.base is not None:
+            return self.base.check(seed=seed, tolerance=tolerance, dims=dims)
+        of = self.of if self.of is not None else self.f.expr
+        return fd_check(of, self.variable, self.jacobian_expr, self.f.variables,
+                        seed=seed, tolerance=tolerance, dims=dims, domain=self.f.expr)
 
     def to_dict(self) -> dict:
-        return {"input": self.f.text, "wrt": self.wrt, "result": str(self), "form": self.form,
+        wrt = list(self.wrt_all) if len(self.wrt_all) > 1 else self.wrt
+        return {"input": self.f.text, "wrt": wrt,
+                "result": str(self), "form": self.form, "order": self.order,
                 "shape": [E.fmt_dim(d) for d in self.shape], "kron": self.kron(),
                 "convention": self.convention}
 
@@ -138,10 +170,99 @@ def _raw_derivative(p: Parsed, name: str, grad: Expr | None = None) -> Derivativ
     return Derivative(p, name, j, "jacobian", CONVENTIONS[kind])
 
 
-def diff(expr, wrt: str, symbols: dict | None = None) -> Derivative:
-    """The derivative of ``expr`` wrt the variable named ``wrt`` (DESIGN §3 layout)."""
+def diff(expr, wrt, symbols: dict | None = None, order: int = 1,
+         convention: str = "sym") -> Derivative:
+    """The derivative of ``expr`` wrt ``wrt`` (DESIGN §3 layout).
+
+    ``wrt`` is a name, or a list of names for a mixed derivative (d/dy of the gradient
+    wrt x for ``["x", "y"]``); ``order=k`` takes the k-th derivative wrt one variable
+    (2: the Hessian; k >= 3: a tensor of shape ``(n,)*k`` for a vector).
+    ``convention="vech"`` gives symmetric variables the entry-wise convention."""
     p = _parsed(expr, symbols)
-    return _derivative(p, wrt)
+    names = [wrt] if isinstance(wrt, str) else list(wrt) if isinstance(wrt, (list, tuple)) else None
+    if not names or not all(isinstance(n, str) for n in names):
+        raise DiffError(f"wrt must be a variable name or a list of names, got {wrt!r}")
+    if not isinstance(order, int) or isinstance(order, bool) or not 1 <= order <= MAX_ORDER:
+        raise DiffError(f"order must be an integer from 1 to {MAX_ORDER}, got {order!r}")
+    if len(names) > 1:
+        if order != 1:
+            raise DiffError("give either several variables (mixed) or order=k, not both")
+        return _higher(p, names, convention)
+    if order == 1:
+        d = _derivative(p, names[0])
+        return _to_vech(d) if convention == "vech" else _convention_ok(d, convention)
+    return _higher(p, names * order, convention)
+
+
+def hessian(expr, wrt: str, symbols: dict | None = None, convention: str = "sym") -> Derivative:
+    """d vec(grad f)/d vec(X)' of a scalar f (DESIGN §3; P*H*P for symmetric X)."""
+    return diff(expr, wrt, symbols, order=2, convention=convention)
+
+
+MAX_ORDER = 6
+
+
+def _convention_ok(d: Derivative, convention: str) -> Derivative:
+    if convention not in ("sym", "vech"):
+        raise DiffError(f"convention must be 'sym' or 'vech', not {convention!r}")
+    return d
+
+
+def _simplified(expr: Expr):
+    simp = Simplifier()
+    return simp(expr), tuple(simp.applied)
+
+
+def _higher(p: Parsed, names: list, convention: str) -> Derivative:
+    """Differentiate again and again: each step is the Jacobian of the previous result."""
+    _convention_ok(None, convention)
+    if not p.expr.is_scalar:
+        raise DiffError("second and higher derivatives need a scalar function")
+    first = _derivative(p, names[0])
+    current, applied = first.expr, list(first.identities)
+    of = current
+    for k, name in enumerate(names[1:], start=2):
+        var = _variable(p, name)
+        of = current if current.cols == 1 else E.apply("vec", current)
+        jac = project_jacobian(_jacobian(of, var), var)
+        current, more = _simplified(jac)
+        applied += [a for a in more if a not in applied]
+    order = len(names)
+    same = len(set(names)) == 1
+    var = _variable(p, names[-1])
+    if order == 2:
+        form = "hessian" if same else "mixed"
+    else:
+        form = "tensor" if same and var.cols == 1 else "mixed"
+    kinds = {structure_of(_variable(p, n)) for n in names}
+    kind = "symmetric" if "symmetric" in kinds else "diagonal" if "diagonal" in kinds else "general"
+    d = Derivative(p, names[-1], current, form, CONVENTIONS[kind], tuple(applied), of,
+                   tuple(names), order)
+    return _to_vech(d) if convention == "vech" else d
+
+
+def _to_vech(d: Derivative) -> Derivative:
+    """The entry-wise (duplication-matrix) convention for symmetric variables."""
+    names = d.wrt_all or (d.wrt,)
+    if not any(structure_of(d.f.variables[n]) == "symmetric" for n in names):
+        return d
+    if d.form == "gradient":
+        # 2*sym(G) - diag(diag(G)) = G + G' - diag(diag(G)) from the unprojected G
+        g, _ = _simplified(_sweep(d.f.expr, {d.wrt: d.variable})[d.wrt])
+        expr = E.add(g, E.transpose(g), E.neg(E.apply("diag", E.apply("diag", g))))
+    elif d.form == "hessian":
+        n = d.variable.rows
+        dup = E.duplication(n)
+        expr = E.mul(E.transpose(dup), d.expr, dup)
+    else:
+        raise DiffError("the vech convention is available for gradients and Hessians")
+    expr, more = _simplified(expr)
+    return dataclasses.replace(d, expr=expr, base=d, convention=VECH_CONVENTION,
+                               identities=d.identities + more)
+
+
+VECH_CONVENTION = ("vech (entry-wise): derivatives wrt the distinct entries of symmetric X; "
+                   "gradient 2*G - diag(diag(G)) = D'*vec(G), Hessian D'*H*D")
 
 
 def gradients(expr, wrt, symbols: dict | None = None) -> dict:

@@ -198,10 +198,12 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def fd_check(f: Expr, var: Expr, jac: Expr, variables: dict, seed: int = 0,
-             tolerance: float = 1e-6, dims: dict | None = None) -> CheckReport:
-    """Compare the Jacobian ``jac`` (size F x size X, vec layout) with central differences."""
+             tolerance: float = 1e-6, dims: dict | None = None,
+             domain: Expr | None = None) -> CheckReport:
+    """Compare the Jacobian ``jac`` (size F x size X, vec layout) with central differences
+    of ``f``, at a point drawn from ``domain``'s domain (default: f's)."""
     rng = np.random.default_rng(seed)
-    point = sample_point(variables, [f, jac], rng, dims)
+    point = sample_point(variables, ([domain] if domain is not None else []) + [f, jac], rng, dims)
     env = point.env(variables)
     jac_val = evaluate(jac, env)
     x0 = point.values[var.name]

@@ -174,7 +174,7 @@ DIFFERENTIALS = {
 }
 
 #: Leaves: constants have differential zero; variables are handled by the engine.
-CONSTANT_LEAVES = ("num", "dim", "fill", "eye", "comm")
+CONSTANT_LEAVES = ("num", "dim", "fill", "eye", "comm", "dup")
 
 
 def differential(node: Expr, d) -> Expr:

@@ -23,6 +23,17 @@ def _commutation(m: int, n: int) -> np.ndarray:
     return k
 
 
+def _duplication(n: int) -> np.ndarray:
+    """vec(S) = D vech(S); vech stacks the lower triangle column by column."""
+    d = np.zeros((n * n, n * (n + 1) // 2))
+    k = 0
+    for j in range(n):
+        for i in range(j, n):
+            d[i + j * n, k] = d[j + i * n, k] = 1.0
+            k += 1
+    return d
+
+
 def _scalar(x: np.ndarray) -> float:
     return x[0, 0]
 
@@ -230,6 +241,8 @@ def _evaluate(root: Expr, env: Env) -> np.ndarray:
                 if (m * n) ** 2 > MAX_ENTRIES:
                     raise EvaluationError("commutation matrix beyond the size limit")
                 out = _commutation(m, n)
+            elif op == "dup":
+                out = _duplication(env.need(node.data))
             elif op == "unvec":
                 out = val[id(node.args[0])].reshape(env.shape(node), order="F")
             elif op == "delta":

@@ -265,6 +265,12 @@ def commutation(m, n) -> Expr:
     return Expr("comm", (), (m, n), (m * n, m * n))
 
 
+def duplication(n) -> Expr:
+    """D with vec(S) = D vech(S) for a symmetric n x n S (Magnus–Neudecker ch. 3, §8)."""
+    n = sp.sympify(n)
+    return Expr("dup", (), n, (n * n, n * (n + 1) / 2))
+
+
 def placeholder(tag, shape) -> Expr:
     """The differential ``d(tag)``: a linear argument for the derivative engine."""
     return Expr("delta", (), tag, tuple(shape))

@@ -401,6 +401,24 @@ def _split_first(t: Expr):
     return chain[0], _remake(coef, scalars, chain[1:])
 
 
+def kron_distributive(e: Expr):
+    """A ⊗ B + A ⊗ C = A ⊗ (B + C), and B ⊗ A + C ⊗ A = (B + C) ⊗ A."""
+    for side in (0, 1):
+        groups: dict = {}
+        for t in e.args:
+            if t.op == "kron":
+                groups.setdefault(t.args[side], []).append(t)
+        for common, terms in groups.items():
+            if len(terms) < 2:
+                continue
+            inner = add(*(t.args[1 - side] for t in terms))
+            merged = kron(common, inner) if side == 0 else kron(inner, common)
+            used = {id(t) for t in terms}
+            others = [t for t in e.args if id(t) not in used]
+            return add(merged, *others) if others else merged
+    return None
+
+
 def factor_common_vector(e: Expr):
     """A*x + B*x = (A + B)*x for a common column vector x (and x'*A + x'*B = x'*(A + B))."""
     for split, side in ((_split_last, "right"), (_split_first, "left")):
@@ -468,9 +486,49 @@ def hadamard_powers(e: Expr):
     return power(ba, num(ka + kb))
 
 
+def _had_key(x: Expr):
+    """Order of elementwise factors: sums last (y.^2 .* s .* (1 - s))."""
+    return (x.op == "add", x.sort_key())
+
+
+def _had_leaves(e: Expr) -> list:
+    stack, out = [e], []
+    while stack:
+        x = stack.pop()
+        if x.op == "had":
+            stack.extend(reversed(x.args))
+        else:
+            out.append(x)
+    return out
+
+
+def hadamard_collect(e: Expr):
+    """Products of several elementwise factors in one order, equal bases as powers:
+    y .* (s .* y) = y.^2 .* s (Hadamard products are associative and commutative)."""
+    leaves = _had_leaves(e)
+    if len(leaves) < 3 and leaves[0] is not leaves[-1]:
+        return None
+    powers: dict = {}
+    order = []
+    for x in leaves:
+        b, k = _base_exponent(x)
+        if b not in powers:
+            powers[b] = 0
+            order.append(b)
+        powers[b] += k
+    factors = sorted((power(b, num(powers[b])) for b in order if powers[b] != 0),
+                     key=_had_key)
+    if not factors:
+        return E.ones(e.shape)
+    out = factors[0]
+    for x in factors[1:]:
+        out = hadamard(out, x)
+    return None if out is e else out
+
+
 def hadamard_sort(e: Expr):
     a, b = e.args
-    if b.sort_key() < a.sort_key():
+    if _had_key(b) < _had_key(a):
         return Expr("had", (b, a), None, e.shape)
     return None
 
@@ -503,6 +561,21 @@ def reciprocal_sigmoid(e: Expr):
 
 
 # --- vec / unvec ------------------------------------------------------------------------------------
+
+def linear_pull_scalars(e: Expr):
+    """vec, diag and transposes are linear: f(c*A) = c*f(A); diag(A') = diag(A)."""
+    x = e.args[0]
+    if e.op == "diagv" and x.op == "T":
+        return apply("diag", x.args[0])
+    if x.op != "mul":
+        return None
+    coef, scalars, chain = _chain_parts(x)
+    if not chain or (coef == 1 and not scalars):
+        return None
+    inner = mul(*chain)
+    return _remake(coef, scalars, [apply("diag", inner) if e.op in ("diagm", "diagv")
+                                   else apply(e.op, inner)])
+
 
 def unvec_linear(e: Expr):
     """unvec is linear: unvec(a*u + b*v) = a*unvec(u) + b*unvec(v)."""
@@ -567,6 +640,8 @@ IDENTITIES = [
              trace_pull_scalars, "tr(c*A)"),
     Identity("like terms", "a*X + b*X = (a + b)*X", "algebra", "add",
              collect_like_terms, "2*A + 3*A - A"),
+    Identity("Kronecker distributive", "A ⊗ B + A ⊗ C = A ⊗ (B + C)", "Cookbook (503)", "add",
+             kron_distributive, "A ⊗ B + A ⊗ C"),
     Identity("common vector factor", "A*x + B*x = (A + B)*x", "algebra", "add",
              factor_common_vector, "A*x + B*x"),
     Identity("canonical term order", "sums in one order", "convention", "add",
@@ -575,12 +650,20 @@ IDENTITIES = [
              hadamard_pull_scalars, "(2*A) .* B"),
     Identity("Hadamard powers", "X.^a .* X.^b = X.^(a+b)", "algebra", "had",
              hadamard_powers, "X .* X.^2"),
+    Identity("Hadamard products collected", "y .* (s .* y) = y.^2 .* s", "algebra", "had",
+             hadamard_collect, "y .* (s .* y)"),
     Identity("Hadamard order", "A .* B = B .* A", "Cookbook (517)", "had",
              hadamard_sort, "B .* A"),
     Identity("logistic function", "exp(z) .* (1 + exp(z)).^(-1) = sigmoid(z)", "definition",
              "had", sigmoid_form, "exp(z) .* (1 + exp(z)).^(-1)"),
     Identity("logistic reciprocal", "(1 + exp(-z)).^(-1) = sigmoid(z)", "definition", "pow",
              reciprocal_sigmoid, "(1 + exp(-z)).^(-1)"),
+    Identity("vec is linear", "vec(c*A) = c*vec(A)", "linearity", "vec",
+             linear_pull_scalars, "vec(2*A)"),
+    Identity("diag is linear", "diag(c*A) = c*diag(A); diag(A') = diag(A)", "linearity",
+             "diagv", linear_pull_scalars, "X: matrix(n,n); diag(2*X')"),
+    Identity("diag of a scaled vector", "diag(c*v) = c*diag(v)", "linearity", "diagm",
+             linear_pull_scalars, "diag(2*v)"),
     Identity("unvec is linear", "unvec(a*u + b*v) = a*unvec(u) + b*unvec(v)", "linearity",
              "unvec", unvec_linear, ""),
 ]

@@ -103,6 +103,8 @@ def _node_text(e: Expr, out) -> tuple[str, int]:
         return (f"eye({fmt_dim(e.rows)})", ATOM)
     if op == "comm":
         return (f"K({fmt_dim(e.data[0])},{fmt_dim(e.data[1])})", ATOM)
+    if op == "dup":
+        return (f"D({fmt_dim(e.data)})", ATOM)
     if op == "delta":
         return (f"d{e.data}", ATOM)
     if op == "add":

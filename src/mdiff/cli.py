@@ -24,6 +24,9 @@ examples:
   mdiff "log(det(X))" wrt X --check --seed 3     compare with finite differences
   mdiff "tr(A*X'*B*X)" wrt X --against "B*X*A + B'*X*A'"
   mdiff "h = tanh(W1*x + b1); 1/2*norm2(W2*h - y)^2" wrt W1 W2 --json
+  mdiff "sum(log(1 + exp(-y .* (X*w))))" wrt w --hessian --check
+  mdiff "x'*A*y" wrt x y --mixed                 mixed second derivative
+  mdiff "logdet(S)" wrt S -d "S: matrix(n,n) spd" --vech
   echo "norm2(A*x - b)^2" | mdiff - wrt x
 
 exit status: 0 success, 1 a --check or --against that failed, 2 bad input.
@@ -46,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0, help="random seed for --check/--against")
     ap.add_argument("--against", metavar="FORMULA",
                     help="is this hand-derived formula equal to mdiff's derivative?")
+    ap.add_argument("--hessian", action="store_true",
+                    help="the Hessian d vec(grad f)/d vec(X)' of a scalar f")
+    ap.add_argument("--order", type=int, default=1, metavar="K",
+                    help="the K-th derivative wrt one variable (a tensor for K >= 3)")
+    ap.add_argument("--mixed", action="store_true",
+                    help="with 'wrt x y': the mixed derivative d vec(grad_x f)/d vec(y)'")
+    ap.add_argument("--vech", action="store_true",
+                    help="entry-wise convention for symmetric variables (D'*vec(G), D'*H*D)")
     ap.add_argument("--json", action="store_true", help="machine-readable output")
     ap.add_argument("--version", action="version", version=f"mdiff {__version__}")
     return ap
@@ -99,7 +110,18 @@ def run(argv: list[str] | None = None) -> int:
                 print(f"{_kind_line(p.expr)}" + (f"; {shapes}" if shapes else ""), file=out)
             return 0
         p = parse(text, symbols)
-        results = gradients(p, names) if len(names) > 1 else {names[0]: diff(p, names[0])}
+        convention = "vech" if args.vech else "sym"
+        order = 2 if args.hessian else args.order
+        if args.mixed:
+            if len(names) < 2:
+                raise MdiffError("--mixed needs two or more variables: wrt x y")
+            results = {" ".join(names): diff(p, names, convention=convention)}
+        elif order != 1:
+            results = {n: diff(p, n, order=order, convention=convention) for n in names}
+        elif len(names) > 1:
+            results = gradients(p, names)
+        else:
+            results = {names[0]: diff(p, names[0], convention=convention)}
         status = 0
         records = []
         for name, r in results.items():
@@ -116,6 +138,8 @@ def run(argv: list[str] | None = None) -> int:
                 lines.append(f"against {args.against}: {cmp}")
                 status = status or (0 if cmp.equal else 1)
             records.append(rec)
+            if args.vech:
+                lines.append(f"convention: {r.convention}")
             if not args.json:
                 prefix = f"d/d{name}: " if len(results) > 1 else ""
                 print(prefix + "\n".join(lines), file=out)

@@ -38,6 +38,49 @@ def _scalar(x: np.ndarray) -> float:
     return x[0, 0]
 
 
+class _Diag:
+    """diag(v) kept as its vector: multiplying by it scales rows or columns."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v: np.ndarray):
+        self.v = v[:, 0]
+
+
+class _Kron:
+    """A ⊗ B kept as its factors: (A ⊗ B)*vec(X) is vec(B*X*A')."""
+
+    __slots__ = ("a", "b")
+
+    def __init__(self, a: np.ndarray, b: np.ndarray):
+        self.a, self.b = a, b
+
+    def dense(self):
+        return np.kron(self.a, self.b)
+
+
+def _times(acc, c):
+    """acc @ c where either side may be a structured _Diag or _Kron."""
+    if isinstance(acc, _Kron) and not isinstance(c, np.ndarray):
+        acc = acc.dense()
+    if isinstance(c, _Diag):
+        return acc * c.v[None, :] if not isinstance(acc, _Diag) else _Diag((acc.v * c.v)[:, None])
+    if isinstance(acc, _Diag):
+        return acc.v[:, None] * (c.dense() if isinstance(c, _Kron) else c)
+    if isinstance(acc, _Kron):
+        a, b = acc.a, acc.b
+        if isinstance(c, _Kron):
+            return np.kron(a, b) @ c.dense()
+        cols = c.shape[1]
+        # (A ⊗ B) [vec(X1) ... vec(Xk)] = [vec(B X1 A') ...]
+        xs = c.reshape(b.shape[1], a.shape[1], cols, order="F")
+        out = np.einsum("ij,jlk,ml->imk", b, xs, a)
+        return out.reshape(a.shape[0] * b.shape[0], cols, order="F")
+    if isinstance(c, _Kron):
+        return acc @ c.dense()
+    return acc @ c
+
+
 def _mul(e: Expr, *xs):
     coef, nscal = e.data
     out = float(coef)
@@ -48,7 +91,11 @@ def _mul(e: Expr, *xs):
         return np.array([[out]])
     acc = chain[0]
     for c in chain[1:]:
-        acc = acc @ c
+        acc = _times(acc, c)
+    if isinstance(acc, _Diag):
+        acc = np.diag(acc.v)
+    elif isinstance(acc, _Kron):
+        acc = acc.dense()
     return out * acc
 
 
@@ -221,11 +268,36 @@ def evaluate(root: Expr, env: Env) -> np.ndarray:
         raise EvaluationError("out of memory evaluating the expression") from None
 
 
+def _structured(root: Expr) -> set:
+    """ids of diag(v) and A ⊗ B nodes used only as factors of longer products: they are
+    never materialised (row/column scaling; (A ⊗ B)*vec(X) as vec(B*X*A'))."""
+    inside, elsewhere = set(), set()
+    for node in postorder(root):
+        if node.op == "mul" and len(node.args) - node.data[1] > 1:
+            nscal = node.data[1]
+            for a in node.args[nscal:]:
+                inside.add(id(a))
+            for a in node.args[:nscal]:
+                elsewhere.add(id(a))
+        else:
+            for a in node.args:
+                elsewhere.add(id(a))
+    elsewhere.add(id(root))
+    return inside - elsewhere
+
+
 def _evaluate(root: Expr, env: Env) -> np.ndarray:
     val: dict[int, np.ndarray] = {}
+    lazy = _structured(root)
     with np.errstate(all="ignore"):
         for node in postorder(root):
             op = node.op
+            if id(node) in lazy and op == "diagm":
+                val[id(node)] = _Diag(val[id(node.args[0])])
+                continue
+            if id(node) in lazy and op == "kron":
+                val[id(node)] = _Kron(val[id(node.args[0])], val[id(node.args[1])])
+                continue
             if op == "var":
                 out = env.arrays[node.name]
             elif op == "num":

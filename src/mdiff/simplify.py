@@ -506,8 +506,6 @@ def hadamard_collect(e: Expr):
     """Products of several elementwise factors in one order, equal bases as powers:
     y .* (s .* y) = y.^2 .* s (Hadamard products are associative and commutative)."""
     leaves = _had_leaves(e)
-    if len(leaves) < 3 and leaves[0] is not leaves[-1]:
-        return None
     powers: dict = {}
     order = []
     for x in leaves:
@@ -524,13 +522,6 @@ def hadamard_collect(e: Expr):
     for x in factors[1:]:
         out = hadamard(out, x)
     return None if out is e else out
-
-
-def hadamard_sort(e: Expr):
-    a, b = e.args
-    if _had_key(b) < _had_key(a):
-        return Expr("had", (b, a), None, e.shape)
-    return None
 
 
 def sigmoid_form(e: Expr):
@@ -650,10 +641,9 @@ IDENTITIES = [
              hadamard_pull_scalars, "(2*A) .* B"),
     Identity("Hadamard powers", "X.^a .* X.^b = X.^(a+b)", "algebra", "had",
              hadamard_powers, "X .* X.^2"),
-    Identity("Hadamard products collected", "y .* (s .* y) = y.^2 .* s", "algebra", "had",
-             hadamard_collect, "y .* (s .* y)"),
-    Identity("Hadamard order", "A .* B = B .* A", "Cookbook (517)", "had",
-             hadamard_sort, "B .* A"),
+    Identity("Hadamard products collected",
+             "A .* B = B .* A, (A .* B) .* C = A .* (B .* C), y .* y = y.^2",
+             "Cookbook (517)-(518)", "had", hadamard_collect, "y .* (s .* y)"),
     Identity("logistic function", "exp(z) .* (1 + exp(z)).^(-1) = sigmoid(z)", "definition",
              "had", sigmoid_form, "exp(z) .* (1 + exp(z)).^(-1)"),
     Identity("logistic reciprocal", "(1 + exp(-z)).^(-1) = sigmoid(z)", "definition", "pow",

@@ -223,7 +223,7 @@ def _higher(p: Parsed, names: list, convention: str) -> Derivative:
     of = current
     for k, name in enumerate(names[1:], start=2):
         var = _variable(p, name)
-        of = current if current.cols == 1 else E.apply("vec", current)
+        of = current
         jac = project_jacobian(_jacobian(of, var), var)
         current, more = _simplified(jac)
         applied += [a for a in more if a not in applied]

@@ -9,13 +9,13 @@ from .errors import (CheckFailed, DeclarationError, DiffError, DomainError, Eval
                      LimitError, MdiffError, ParseError, ShapeError, UnknownFunction)
 from .parser import Parsed, parse
 from .api import (Comparison, Derivative, against, check, diff, equivalent, function,
-                  gradients, hessian)
+                  gradients, hessian, value_and_grad)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "parse", "Parsed", "function", "diff", "gradients", "hessian", "check", "equivalent",
-    "against",
+    "against", "value_and_grad",
     "Derivative", "Comparison", "__version__",
     "MdiffError", "ParseError", "ShapeError", "UnknownFunction", "DeclarationError",
     "DomainError", "LimitError", "DiffError", "EvaluationError", "CheckFailed",

@@ -15,6 +15,8 @@ from .errors import DiffError, ShapeError
 from .evaluate import Env, evaluate, make_function, to_user_layout
 from .expr import Expr
 from .parser import Parsed, parse
+from .printing.code import py_name, to_code
+from .backends import compile_function
 from .printing.text import to_text
 from .simplify import Simplifier
 
@@ -93,13 +95,18 @@ class Derivative:
         f = self.of if self.of is not None else self.f.expr
         return user(f) + user(self.variable)
 
-    def function(self, layout: str = "vec"):
+    def function(self, layout: str = "vec", backend: str | None = None):
         """numpy callable of the derivative: ``layout="vec"`` is DESIGN §3's
         d vec(F)/d vec(X)' (a k-th derivative is always a tensor), ``"tensor"`` has
         shape F.shape + X.shape.  All of f's variables may be passed; those the
-        result needs are required."""
+        result needs are required.  ``backend`` ("numpy", "array_api_strict", "jax",
+        "torch", "cupy", "dask") runs the generated code on that array library."""
         if layout not in ("vec", "tensor"):
             raise DiffError(f"layout must be 'vec' or 'tensor', not {layout!r}")
+        if backend is not None and backend != "numpy-interpreter":
+            if layout == "tensor" or self.form == "tensor":
+                raise DiffError("the tensor layout is evaluated with numpy only (backend=None)")
+            return compile_function(self.code(), backend)
         root = self.layout_expr
         variables = self.f.variables
         needed = E.free_vars(root)
@@ -118,6 +125,13 @@ class Derivative:
         fn.variables = tuple(variables)
         return fn
 
+    def code(self, name: str | None = None) -> str:
+        """Python source of a function computing the derivative (array API; see
+        ``printing/code.py``), in the layout of ``function()``."""
+        name = name or ("d_" + "_".join(py_name(n, "") for n in (self.wrt_all or (self.wrt,))))
+        doc = f"d({_one_line(self.f.text)})/d{','.join(self.wrt_all or (self.wrt,))}: {self.form}"
+        return to_code([self.layout_expr], self.f.variables, name, doc)
+
     def check(self, seed: int = 0, tolerance: float = 1e-6, dims: dict | None = None) -> CheckReport:
         """Compare with central finite differences at a random point (a Hessian against
         differences of the gradient; a vech result through its sym-convention form)."""
@@ -133,6 +147,30 @@ class Derivative:
                 "result": str(self), "form": self.form, "order": self.order,
                 "shape": [E.fmt_dim(d) for d in self.shape], "kron": self.kron(),
                 "convention": self.convention}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()).replace('"', "'").replace("\\", "/")[:200]
+
+
+def value_and_grad(expr, wrt, symbols: dict | None = None, backend: str = "numpy"):
+    """One function computing f and its gradient(s), sharing their common work:
+    ``fn(**values) -> (value, gradient)`` (a dict of gradients for a list of names)."""
+    p = _parsed(expr, symbols)
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    grads = gradients(p, names)
+    simp = Simplifier()
+    roots = [simp(p.expr)] + [simp(grads[n].expr) for n in names]
+    fn = compile_function(to_code(roots, p.variables, "value_and_grad",
+                                  f"value and gradient of {_one_line(p.text)}"), backend)
+    single = isinstance(wrt, str)
+
+    def value_and_grad_fn(**values):
+        out = fn(**values)
+        return (out[0], out[1]) if single else (out[0], dict(zip(names, out[1:])))
+
+    value_and_grad_fn.source = fn.source
+    return value_and_grad_fn
 
 
 def _variable(p: Parsed, name: str) -> Expr:

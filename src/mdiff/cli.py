@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="with 'wrt x y': the mixed derivative d vec(grad_x f)/d vec(y)'")
     ap.add_argument("--vech", action="store_true",
                     help="entry-wise convention for symmetric variables (D'*vec(G), D'*H*D)")
+    ap.add_argument("--code", action="store_true",
+                    help="print Python source (array API) that evaluates the result")
     ap.add_argument("--json", action="store_true", help="machine-readable output")
     ap.add_argument("--version", action="version", version=f"mdiff {__version__}")
     return ap
@@ -127,6 +129,9 @@ def run(argv: list[str] | None = None) -> int:
         for name, r in results.items():
             rec = r.to_dict()
             lines = [r.kron() if args.kron else str(r)]
+            if args.code:
+                rec["code"] = r.code()
+                lines.append(rec["code"].rstrip())
             if args.check:
                 rep = r.check(seed=args.seed)
                 rec["check"] = rep.to_dict()

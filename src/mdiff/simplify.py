@@ -539,6 +539,18 @@ def sigmoid_form(e: Expr):
     return None
 
 
+def log_one_plus_exp(e: Expr):
+    """log(1 + exp(z)) = softplus(z) (and evaluates without overflow)."""
+    x = e.args[0]
+    if x.op != "add" or len(x.args) != 2:
+        return None
+    one = [t for t in x.args if t.op in ("fill", "num") and t.data == 1]
+    ex = [t for t in x.args if t.op == "exp"]
+    if one and ex:
+        return apply("softplus", ex[0].args[0])
+    return None
+
+
 def reciprocal_sigmoid(e: Expr):
     """(1 + exp(-z)).^(-1) = sigmoid(z)."""
     base, p = e.args
@@ -646,6 +658,8 @@ IDENTITIES = [
              "Cookbook (517)-(518)", "had", hadamard_collect, "y .* (s .* y)"),
     Identity("logistic function", "exp(z) .* (1 + exp(z)).^(-1) = sigmoid(z)", "definition",
              "had", sigmoid_form, "exp(z) .* (1 + exp(z)).^(-1)"),
+    Identity("softplus", "log(1 + exp(z)) = softplus(z)", "definition", "log",
+             log_one_plus_exp, "log(1 + exp(z))"),
     Identity("logistic reciprocal", "(1 + exp(-z)).^(-1) = sigmoid(z)", "definition", "pow",
              reciprocal_sigmoid, "(1 + exp(-z)).^(-1)"),
     Identity("vec is linear", "vec(c*A) = c*vec(A)", "linearity", "vec",

@@ -1,0 +1,358 @@
+"""Python source for evaluating expressions on any array-API library.
+
+``to_code`` prints one self-contained function from the DAG: every shared node is
+computed once into a temporary (so a value and its gradient share work), ``diag(v)``
+and Kronecker factors of longer products are applied as row/column scalings and
+reshapes instead of dense matrices, and ``sigmoid``/``softplus``/``logsumexp``/
+``softmax`` use numerically stable forms.  The array namespace comes from
+``array_api_compat.array_namespace`` at call time, so the same code runs on numpy,
+array-api-strict, JAX, PyTorch, CuPy and Dask.
+
+Nothing here evaluates user text: the source is printed from nodes, numbers are
+printed by ``repr(float)``, and every name in it is a validated, mangled identifier.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+
+import sympy as sp
+
+from ..errors import MdiffError
+from ..expr import ELEMENTWISE, Expr, postorder
+
+_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"xp", "np", "math"}
+
+
+def py_name(name: str, prefix: str = "v_") -> str:
+    """A safe Python identifier for a user name (``lambda`` -> ``v_lambda``,
+    ``μ`` -> ``v_u3bc``); ASCII only, never a keyword, builtin or helper name."""
+    if _IDENT.match(name) and name not in _RESERVED and not name.startswith("t_"):
+        return name
+    stripped = name.lstrip("_")
+    lead = "u5f" * (len(name) - len(stripped))   # no dunder survives mangling
+    safe = lead + "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else f"u{ord(ch):x}"
+                          for ch in stripped)
+    out = prefix + safe
+    if not _IDENT.match(out):  # pragma: no cover - the mangling above guarantees it
+        raise MdiffError(f"cannot make an identifier of {name!r}")
+    return out
+
+
+# --- helpers emitted into the generated module only when used --------------------------
+
+HELPERS = {
+    "namespace": '''def _namespace(*values):
+    arrays = [v for v in values if is_array_api_obj(v)]
+    if arrays:
+        return array_namespace(*arrays)
+    import numpy
+    return array_namespace(numpy.empty(0))''',
+    "sigmoid": '''def _sigmoid(z, xp):
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))''',
+    "softplus": '''def _softplus(z, xp):
+    return xp.logaddexp(xp.zeros_like(z), z)''',
+    "logsumexp": '''def _logsumexp(z, xp):
+    m = xp.max(z)
+    return xp.reshape(m + xp.log(xp.sum(xp.exp(z - m))), (1, 1))''',
+    "softmax": '''def _softmax(z, xp):
+    e = xp.exp(z - xp.max(z, axis=0, keepdims=True))
+    return e / xp.sum(e, axis=0, keepdims=True)''',
+    "kron": '''def _kron(a, b, xp):
+    m, n = a.shape
+    p, q = b.shape
+    return xp.reshape(a[:, None, :, None] * b[None, :, None, :], (m * p, n * q))''',
+    "kron_apply": '''def _kron_apply(a, b, m, xp):
+    # (A ⊗ B) @ M without forming A ⊗ B: each column of M is vec(X), mapped to vec(B X A')
+    k = m.shape[1]
+    y = xp.reshape(m.T, (k, a.shape[1], b.shape[1]))
+    z = xp.matmul(xp.matmul(a, y), b.T)
+    return xp.reshape(z, (k, a.shape[0] * b.shape[0])).T''',
+    "mpow": '''def _mpow(x, k, xp):
+    out = x
+    for _ in range(k - 1):
+        out = out @ x
+    return out''',
+    "comm": '''def _comm(m, n, xp):
+    k = [[0.0] * (m * n) for _ in range(m * n)]
+    for i in range(m):
+        for j in range(n):
+            k[i * n + j][j * m + i] = 1.0
+    return xp.asarray(k)''',
+    "dup": '''def _dup(n, xp):
+    d = [[0.0] * (n * (n + 1) // 2) for _ in range(n * n)]
+    c = 0
+    for j in range(n):
+        for i in range(j, n):
+            d[i + j * n][c] = d[j + i * n][c] = 1.0
+            c += 1
+    return xp.asarray(d)''',
+    "logdet": '''def _logdet(x, xp):
+    sign, logabs = xp.linalg.slogdet(x)
+    return xp.reshape(xp.where(sign > 0, logabs, xp.nan), (1, 1))''',
+}
+
+_ELEMENTWISE_XP = {
+    "sin": "xp.sin({})", "cos": "xp.cos({})", "tan": "xp.tan({})",
+    "arcsin": "xp.asin({})", "arccos": "xp.acos({})", "arctan": "xp.atan({})",
+    "sinh": "xp.sinh({})", "cosh": "xp.cosh({})", "tanh": "xp.tanh({})",
+    "exp": "xp.exp({})", "log": "xp.log({})", "sqrt": "xp.sqrt({})",
+    "abs": "xp.abs({})", "sign": "xp.sign({})",
+    "relu": "xp.where({0} > 0, {0}, xp.zeros_like({0}))",
+    "sigmoid": "_sigmoid({}, xp)", "softplus": "_softplus({}, xp)",
+}
+
+
+def _num(v) -> str:
+    return repr(float(v))
+
+
+class _Printer:
+    def __init__(self, dims: dict):
+        self.dims = dims          # sympy symbol -> python name
+        self.helpers: set = set()
+        self.names: dict = {}     # id(node) -> python expression (a name or a literal)
+        self.lines: list = []
+        self.counter = 0
+
+    def dim(self, d) -> str:
+        d = sp.sympify(d)
+        text = sp.pycode(d.xreplace({s: sp.Symbol(self.dims[s]) for s in d.free_symbols}))
+        return f"int({text})" if not d.is_Integer else text
+
+    def ref(self, node: Expr) -> str:
+        return self.names[id(node)]
+
+    def emit(self, node: Expr, code: str, inline: bool = False) -> None:
+        if inline:
+            self.names[id(node)] = code
+            return
+        self.counter += 1
+        name = f"t_{self.counter}"
+        self.lines.append(f"    {name} = {code}")
+        self.names[id(node)] = name
+
+    def scalar(self, code: str) -> str:
+        return f"xp.reshape({code}, (1, 1))"
+
+    def chain(self, node: Expr, lazy: set) -> str:
+        """coef * scalars * F1 @ ... @ Fk, applied right to left so that a diag(v)
+        factor is a row scaling and A ⊗ B is applied to what follows it."""
+        coef, nscal = node.data
+        factors = node.args[nscal:]
+        parts = [] if coef == 1 else [_num(coef)]
+        parts += [self.ref(s) for s in node.args[:nscal]]
+        acc = None            # the product of the factors to the right, as code
+        right_diag = None     # a diag(v) at the right end, waiting for a left operand
+        for f in reversed(factors):
+            structured = id(f) in lazy
+            if structured and f.op == "diagm":
+                v = self.ref(f.args[0])
+                if acc is None:
+                    right_diag = v if right_diag is None else f"({v} * {right_diag})"
+                else:
+                    acc = f"({v} * {acc})"
+                continue
+            if structured and f.op == "kron" and acc is not None:
+                self.helpers.add("kron_apply")
+                acc = f"_kron_apply({self.ref(f.args[0])}, {self.ref(f.args[1])}, {acc}, xp)"
+                continue
+            if structured and f.op == "kron":
+                self.helpers.add("kron")
+                cur = f"_kron({self.ref(f.args[0])}, {self.ref(f.args[1])}, xp)"
+            else:
+                cur = self.ref(f)
+            if acc is None:
+                acc = cur if right_diag is None else f"({cur} * {right_diag}.T)"
+                right_diag = None
+            else:
+                acc = f"({cur} @ {acc})"
+        if factors and acc is None:          # nothing but diagonal factors
+            acc = f"({right_diag} * xp.eye({self.dim(factors[0].rows)}))"
+        if acc is not None:
+            parts.append(acc)
+        return " * ".join(parts) if parts else "1.0"
+
+    def node(self, e: Expr, lazy: set) -> None:
+        op, a = e.op, e.args
+        r = self.ref
+        if op == "var":
+            return  # bound at the top
+        if op == "num":
+            return self.emit(e, f"xp.full((1, 1), {_num(e.data)})", inline=True)
+        if op == "dim":
+            return self.emit(e, f"xp.full((1, 1), float({self.dim(e.data)}))", inline=True)
+        if op == "fill":
+            return self.emit(e, f"xp.full(({self.dim(e.rows)}, {self.dim(e.cols)}), "
+                                f"{_num(e.data)})")
+        if op == "eye":
+            return self.emit(e, f"xp.eye({self.dim(e.rows)})")
+        if op == "comm":
+            self.helpers.add("comm")
+            return self.emit(e, f"_comm({self.dim(e.data[0])}, {self.dim(e.data[1])}, xp)")
+        if op == "dup":
+            self.helpers.add("dup")
+            return self.emit(e, f"_dup({self.dim(e.data)}, xp)")
+        if op == "delta":
+            raise MdiffError("a differential placeholder cannot be printed as code")
+        if op in ("diagm", "kron") and id(e) in lazy:
+            return
+        if op == "add":
+            return self.emit(e, " + ".join(r(t) for t in a))
+        if op == "mul":
+            return self.emit(e, self.chain(e, lazy))
+        if op == "had":
+            return self.emit(e, f"{r(a[0])} * {r(a[1])}")
+        if op == "pow":
+            p = a[1]
+            if p.op == "num":
+                if p.data == -1:
+                    return self.emit(e, f"1 / {r(a[0])}")
+                if p.data == sp.Rational(1, 2):
+                    return self.emit(e, f"xp.sqrt({r(a[0])})")
+                if p.data == 2:
+                    return self.emit(e, f"{r(a[0])} * {r(a[0])}")
+                return self.emit(e, f"{r(a[0])} ** {_num(p.data)}")
+            return self.emit(e, f"{r(a[0])} ** {r(p)}")
+        if op == "mpow":
+            self.helpers.add("mpow")
+            return self.emit(e, f"_mpow({r(a[0])}, {e.data}, xp)")
+        if op == "T":
+            return self.emit(e, f"{r(a[0])}.T")
+        if op == "kron":
+            self.helpers.add("kron")
+            return self.emit(e, f"_kron({r(a[0])}, {r(a[1])}, xp)")
+        if op == "inv":
+            return self.emit(e, f"xp.linalg.inv({r(a[0])})")
+        if op == "det":
+            return self.emit(e, self.scalar(f"xp.linalg.det({r(a[0])})"))
+        if op == "logdet":
+            self.helpers.add("logdet")
+            return self.emit(e, f"_logdet({r(a[0])}, xp)")
+        if op == "tr":
+            return self.emit(e, self.scalar(f"xp.sum(xp.linalg.diagonal({r(a[0])}))"))
+        if op == "sum":
+            return self.emit(e, self.scalar(f"xp.sum({r(a[0])})"))
+        if op == "norm1":
+            return self.emit(e, self.scalar(f"xp.sum(xp.abs({r(a[0])}))"))
+        if op == "norm2":
+            return self.emit(e, self.scalar(f"xp.sqrt(xp.sum({r(a[0])} * {r(a[0])}))"))
+        if op == "logsumexp":
+            self.helpers.add("logsumexp")
+            return self.emit(e, f"_logsumexp({r(a[0])}, xp)")
+        if op == "softmax":
+            self.helpers.add("softmax")
+            return self.emit(e, f"_softmax({r(a[0])}, xp)")
+        if op == "vec":
+            return self.emit(e, f"xp.reshape({r(a[0])}.T, (-1, 1))")
+        if op == "unvec":
+            return self.emit(e, f"xp.reshape({r(a[0])}, ({self.dim(e.cols)}, "
+                                f"{self.dim(e.rows)})).T")
+        if op == "diagm":
+            return self.emit(e, f"{r(a[0])} * xp.eye({self.dim(e.rows)})")
+        if op == "diagv":
+            return self.emit(e, f"xp.reshape(xp.linalg.diagonal({r(a[0])}), (-1, 1))")
+        if op in ELEMENTWISE:
+            if op in ("sigmoid", "softplus"):
+                self.helpers.add(op)
+            return self.emit(e, _ELEMENTWISE_XP[op].format(r(a[0])))
+        raise MdiffError(f"no code printer for {op!r}")  # pragma: no cover
+
+
+def _lazy_nodes(roots) -> set:
+    """diag(v) / A ⊗ B nodes used only as factors of longer products (never dense)."""
+    inside, elsewhere = set(), set()
+    for root in roots:
+        for node in postorder(root):
+            if node.op == "mul" and len(node.args) - node.data[1] > 1:
+                nscal = node.data[1]
+                inside.update(id(a) for a in node.args[nscal:])
+                elsewhere.update(id(a) for a in node.args[:nscal])
+            else:
+                elsewhere.update(id(a) for a in node.args)
+        elsewhere.add(id(root))
+    return inside - elsewhere
+
+
+def _output(node: Expr, ref: str) -> str:
+    if node.is_scalar:
+        return f"{ref}[0, 0]"
+    if node.is_vector:
+        return f"{ref}[:, 0]"
+    return ref
+
+
+def to_code(roots: list, variables: dict, name: str = "f", doc: str = "") -> str:
+    """Source of ``def name(*, <variables>)`` returning the value of each root
+    (a tuple when there are several), in DESIGN §3's layout."""
+    fname = py_name(name, "f_")
+    arg_names = {n: py_name(n) for n in variables}
+    all_dims = set()
+    for root in roots:
+        for node in postorder(root):
+            for d in node.shape:
+                all_dims |= sp.sympify(d).free_symbols
+            if node.op == "dim":
+                all_dims |= node.data.free_symbols
+    taken = set(arg_names.values())
+    dim_names = {}
+    for s in sorted(all_dims, key=lambda s: s.name):
+        cand = py_name(s.name, "d_")
+        while cand in taken:
+            cand = "d_" + cand
+        dim_names[s] = cand
+        taken.add(cand)
+    used = set()
+    for root in roots:
+        used |= {n.name for n in postorder(root) if n.op == "var"}
+    printer = _Printer(dim_names)
+    for vname, node in variables.items():
+        printer.names[id(node)] = arg_names[vname]
+    lazy = _lazy_nodes(roots)
+    for root in roots:
+        for node in postorder(root):
+            if id(node) not in printer.names:
+                printer.node(node, lazy)
+    # dimensions from the inputs' shapes, or keyword arguments
+    dim_from = {}
+    for vname, node in variables.items():
+        for axis, d in enumerate(node.shape):
+            d = sp.sympify(d)
+            if d.is_Symbol and d in dim_names and d not in dim_from:
+                dim_from[d] = (arg_names[vname], axis)
+    params = [arg_names[n] + ("" if n in used else "=None") for n in variables]
+    free = [s for s in dim_names if s not in dim_from]
+    params += [f"{dim_names[s]}=None" for s in free]
+    params.append("xp=None")
+    head = [f"def {fname}(*, {', '.join(params)}):"]
+    if doc:
+        head.append(f'    """{doc}"""')
+    arrays = [arg_names[n] for n in variables]
+    printer.helpers.add("namespace")
+    head.append(f"    xp = xp if xp is not None else _namespace({', '.join(arrays)})")
+    for vname, node in variables.items():
+        a = arg_names[vname]
+        if node.is_scalar:
+            shape = "(1, 1)"
+        elif node.is_vector:
+            shape = "(-1, 1)"
+        else:
+            shape = None
+        conv = f"xp.asarray({a})" if shape is None else f"xp.reshape(xp.asarray({a}), {shape})"
+        head.append(f"    {a} = {conv} if {a} is not None else None")
+    for s, (a, axis) in dim_from.items():
+        head.append(f"    {dim_names[s]} = {a}.shape[{axis}] if {a} is not None else None")
+    for s in dim_names:
+        head.append(f"    if {dim_names[s]} is None:")
+        head.append(f"        raise ValueError('dimension {s.name} is not fixed by any input: "
+                    f"pass {dim_names[s]}=...')")
+    outs = [_output(root, printer.ref(root) if id(root) in printer.names else "None")
+            for root in roots]
+    body = printer.lines + [f"    return {outs[0] if len(outs) == 1 else '(' + ', '.join(outs) + ')'}"]
+    helpers = [HELPERS[h] for h in sorted(printer.helpers)]
+    preamble = ["from array_api_compat import array_namespace, is_array_api_obj", "", ""]
+    return "\n".join(preamble + [h + "\n\n" for h in helpers] + head + body) + "\n"

@@ -1,0 +1,404 @@
+"""LaTeX, as a careful author writes it in a paper.
+
+Same dispatch as the text printer (``text.py``): bottom-up over the DAG with
+``postorder`` (no recursion), each node giving ``(latex, prec)`` with the one
+precedence table of ``precedence.py``; repeated or deeply nested subexpressions are
+named with the text printer's ``_choose_bindings`` and printed in an ``aligned``
+block.  Display only: the LaTeX is not parsed back.
+
+Notation: ``X^{\\top}``, ``X^{-1}``, ``X^{-\\top}`` for ``inv(X)'``, ``\\otimes``,
+``\\odot`` (Hadamard product), ``\\oslash`` (elementwise division of arrays; scalar
+division is ``\\frac``), ``x^{\\circ 2}`` (Hadamard power; ``a^{2}`` for scalars),
+``\\mathbf{1}`` (constant fills), ``I_{n}``, ``K_{m,n}``, ``D_{n}``,
+``\\lVert x\\rVert_{2}`` (``_{F}`` for a matrix), ``\\sigma(\\cdot)`` for the sigmoid.
+
+Every superscript goes on an atom: a base that already carries a superscript
+(``X^{\\top}``, ``x^{\\circ 2}``) or is not an atom is put in ``\\left( \\right)``, so
+no output contains a double superscript.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import sympy as sp
+
+from ..expr import Expr, postorder
+from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
+from .text import _choose_bindings, _is_reciprocal
+
+# --- names -------------------------------------------------------------------------
+
+GREEK_LOWER = (
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
+    "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "pi", "varpi", "rho",
+    "varrho", "sigma", "varsigma", "tau", "upsilon", "phi", "varphi", "chi", "psi",
+    "omega",
+)
+#: Capital Greek letters LaTeX has a command for (Alpha, Beta, ... look Latin).
+GREEK_UPPER = ("Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon",
+               "Phi", "Psi", "Omega")
+GREEK_WORDS = {w: "\\" + w for w in GREEK_LOWER + GREEK_UPPER}
+
+
+#: Greek letters that look Latin have no command; authors write the Latin letter.
+LATIN_LOOKALIKE = {"Alpha": "A", "Beta": "B", "Epsilon": "E", "Zeta": "Z", "Eta": "H",
+                   "Iota": "I", "Kappa": "K", "Mu": "M", "Nu": "N", "Omicron": "O",
+                   "Rho": "P", "Tau": "T", "Chi": "X", "omicron": "o"}
+
+
+def _unicode_greek(ch: str) -> str | None:
+    """``μ`` -> ``\\mu``, ``Σ`` -> ``\\Sigma``, ``ς`` -> ``\\varsigma`` (None for other
+    characters)."""
+    try:
+        uname = unicodedata.name(ch)
+    except (ValueError, TypeError):
+        return None
+    m = re.fullmatch(r"GREEK (SMALL|CAPITAL) LETTER ([A-Z ]+)", uname)
+    if not m:
+        return None
+    word = "varsigma" if m.group(2) == "FINAL SIGMA" else m.group(2).lower()
+    if m.group(1) == "CAPITAL":
+        word = word.capitalize()
+    return GREEK_WORDS.get(word) or LATIN_LOOKALIKE.get(word)
+
+
+def _escape(text: str) -> str:
+    return text.replace("_", "\\_")
+
+
+def _name_piece(piece: str, upright: bool) -> str:
+    """One part of a name: a letter, a Greek letter, digits or a word."""
+    if piece.isdigit():
+        return piece
+    if piece in GREEK_WORDS:
+        return GREEK_WORDS[piece]
+    if len(piece) == 1:
+        return _unicode_greek(piece) or piece
+    if all(_unicode_greek(ch) for ch in piece):   # a run of Greek letters: \mu\nu
+        return "".join(_unicode_greek(ch) + " " for ch in piece).rstrip()
+    return f"\\{'mathrm' if upright else 'mathit'}{{{_escape(piece)}}}"
+
+
+def latex_name(name: str) -> str:
+    """A variable, dimension or binding name as LaTeX: ``W1`` -> ``W_{1}``,
+    ``b12`` -> ``b_{12}``, ``mu`` / ``μ`` -> ``\\mu``, ``Sigma2`` -> ``\\Sigma_{2}``,
+    ``x_i`` -> ``x_{i}``, ``W_out`` -> ``W_{\\mathrm{out}}``, ``loss`` ->
+    ``\\mathit{loss}``."""
+    if "_" in name.strip("_"):
+        base, sub = name.strip("_").split("_", 1)
+        if base:
+            subs = [s for s in sub.split("_") if s]
+            inner = ",".join(_name_piece(s, upright=True) for s in subs)
+            return f"{_name_piece(base, upright=False)}_{{{inner}}}" if inner else \
+                _name_piece(base, upright=False)
+    m = re.fullmatch(r"(\D+?)(\d+)", name)
+    if m and "_" not in m.group(1):
+        return f"{_name_piece(m.group(1), upright=False)}_{{{m.group(2)}}}"
+    return _name_piece(name, upright=False)
+
+
+def _dim_latex(d) -> str:
+    d = sp.sympify(d)
+    if d.is_Symbol:
+        return latex_name(d.name)
+    return sp.latex(d, symbol_names={s: latex_name(s.name) for s in d.free_symbols})
+
+
+# --- numbers -----------------------------------------------------------------------
+
+def number_latex(v) -> tuple[str, int]:
+    """``2``, ``-3``, ``\\frac{1}{2}``, ``-\\frac{3}{2}``.  A fraction binds like a
+    power: it needs parentheses only under a superscript."""
+    v = sp.Rational(v)
+    if v.q == 1:
+        return (str(v.p), ATOM if v >= 0 else NEG)
+    text = f"\\frac{{{abs(v.p)}}}{{{v.q}}}"
+    return (text, POW) if v > 0 else ("-" + text, NEG)
+
+
+def _exponent_number(v) -> str:
+    """A number in a superscript: ``2``, ``-1``, ``1/2`` (inline, as in ``x^{1/2}``)."""
+    v = sp.Rational(v)
+    return str(v.p) if v.q == 1 else f"{v.p}/{v.q}"
+
+
+# --- helpers -------------------------------------------------------------------------
+
+def _paren(text: str) -> str:
+    return f"\\left({text}\\right)"
+
+
+def _wrap(item, min_prec) -> str:
+    text, prec = item
+    return text if prec >= min_prec else _paren(text)
+
+
+def _sup(item, sup: str) -> str:
+    """``base^{sup}`` with the base in parentheses unless it is an atom."""
+    return f"{_wrap(item, ATOM)}^{{{sup}}}"
+
+
+def _tall(text: str) -> bool:
+    return any(t in text for t in ("\\frac", "\\left", "\\begin", "\\sum"))
+
+
+def _delims(text: str, left: str, right: str) -> str:
+    """``\\lVert x\\rVert`` or ``\\left\\lVert ... \\right\\rVert`` for tall content."""
+    if _tall(text) or left == "|":
+        return f"\\left{left} {text} \\right{right}"
+    return f"{left} {text} {right}"
+
+
+def _juxtapose(factors: list[str]) -> str:
+    """Factors of a product side by side: a space, ``\\cdot`` before a factor that
+    starts with a digit (``3 \\cdot 2^{a}``), a thin space next to a long name
+    (``\\mathit{loss} \\, x``)."""
+    out = factors[0] if factors else ""
+    for prev, f in zip(factors, factors[1:]):
+        if f[:1].isdigit():
+            out += " \\cdot " + f
+        elif prev.startswith("\\mathit{") or f.startswith("\\mathit{"):
+            out += " \\, " + f
+        else:
+            out += " " + f
+    return out
+
+
+FUNCTIONS = {
+    "sin": "\\sin", "cos": "\\cos", "tan": "\\tan", "arcsin": "\\arcsin",
+    "arccos": "\\arccos", "arctan": "\\arctan", "sinh": "\\sinh", "cosh": "\\cosh",
+    "tanh": "\\tanh", "exp": "\\exp", "log": "\\log", "sigmoid": "\\sigma",
+    "sign": "\\operatorname{sign}", "relu": "\\operatorname{relu}",
+    "softplus": "\\operatorname{softplus}", "tr": "\\operatorname{tr}", "det": "\\det",
+    "logdet": "\\log\\det", "sum": "\\operatorname{sum}",
+    "logsumexp": "\\operatorname{logsumexp}", "softmax": "\\operatorname{softmax}",
+    "vec": "\\operatorname{vec}", "diagm": "\\operatorname{diag}",
+    "diagv": "\\operatorname{diag}",
+}
+
+
+class _Printer:
+    def __init__(self, root: Expr, bound: dict):
+        self.bound = bound          # id(node) -> LaTeX name of its binding
+        self.out: dict[int, tuple[str, int]] = {}
+        # \sigma(x) would read as a variable sigma applied to x when one is present
+        if any(n.op == "var" and latex_name(n.name) == "\\sigma" for n in postorder(root)):
+            self.functions = dict(FUNCTIONS, sigmoid="\\operatorname{sigmoid}")
+        else:
+            self.functions = FUNCTIONS
+
+    def get(self, e: Expr) -> tuple[str, int]:
+        return self.out[id(e)]
+
+    def _simple(self, e: Expr) -> bool:
+        """A lone symbol (``N``, ``a``, a bound name) that reads well in ``\\frac{N}{2}``."""
+        return e.op in ("var", "dim") or id(e) in self.bound
+
+    # --- products ------------------------------------------------------------------
+    def _power_of(self, base: Expr, k) -> tuple[str, int]:
+        """``base^{k}`` (scalars) or ``base^{\\circ k}`` (arrays), k a positive number."""
+        if k == 1:
+            return self.get(base)
+        circ = "" if base.is_scalar else "\\circ "
+        return (_sup(self.get(base), circ + _exponent_number(k)), POW)
+
+    def mul(self, e: Expr) -> tuple[str, int]:
+        coef, nscal = e.data
+        coef = sp.Rational(coef)
+        scalars, chain = e.args[:nscal], e.args[nscal:]
+        numer = [s for s in scalars if not _is_reciprocal(s)]
+        denom = [self._power_of(s.args[0], -s.args[1].data) for s in scalars
+                 if _is_reciprocal(s)]
+        chain_text = [_wrap(self.get(c), KRON + 1) for c in chain]   # (A ⊗ B) x
+        if len(chain) == 1 and not scalars and chain[0].op == "had" and id(chain[0]) not in self.bound:
+            chain_text = [self.get(chain[0])[0]]   # -(a ⊙ b) reads as -a ⊙ b
+        sign = "-" if coef < 0 else ""
+        p, q = abs(coef.p), coef.q
+        rest = []      # scalar factors written after the fraction
+        if not denom and q != 1:
+            simple = [s for s in numer if self._simple(s)]
+            if len(simple) == 1:     # -\frac{N}{2} \log\det(S): one symbol meets the coefficient
+                rest = [s for s in numer if s is not simple[0]]
+                numer = simple
+        if denom or rest or (q != 1 and len(numer) == 1 and self._simple(numer[0])):
+            # one fraction for the scalar part: \frac{a}{2 b} X, -\frac{N}{2} S^{-1}
+            one = len(numer) + (p != 1) == 1
+            top = ([str(p)] if p != 1 else []) + [
+                self.get(s)[0] if one else _wrap(self.get(s), MUL + 1) for s in numer]
+            one = len(denom) + (q != 1) == 1
+            bottom = ([str(q)] if q != 1 else []) + [
+                d[0] if one else _wrap(d, MUL + 1) for d in denom]
+            frac = f"\\frac{{{_juxtapose(top) or '1'}}}{{{_juxtapose(bottom)}}}"
+            after = [_wrap(self.get(s), MUL + 1) for s in rest] + chain_text
+            if not after:
+                return (sign + frac, NEG if sign else POW)
+            return (sign + _juxtapose([frac] + after), MUL)
+        factors = [_wrap(self.get(s), MUL + 1) for s in numer] + chain_text
+        if coef == -1:
+            prefix = "-"
+        elif coef == 1:
+            prefix = ""
+        else:
+            prefix = None
+        if prefix is None:
+            text = _juxtapose([number_latex(coef)[0]] + factors)
+        else:
+            text = prefix + _juxtapose(factors)
+        return (text, MUL)
+
+    def add(self, e: Expr) -> tuple[str, int]:
+        parts = []
+        for i, t in enumerate(e.args):
+            body = _wrap(self.get(t), ADD + 1)
+            if i == 0:
+                parts.append(body)
+            elif body.startswith("-"):   # every leading minus is a factor -1
+                parts.append(" - " + body[1:])
+            else:
+                parts.append(" + " + body)
+        return ("".join(parts), ADD)
+
+    def had(self, e: Expr) -> tuple[str, int]:
+        x, y = e.args
+        if _is_reciprocal(x) and not _is_reciprocal(y):
+            x, y = y, x
+        if _is_reciprocal(y):      # a ⊙ b^{∘-k} reads as a ⊘ b^{∘k}
+            den = self._power_of(y.args[0], -y.args[1].data)
+            return (f"{_wrap(self.get(x), MUL)} \\oslash {_wrap(den, MUL + 1)}", MUL)
+        return (f"{_wrap(self.get(x), MUL)} \\odot {_wrap(self.get(y), MUL + 1)}", MUL)
+
+    def pow(self, e: Expr) -> tuple[str, int]:
+        base, ex = e.args
+        if ex.op == "num":
+            k = sp.Rational(ex.data)
+            if k < 0:
+                den = self._power_of(base, -k)
+                if base.is_scalar:
+                    return (f"\\frac{{1}}{{{den[0]}}}", POW)
+                return (f"\\mathbf{{1}} \\oslash {_wrap(den, MUL + 1)}", MUL)
+            return self._power_of(base, k)
+        circ = "" if base.is_scalar else "\\circ "
+        return (_sup(self.get(base), circ + self.get(ex)[0]), POW)
+
+    # --- leaves --------------------------------------------------------------------
+    @staticmethod
+    def fill(e: Expr) -> tuple[str, int]:
+        v = sp.Rational(e.data)
+        if e.rows == 1:                       # a row: 1^T
+            ones, prec = "\\mathbf{1}^{\\top}", POSTFIX
+        else:
+            ones, prec = "\\mathbf{1}", ATOM
+        if v == 0:
+            return ("\\mathbf{0}^{\\top}" if e.rows == 1 else "\\mathbf{0}", prec)
+        if v == 1:
+            return (ones, prec)
+        if v == -1:
+            return ("-" + ones, NEG)
+        num, _ = number_latex(v)
+        return (f"{num}\\,{ones}", NEG if v < 0 else MUL)
+
+    # --- dispatch ------------------------------------------------------------------
+    def node(self, e: Expr) -> tuple[str, int]:
+        op, a = e.op, e.args
+        if op == "var":
+            return (latex_name(e.name), ATOM)
+        if op == "num":
+            return number_latex(e.data)
+        if op == "dim":
+            return (_dim_latex(e.data), ATOM)
+        if op == "fill":
+            return self.fill(e)
+        if op == "eye":
+            return (f"I_{{{_dim_latex(e.rows)}}}", ATOM)
+        if op == "comm":
+            return (f"K_{{{_dim_latex(e.data[0])},{_dim_latex(e.data[1])}}}", ATOM)
+        if op == "dup":
+            return (f"D_{{{_dim_latex(e.data)}}}", ATOM)
+        if op == "delta":
+            return (f"\\mathrm{{d}}{latex_name(str(e.data))}", POSTFIX)
+        if op == "add":
+            return self.add(e)
+        if op == "mul":
+            return self.mul(e)
+        if op == "had":
+            return self.had(e)
+        if op == "pow":
+            return self.pow(e)
+        if op == "T":
+            x = a[0]
+            if x.op == "inv" and id(x) not in self.bound:    # inv(X)' = X^{-T}
+                return (_sup(self.get(x.args[0]), "-\\top"), POSTFIX)
+            return (_sup(self.get(x), "\\top"), POSTFIX)
+        if op == "inv":
+            x = a[0]
+            if x.op == "T" and id(x) not in self.bound:      # inv(X') = X^{-T}
+                return (_sup(self.get(x.args[0]), "-\\top"), POSTFIX)
+            return (_sup(self.get(x), "-1"), POSTFIX)
+        if op == "mpow":
+            x = a[0]
+            if x.op == "inv" and id(x) not in self.bound:    # inv(X)^k = X^{-k}
+                return (_sup(self.get(x.args[0]), f"-{e.data}"), POW)
+            return (_sup(self.get(x), str(e.data)), POW)
+        if op == "kron":
+            return (f"{_wrap(self.get(a[0]), KRON)} \\otimes "
+                    f"{_wrap(self.get(a[1]), KRON + 1)}", KRON)
+        if op == "sqrt":
+            return (f"\\sqrt{{{self.get(a[0])[0]}}}", ATOM)
+        if op == "abs":
+            return (_delims(self.get(a[0])[0], "|", "|"), ATOM)
+        if op in ("norm1", "norm2"):
+            x = a[0]
+            sub = "1" if op == "norm1" else "2" if (x.rows == 1 or x.cols == 1) else "F"
+            return (_delims(self.get(x)[0], "\\lVert", "\\rVert") + f"_{{{sub}}}", ATOM)
+        if op == "unvec":
+            return (f"\\operatorname{{unvec}}_{{{_dim_latex(e.rows)} \\times "
+                    f"{_dim_latex(e.cols)}}}{_paren(self.get(a[0])[0])}", ATOM)
+        name = self.functions.get(op, f"\\operatorname{{{_escape(op)}}}")
+        return (name + _paren(", ".join(self.get(x)[0] for x in a)), ATOM)
+
+
+def to_latex(root: Expr, names: dict | None = None, bind: bool = True) -> str:
+    """LaTeX of ``root``.  Repeated or deeply nested subexpressions are named (the
+    text printer's choice, ``names`` — node -> name — where given, else ``t_{1}``,
+    ``t_{2}``, ...) and the result is an ``aligned`` block::
+
+        \\begin{aligned}
+        y_{1} &= \\tanh\\left(W_{1} x + b_{1}\\right) \\\\
+        & \\dots
+        \\end{aligned}
+
+    ``bind=False`` writes everything inline."""
+    names = names or {}
+    chosen = _choose_bindings(root) if bind else []
+    nodes = list(postorder(root))
+    taken = {n.name for n in nodes if n.op == "var"}
+    taken |= {str(s) for n in nodes for d in n.shape for s in getattr(d, "free_symbols", ())}
+    taken |= {n.data.name for n in nodes if n.op == "dim"}
+    taken_tex = {latex_name(t) for t in taken}
+    bound: dict[int, str] = {}
+    counter = 0
+    for node in chosen:
+        name = names.get(node)
+        if name is None or name in taken or latex_name(name) in taken_tex:
+            while True:
+                counter += 1
+                name = f"t{counter}"
+                if name not in taken and latex_name(name) not in taken_tex:
+                    break
+        taken.add(name)
+        taken_tex.add(latex_name(name))
+        bound[id(node)] = latex_name(name)
+    printer = _Printer(root, bound)
+    lines = []
+    for node in nodes:
+        text = printer.node(node)
+        if id(node) in bound:
+            lines.append(f"{bound[id(node)]} &= {text[0]}")
+            text = (bound[id(node)], ATOM)
+        printer.out[id(node)] = text
+    body = printer.out[id(root)][0]
+    if not lines:
+        return body
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines + [f"& {body}"]) + "\n\\end{aligned}"

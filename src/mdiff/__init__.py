@@ -9,13 +9,16 @@ from .errors import (CheckFailed, DeclarationError, DiffError, DomainError, Eval
                      LimitError, MdiffError, ParseError, ShapeError, UnknownFunction)
 from .parser import Parsed, parse
 from .api import (Comparison, Derivative, against, check, diff, equivalent, function,
-                  gradients, hessian, value_and_grad)
+                  gradients, hessian, solve, Solution, value_and_grad)
+from .optimize import maximize, minimize, OptimizeResult
+from .stationary import NoClosedForm
 
 __version__ = "0.1.0"
 
 __all__ = [
     "parse", "Parsed", "function", "diff", "gradients", "hessian", "check", "equivalent",
-    "against", "value_and_grad",
+    "against", "value_and_grad", "solve", "Solution", "NoClosedForm", "minimize",
+    "maximize", "OptimizeResult",
     "Derivative", "Comparison", "__version__",
     "MdiffError", "ParseError", "ShapeError", "UnknownFunction", "DeclarationError",
     "DomainError", "LimitError", "DiffError", "EvaluationError", "CheckFailed",

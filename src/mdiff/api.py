@@ -376,3 +376,80 @@ def against(derivative: Derivative, formula: str, points: int = 5, seed: int = 0
     if other.shape != target.shape and derivative.form == "jacobian":
         target = derivative.layout_expr
     return compare_exprs(target, other, variables, points, seed, domain=derivative.f.expr)
+
+
+# --- extrema ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Solution:
+    """A closed-form stationary point ``wrt = expr`` of ``f`` (grad f = 0)."""
+
+    f: Parsed
+    wrt: str
+    expr: Expr
+    method: str            # which form of the gradient was linear ("the gradient", "X*G*X", ...)
+    gradient: Expr
+
+    @property
+    def variable(self) -> Expr:
+        return self.f.variables[self.wrt]
+
+    def __str__(self) -> str:
+        body = to_text(self.expr, self.f.let_names())
+        if ";" in body:     # let-bindings first, then the equation
+            *lets, last = body.split("; ")
+            return "; ".join(lets + [f"{self.wrt} = {last}"])
+        return f"{self.wrt} = {body}"
+
+    def __repr__(self) -> str:
+        return f"<Solution {self}>"
+
+    def function(self):
+        """numpy callable of the other symbols returning the solution (X's layout)."""
+        root = self.expr
+        variables = {n: v for n, v in self.f.variables.items() if n != self.wrt}
+        needed = E.free_vars(root)
+        dim_names = {str(s) for s in E.free_dims(root)} | {
+            str(s) for d in self.variable.shape for s in E.sp.sympify(d).free_symbols}
+
+        def fn(**values):
+            env = Env(values, variables, required=set(needed) - {self.wrt}, dim_names=dim_names)
+            return to_user_layout(root, evaluate(root, env))
+
+        return fn
+
+    def gradient_at_solution(self, **values):
+        """The gradient evaluated at the solution (≈ 0): a numeric verification."""
+        x = self.function()(**values)
+        g = make_function(self.gradient, self.f.variables)
+        return g(**{**values, self.wrt: x})
+
+    def classify(self, **values) -> str:
+        """'minimum', 'maximum' or 'saddle' at the solution for these values (from the
+        Hessian's eigenvalues; directions a symmetric/diagonal projection removes are
+        ignored)."""
+        x = self.function()(**values)
+        h = hessian(self.f, self.wrt).function()(**{**values, self.wrt: x})
+        eig = np.linalg.eigvalsh((np.atleast_2d(h) + np.atleast_2d(h).T) / 2)
+        scale = max(1.0, float(np.max(np.abs(eig))))
+        eig = eig[np.abs(eig) > 1e-9 * scale]
+        if eig.size and np.all(eig > 0):
+            return "minimum"
+        if eig.size and np.all(eig < 0):
+            return "maximum"
+        return "saddle" if eig.size else "degenerate"
+
+    def to_dict(self) -> dict:
+        return {"input": self.f.text, "wrt": self.wrt, "solution": str(self),
+                "method": self.method}
+
+
+def solve(expr, wrt: str, symbols: dict | None = None) -> Solution:
+    """Closed-form stationary point of a scalar ``expr``: grad = 0 solved for ``wrt``
+    when it is linear in it (or after multiplying through by it).  ``NoClosedForm``
+    otherwise — then use ``minimize``."""
+    from .stationary import stationary_point
+    p = _parsed(expr, symbols)
+    var = _variable(p, wrt)
+    sol, how, g = stationary_point(p.expr, var)
+    return Solution(p, wrt, sol, how, g)

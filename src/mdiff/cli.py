@@ -29,6 +29,12 @@ examples:
   mdiff "logdet(S)" wrt S -d "S: matrix(n,n) spd" --vech
   echo "norm2(A*x - b)^2" | mdiff - wrt x
 
+extrema:
+  mdiff solve "norm2(A*x - b)^2" wrt x           closed-form stationary point
+  mdiff minimize "sum(log(1 + exp(-y .* (X*w))))" wrt w --data data.npz [--method Newton-CG]
+  mdiff maximize "EXPR" wrt m L --data data.npz  (data.npz: the data arrays, and
+                                                  optionally starting values)
+
 exit status: 0 success, 1 a --check or --against that failed, 2 bad input.
 """
 
@@ -59,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="entry-wise convention for symmetric variables (D'*vec(G), D'*H*D)")
     ap.add_argument("--code", action="store_true",
                     help="print Python source (array API) that evaluates the result")
+    ap.add_argument("--data", metavar="FILE.npz",
+                    help="minimize/maximize: arrays for the data and starting points")
+    ap.add_argument("--method", default="L-BFGS-B",
+                    help="minimize/maximize: a scipy.optimize method (default L-BFGS-B)")
     ap.add_argument("--json", action="store_true", help="machine-readable output")
     ap.add_argument("--version", action="version", version=f"mdiff {__version__}")
     return ap
@@ -91,6 +101,8 @@ def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out = sys.stdout
     try:
+        if args.words and args.words[0] in ("solve", "minimize", "maximize"):
+            return _extremum(args, out)
         text, names = _split(args.words)
         if text is None:
             text = sys.stdin.read()
@@ -165,6 +177,67 @@ def run(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("LimitError: out of memory", file=sys.stderr)
         return 2
+
+
+def _extremum(args, out) -> int:
+    from .api import solve
+    from .optimize import minimize
+    verb = args.words[0]
+    text, names = _split(args.words[1:])
+    if text is None:
+        text = sys.stdin.read()
+    if not names:
+        raise MdiffError(f"'mdiff {verb}' needs 'wrt' and variable names")
+    p = parse(text, _declarations(args.declare))
+    if verb == "solve":
+        records = []
+        for name in names:
+            s = solve(p, name)
+            records.append(s.to_dict())
+            if not args.json:
+                print(str(s), file=out)
+        if args.json:
+            json.dump(records[0] if len(records) == 1 else {"results": records}, out,
+                      ensure_ascii=False)
+            out.write("\n")
+        return 0
+    values = _load_data(args.data)
+    _initial_values(p, names, values, args.seed)
+    res = minimize(p, names, values, method=args.method, maximize=verb == "maximize",
+                   progress=None)
+    if args.json:
+        json.dump(res.to_dict(), out)
+        out.write("\n")
+    else:
+        print(str(res), file=out)
+    return 0
+
+
+def _load_data(path):
+    import numpy as np
+    if path is None:
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise MdiffError(f"cannot read {path}: {exc}") from None
+
+
+def _initial_values(p, names, values, seed):
+    """Small random starting points for the variables the data file does not give."""
+    import numpy as np
+    from .evaluate import Env
+    given = {n: v for n, v in p.variables.items() if n in values}
+    env = Env({n: values[n] for n in given}, given)
+    rng = np.random.default_rng(seed)
+    for n in names:
+        if n in values:
+            continue
+        node = p.variables[n]
+        shape = tuple(env.need(d) for d in node.shape)
+        x = 0.1 * rng.standard_normal(shape)
+        values[n] = float(x[0, 0]) if node.is_scalar else x[:, 0] if node.is_vector else x
 
 
 def _kind_line(e) -> str:

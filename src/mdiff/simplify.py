@@ -165,6 +165,30 @@ def merge_matrix_powers(e: Expr):
     return None
 
 
+def inverse_of_scaled(e: Expr):
+    """inv(c*A) = inv(A)/c for a scalar c; inv(c*A + c*B) = inv(A + B)/c."""
+    x = e.args[0]
+    if x.op == "mul":
+        coef, scalars, chain = _chain_parts(x)
+        if chain and (coef != 1 or scalars):
+            inner = E.inv(mul(*chain))
+            return _remake(1 / coef, [power(s, num(-1)) for s in scalars], [inner])
+    if x.op == "add":
+        coefs = [coefficient(t)[0] for t in x.args]
+        c = coefs[0]
+        if c != 1 and all(k == c for k in coefs):
+            return E.scale(1 / c, E.inv(add(*(coefficient(t)[1] for t in x.args))))
+    return None
+
+
+def inverse_of_kron(e: Expr):
+    """inv(A ⊗ B) = inv(A) ⊗ inv(B)."""
+    x = e.args[0]
+    if x.op != "kron":
+        return None
+    return kron(E.inv(x.args[0]), E.inv(x.args[1]))
+
+
 def inverse_of_power(e: Expr):
     """inv(X^k) = inv(X)^k."""
     x = e.args[0]
@@ -592,6 +616,45 @@ def unvec_linear(e: Expr):
     return None
 
 
+def pull_sum_coefficient(e: Expr):
+    """2*(1/2*A - 1/2*B)*C = (A - B)*C: a coefficient common to a sum inside a longer
+    product moves to the product."""
+    coef, scalars, chain = _chain_parts(e)
+    if len(chain) < 2 and not scalars:
+        return None
+    for i, f in enumerate(chain):
+        if f.op == "add":
+            coefs = [coefficient(t)[0] for t in f.args]
+            c = abs(coefs[0])
+            if c != 1 and c != 0 and all(abs(k) == c for k in coefs):
+                inner = add(*(E.scale(k / c, coefficient(t)[1]) for k, t in zip(coefs, f.args)))
+                return _remake(coef * c, scalars, chain[:i] + [inner] + chain[i + 1:])
+    return None
+
+
+def factor_common_matrix(e: Expr):
+    """A*X + B*X = (A + B)*X for any common last (or first) factor (solutions only)."""
+    for split, side in ((_split_last, "right"), (_split_first, "left")):
+        groups: dict = {}
+        for t in e.args:
+            s = split(t)
+            if s is not None:
+                groups.setdefault(s[0], []).append((t, s[1]))
+        for f, items in groups.items():
+            if len(items) < 2:
+                continue
+            merged = add(*(r for _, r in items))
+            new = mul(merged, f) if side == "right" else mul(f, merged)
+            used = {id(t) for t, _ in items}
+            others = [t for t in e.args if id(t) not in used]
+            return add(new, *others) if others else new
+    return None
+
+
+FACTORING = Identity("common matrix factor", "A*X + B*X = (A + B)*X", "algebra", "add",
+                     factor_common_matrix, "A*X + B*X")
+
+
 #: The identity catalogue: one named line per identity, with its source.
 IDENTITIES = [
     Identity("transpose of a product", "(A*B)' = B'*A'", "Cookbook (5)", "T",
@@ -608,6 +671,10 @@ IDENTITIES = [
              distribute_coefficient, "2*(A + B)"),
     Identity("matrix powers", "X^a*X^b = X^(a+b), inv(X)*X = I", "Cookbook (1)", "mul",
              merge_matrix_powers, "X: matrix(n,n); X^2*X*inv(X)'*X'"),
+    Identity("inverse of a scaled matrix", "inv(c*A) = inv(A)/c", "Cookbook (1)", "inv",
+             inverse_of_scaled, "inv(2*A)"),
+    Identity("inverse of a Kronecker product", "inv(A ⊗ B) = inv(A) ⊗ inv(B)", "Cookbook (509)",
+             "inv", inverse_of_kron, "A: matrix(n,n); B: matrix(m,m); inv(A ⊗ B)"),
     Identity("inverse of a power", "inv(X^k) = inv(X)^k", "Cookbook (1)", "inv",
              inverse_of_power, "inv(X^3)"),
     Identity("diagonal of a diagonal", "diag(diag(D)) = D for diagonal D", "definition", "diagm",
@@ -620,6 +687,8 @@ IDENTITIES = [
              vec_hadamard, "vec(A) .* vec(B)"),
     Identity("trace of ones", "tr(matrix(1)*X) = sum(X)", "definition", "tr",
              trace_of_ones_product, "X: matrix(n,m); tr(matrix(1)*X)"),
+    Identity("common coefficient of a sum factor", "2*(1/2*A - 1/2*B)*C = (A - B)*C",
+             "algebra", "mul", pull_sum_coefficient, "2*(1/2*A - 1/2*B)*C"),
     Identity("ones times ones", "vector(1)'*vector(1) = N", "definition", "mul",
              ones_product, "x: vector(N); vector(1)'*vector(1)*x"),
     Identity("distribute before ones", "(A - m*vector(1)')*vector(1) = A*vector(1) - N*m",
@@ -672,18 +741,49 @@ IDENTITIES = [
              "unvec", unvec_linear, ""),
 ]
 
-RULES_BY_OP: dict[str, list] = {}
-for _ident in IDENTITIES:
-    RULES_BY_OP.setdefault(_ident.op, []).append(_ident)
+def distribute_product(e: Expr):
+    """A*(B + C)*D = A*B*D + A*C*D (expansion; used by the solver, not for printing)."""
+    coef, scalars, chain = _chain_parts(e)
+    for i, f in enumerate(chain):
+        if f.op == "add" and len(chain) > 1:
+            terms = [mul(*chain[:i], t, *chain[i + 1:]) for t in f.args]
+            return _remake(coef, scalars, [add(*terms)])
+    return None
+
+
+EXPANSION = Identity("distribute a product", "A*(B + C)*D = A*B*D + A*C*D", "algebra", "mul",
+                     distribute_product, "A*(B + C)")
+
+
+def _by_op(identities) -> dict:
+    table: dict[str, list] = {}
+    for ident in identities:
+        table.setdefault(ident.op, []).append(ident)
+    return table
+
+
+RULES_BY_OP = _by_op(IDENTITIES)
+#: Expanded normal form (sums of products) for the solver: factoring rules left out.
+EXPAND_RULES_BY_OP = _by_op(
+    [i for i in IDENTITIES if i.rule not in (factor_common_vector, kron_distributive)]
+    + [EXPANSION])
+
+
+#: Factored normal form for printing solutions: common matrix factors pulled out.
+FACTOR_RULES_BY_OP = _by_op(IDENTITIES + [FACTORING])
 
 
 class Simplifier:
-    """Applies the catalogue to a fixed point; records which identities fired."""
+    """Applies the catalogue to a fixed point; records which identities fired.
+    ``mode``: "print" (default), "expand" (sums of products, for the solver) or
+    "factor" (common factors pulled out, for printed solutions)."""
 
-    def __init__(self, budget: int = MAX_REWRITES):
+    def __init__(self, budget: int = MAX_REWRITES, mode: str = "print"):
         self.memo: dict = {}
         self.budget = budget
         self.applied: list[str] = []
+        self.rules = {"print": RULES_BY_OP, "expand": EXPAND_RULES_BY_OP,
+                      "factor": FACTOR_RULES_BY_OP}[mode]
 
     def __call__(self, root: Expr) -> Expr:
         for node in postorder(root):
@@ -699,7 +799,7 @@ class Simplifier:
         if e in self.memo:
             return self.memo[e]
         while self.budget > 0:
-            for ident in RULES_BY_OP.get(e.op, ()):
+            for ident in self.rules.get(e.op, ()):
                 out = ident.rule(e)
                 if out is not None and out is not e:
                     self.budget -= 1

@@ -180,11 +180,11 @@ FUNCTIONS = {
 
 
 class _Printer:
-    def __init__(self, root: Expr, bound: dict):
+    def __init__(self, nodes: list, bound: dict):
         self.bound = bound          # id(node) -> LaTeX name of its binding
         self.out: dict[int, tuple[str, int]] = {}
         # \sigma(x) would read as a variable sigma applied to x when one is present
-        if any(n.op == "var" and latex_name(n.name) == "\\sigma" for n in postorder(root)):
+        if any(n.op == "var" and latex_name(n.name) == "\\sigma" for n in nodes):
             self.functions = dict(FUNCTIONS, sigmoid="\\operatorname{sigmoid}")
         else:
             self.functions = FUNCTIONS
@@ -212,17 +212,19 @@ class _Printer:
         denom = [self._power_of(s.args[0], -s.args[1].data) for s in scalars
                  if _is_reciprocal(s)]
         chain_text = [_wrap(self.get(c), KRON + 1) for c in chain]   # (A ⊗ B) x
-        if len(chain) == 1 and not scalars and chain[0].op == "had" and id(chain[0]) not in self.bound:
+        if len(chain) == 1 and not scalars and chain[0].op == "had" \
+                and id(chain[0]) not in self.bound:
             chain_text = [self.get(chain[0])[0]]   # -(a ⊙ b) reads as -a ⊙ b
         sign = "-" if coef < 0 else ""
         p, q = abs(coef.p), coef.q
         rest = []      # scalar factors written after the fraction
+        fold = bool(denom)
         if not denom and q != 1:
             simple = [s for s in numer if self._simple(s)]
             if len(simple) == 1:     # -\frac{N}{2} \log\det(S): one symbol meets the coefficient
                 rest = [s for s in numer if s is not simple[0]]
-                numer = simple
-        if denom or rest or (q != 1 and len(numer) == 1 and self._simple(numer[0])):
+                numer, fold = simple, True
+        if fold:
             # one fraction for the scalar part: \frac{a}{2 b} X, -\frac{N}{2} S^{-1}
             one = len(numer) + (p != 1) == 1
             top = ([str(p)] if p != 1 else []) + [
@@ -236,17 +238,11 @@ class _Printer:
                 return (sign + frac, NEG if sign else POW)
             return (sign + _juxtapose([frac] + after), MUL)
         factors = [_wrap(self.get(s), MUL + 1) for s in numer] + chain_text
+        if coef == 1:
+            return (_juxtapose(factors), MUL)
         if coef == -1:
-            prefix = "-"
-        elif coef == 1:
-            prefix = ""
-        else:
-            prefix = None
-        if prefix is None:
-            text = _juxtapose([number_latex(coef)[0]] + factors)
-        else:
-            text = prefix + _juxtapose(factors)
-        return (text, MUL)
+            return ("-" + _juxtapose(factors), MUL)
+        return (_juxtapose([number_latex(coef)[0]] + factors), MUL)
 
     def add(self, e: Expr) -> tuple[str, int]:
         parts = []
@@ -390,7 +386,7 @@ def to_latex(root: Expr, names: dict | None = None, bind: bool = True) -> str:
         taken.add(name)
         taken_tex.add(latex_name(name))
         bound[id(node)] = latex_name(name)
-    printer = _Printer(root, bound)
+    printer = _Printer(nodes, bound)
     lines = []
     for node in nodes:
         text = printer.node(node)

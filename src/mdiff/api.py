@@ -17,6 +17,7 @@ from .expr import Expr
 from .parser import Parsed, parse
 from .printing.code import py_name, to_code
 from .backends import compile_function
+from .printing.latex import to_latex
 from .printing.text import to_text
 from .simplify import Simplifier
 
@@ -84,6 +85,13 @@ class Derivative:
         """The vec/Kronecker form: for a gradient the row vec(G)'."""
         return to_text(self.jacobian_expr, self.f.let_names())
 
+    def latex(self) -> str:
+        """LaTeX of the result, as a careful author writes it."""
+        return to_latex(self.expr, self.f.let_names())
+
+    def _repr_latex_(self) -> str:
+        return f"$$ {self.latex()} $$"
+
     def tensor_shape(self) -> tuple:
         """Symbolic shape of ``function(layout="tensor")``: F.shape + X.shape."""
         def user(e):
@@ -146,7 +154,8 @@ class Derivative:
         return {"input": self.f.text, "wrt": wrt,
                 "result": str(self), "form": self.form, "order": self.order,
                 "shape": [E.fmt_dim(d) for d in self.shape], "kron": self.kron(),
-                "convention": self.convention}
+                "latex": self.latex(), "convention": self.convention,
+                "layout": "vec: d vec(F)/d vec(X)' (gradient: shape of X)"}
 
 
 def _one_line(text: str) -> str:
@@ -404,6 +413,18 @@ class Solution:
     def __repr__(self) -> str:
         return f"<Solution {self}>"
 
+    def latex(self) -> str:
+        from .printing.latex import latex_name
+        body = to_latex(self.expr, self.f.let_names())
+        head = latex_name(self.wrt)
+        if body.startswith("\\begin{aligned}"):
+            return body.replace("& ", f"{head} &= ", 1) if "\\\\\n& " not in body else \
+                body.replace("\\\\\n& ", f"\\\\\n{head} &= ")
+        return f"{head} = {body}"
+
+    def _repr_latex_(self) -> str:
+        return f"$$ {self.latex()} $$"
+
     def function(self):
         """numpy callable of the other symbols returning the solution (X's layout)."""
         root = self.expr
@@ -441,7 +462,7 @@ class Solution:
 
     def to_dict(self) -> dict:
         return {"input": self.f.text, "wrt": self.wrt, "solution": str(self),
-                "method": self.method}
+                "latex": self.latex(), "method": self.method}
 
 
 def solve(expr, wrt: str, symbols: dict | None = None) -> Solution:

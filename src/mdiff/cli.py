@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="with 'wrt x y': the mixed derivative d vec(grad_x f)/d vec(y)'")
     ap.add_argument("--vech", action="store_true",
                     help="entry-wise convention for symmetric variables (D'*vec(G), D'*H*D)")
+    ap.add_argument("--latex", action="store_true", help="print the result as LaTeX")
     ap.add_argument("--code", action="store_true",
                     help="print Python source (array API) that evaluates the result")
     ap.add_argument("--data", metavar="FILE.npz",
@@ -140,7 +141,7 @@ def run(argv: list[str] | None = None) -> int:
         records = []
         for name, r in results.items():
             rec = r.to_dict()
-            lines = [r.kron() if args.kron else str(r)]
+            lines = [r.kron() if args.kron else r.latex() if args.latex else str(r)]
             if args.code:
                 rec["code"] = r.code()
                 lines.append(rec["code"].rstrip())

@@ -930,6 +930,13 @@ class Parsed:
         from .printing.text import to_text
         return to_text(self.expr, self.let_names())
 
+    def latex(self) -> str:
+        from .printing.latex import to_latex
+        return to_latex(self.expr, self.let_names())
+
+    def _repr_latex_(self) -> str:
+        return f"$$ {self.latex()} $$"
+
     def let_names(self) -> dict:
         """node -> the name the text bound it to (printers reuse the user's names)."""
         return {node: name for name, node in self.lets.items()}

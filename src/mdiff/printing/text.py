@@ -52,10 +52,11 @@ def _mul_text(e: Expr, out, negate: bool = False) -> tuple[str, int]:
             base, k = s.args[0], -s.args[1].data
             d = out[id(base)] if k == 1 else _pow_text(base, k, out)
             denominators.append(_wrap(d, MUL + 1))
-    if not factors:
-        factors = ["1"]
     prefix = ""
-    if coef == -1:
+    if not factors:                     # c/b, -1/b, 1/b
+        factors = [_wrap(number_text(abs(coef)), MUL + 1)]
+        prefix = "-" if coef < 0 else ""
+    elif coef == -1:
         prefix = "-"
     elif coef != 1:
         prefix = number_text(coef)[0] + "*"

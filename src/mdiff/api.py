@@ -85,6 +85,17 @@ class Derivative:
         """The vec/Kronecker form: for a gradient the row vec(G)'."""
         return to_text(self.jacobian_expr, self.f.let_names())
 
+    @property
+    def steps(self) -> list:
+        """The derivation, step by step (each a ``Step`` with ``.text`` and ``.latex``)."""
+        from .derivation import gradient_steps, jacobian_steps
+        names = self.f.let_names()
+        if self.order > 1:
+            raise DiffError("steps are shown for first derivatives")
+        if self.f.expr.is_scalar:
+            return gradient_steps(self.f.expr, self.variable, self.expr, self.identities, names)
+        return jacobian_steps(self.f.expr, self.variable, self.expr, self.identities, names)
+
     def latex(self) -> str:
         """LaTeX of the result, as a careful author writes it."""
         return to_latex(self.expr, self.f.let_names())

@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--vech", action="store_true",
                     help="entry-wise convention for symmetric variables (D'*vec(G), D'*H*D)")
     ap.add_argument("--latex", action="store_true", help="print the result as LaTeX")
+    ap.add_argument("--steps", action="store_true",
+                    help="print the derivation step by step (with --latex: as LaTeX)")
     ap.add_argument("--code", action="store_true",
                     help="print Python source (array API) that evaluates the result")
     ap.add_argument("--data", metavar="FILE.npz",
@@ -142,6 +144,11 @@ def run(argv: list[str] | None = None) -> int:
         for name, r in results.items():
             rec = r.to_dict()
             lines = [r.kron() if args.kron else r.latex() if args.latex else str(r)]
+            if args.steps:
+                steps = r.steps
+                rec["steps"] = [{"title": s.title, "text": s.text, "latex": s.latex}
+                                for s in steps]
+                lines = [(s.latex if args.latex else str(s)) for s in steps]
             if args.code:
                 rec["code"] = r.code()
                 lines.append(rec["code"].rstrip())

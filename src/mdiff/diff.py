@@ -31,8 +31,11 @@ def _dependents(root: Expr, names: set) -> set:
     return out
 
 
-def gradients(f: Expr, variables: dict[str, Expr]) -> dict[str, Expr]:
-    """Unprojected gradients of scalar ``f`` wrt each variable (same shape as it)."""
+def gradients(f: Expr, variables: dict[str, Expr], trace: list | None = None) -> dict[str, Expr]:
+    """Unprojected gradients of scalar ``f`` wrt each variable (same shape as it).
+    With ``trace``, each visited node appends (node, its differential with the
+    arguments' differentials as placeholders, the adjoint G at the node, the
+    contributions sent to its arguments) — the derivation shown by ``steps``."""
     if not f.is_scalar:
         raise DiffError("a gradient needs a scalar function; use the Jacobian")
     names = set(variables)
@@ -59,8 +62,11 @@ def gradients(f: Expr, variables: dict[str, Expr]) -> dict[str, Expr]:
             return placeholder(tag, a.shape)
 
         L = rule_differential(node, d)
-        for tag, contribution in adjoint(L, g).items():
+        contributions = adjoint(L, g)
+        for tag, contribution in contributions.items():
             pending.setdefault(id(tags[tag]), []).append(contribution)
+        if trace is not None:
+            trace.append((node, L, g, {id(tags[t]): (tags[t], c) for t, c in contributions.items()}))
     return {n: (add(*gs) if gs else E.zeros(variables[n].shape)) for n, gs in grads.items()}
 
 

@@ -313,6 +313,11 @@ class _Printer:
         if op == "dup":
             return (f"D_{{{_dim_latex(e.data)}}}", ATOM)
         if op == "delta":
+            if isinstance(e.data, tuple) and e.data[0] == "shown":   # d(part) in a derivation
+                inner = e.data[2]
+                simple = e.data[1].isidentifier()
+                return (f"\\mathrm{{d}}{inner}" if simple
+                        else f"\\mathrm{{d}}\\left({inner}\\right)", POSTFIX)
             return (f"\\mathrm{{d}}{latex_name(str(e.data))}", POSTFIX)
         if op == "add":
             return self.add(e)

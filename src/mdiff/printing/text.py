@@ -107,6 +107,9 @@ def _node_text(e: Expr, out) -> tuple[str, int]:
     if op == "dup":
         return (f"D({fmt_dim(e.data)})", ATOM)
     if op == "delta":
+        if isinstance(e.data, tuple) and e.data[0] == "shown":   # d(part) in a derivation
+            inner = e.data[1]
+            return (f"d{inner}" if inner.isidentifier() else f"d({inner})", ATOM)
         return (f"d{e.data}", ATOM)
     if op == "add":
         return _add_text(e, out)

@@ -297,3 +297,16 @@ def test_roundtrip_dimension_scalars(text):
 def test_roundtrip_kron_context(text):
     p, printed, q = roundtrip(text)
     assert q.expr is p.expr
+
+
+def test_repr_rebuilds_the_expression():
+    import mdiff as _m
+    p = _m.parse("h = tanh(W*x + b); D: matrix(p,N); norm2(h) + N")
+    text = repr(p)
+    assert text.startswith("mdiff.parse(")
+    # repr is mdiff.parse(TEXT, symbols=DICT): rebuild it without eval
+    import ast
+    call = ast.parse(text, mode="eval").body
+    args = ast.literal_eval(call.args[0])
+    symbols = ast.literal_eval(call.keywords[0].value)
+    assert _m.parse(args, symbols).expr is p.expr

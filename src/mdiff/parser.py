@@ -930,6 +930,10 @@ class Parsed:
         from .printing.text import to_text
         return to_text(self.expr, self.let_names())
 
+    def __repr__(self) -> str:
+        """``mdiff.parse(...)`` text that rebuilds this expression."""
+        return f"mdiff.parse({str(self)!r}, symbols={self.symbols()!r})"
+
     def latex(self) -> str:
         from .printing.latex import to_latex
         return to_latex(self.expr, self.let_names())

@@ -8,7 +8,7 @@
 from .errors import (CheckFailed, DeclarationError, DiffError, DomainError, EvaluationError,
                      LimitError, MdiffError, ParseError, ShapeError, UnknownFunction)
 from .parser import Parsed, parse
-from .api import (Comparison, Derivative, against, check, diff, equivalent, function,
+from .api import (Comparison, Derivative, against, check, diff, equivalent, from_sympy, function,
                   gradients, hessian, solve, Solution, value_and_grad)
 from .optimize import maximize, minimize, OptimizeResult
 from .stationary import NoClosedForm
@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "parse", "Parsed", "function", "diff", "gradients", "hessian", "check", "equivalent",
     "against", "value_and_grad", "solve", "Solution", "NoClosedForm", "minimize",
-    "maximize", "OptimizeResult",
+    "maximize", "OptimizeResult", "from_sympy",
     "Derivative", "Comparison", "__version__",
     "MdiffError", "ParseError", "ShapeError", "UnknownFunction", "DeclarationError",
     "DomainError", "LimitError", "DiffError", "EvaluationError", "CheckFailed",

@@ -26,6 +26,16 @@ def _parsed(expr, symbols=None) -> Parsed:
     return expr if isinstance(expr, Parsed) else parse(expr, symbols)
 
 
+def from_sympy(obj, symbols: dict | None = None) -> Parsed:
+    """A SymPy matrix expression (``MatrixSymbol``, ``Trace``, ``Inverse``, ...) as a
+    typed mdiff expression, ready for ``diff``."""
+    from .sympy_interop import from_sympy as _from
+    node = _from(obj, symbols)
+    variables = E.free_vars(node)
+    dims = tuple(sorted(E.free_dims(node), key=lambda s: s.name))
+    return Parsed(node, to_text(node), variables, {}, dims)
+
+
 def function(expr, symbols: dict | None = None):
     """A numpy callable of the expression itself: ``f(A=..., x=...)``."""
     p = _parsed(expr, symbols)
@@ -95,6 +105,11 @@ class Derivative:
         if self.f.expr.is_scalar:
             return gradient_steps(self.f.expr, self.variable, self.expr, self.identities, names)
         return jacobian_steps(self.f.expr, self.variable, self.expr, self.identities, names)
+
+    def to_sympy(self):
+        """The result as SymPy matrix expressions (where SymPy can express it)."""
+        from .sympy_interop import to_sympy
+        return to_sympy(self.expr)
 
     def latex(self) -> str:
         """LaTeX of the result, as a careful author writes it."""

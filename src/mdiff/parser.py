@@ -934,6 +934,10 @@ class Parsed:
         """``mdiff.parse(...)`` text that rebuilds this expression."""
         return f"mdiff.parse({str(self)!r}, symbols={self.symbols()!r})"
 
+    def to_sympy(self):
+        from .sympy_interop import to_sympy
+        return to_sympy(self.expr)
+
     def latex(self) -> str:
         from .printing.latex import to_latex
         return to_latex(self.expr, self.let_names())

@@ -237,3 +237,19 @@ def test_to_dict_reports_the_layout():
     assert sp.simplify(rows - m * q) == 0 and sp.simplify(cols - n * p) == 0
     g = mdiff.diff("tr(A*X*B)", wrt="X", symbols={"X": "matrix(n,p)"}).to_dict()
     assert g["form"] == "gradient" and g["shape"] == ["n", "p"]
+
+
+def test_numerator_layout_transposes_gradients_and_says_so():
+    import numpy as np
+    r = mdiff.diff("x'*A*x", wrt="x", layout="numerator")
+    assert r.layout == "numerator" and "numerator" in r.to_dict()["layout"]
+    assert str(r) == "x'*(A + A')"
+    out = r.function()(x=np.array([1.0, 2.0]), A=np.array([[1.0, 2.0], [3.0, 4.0]]))
+    assert out.shape == (1, 2) and np.allclose(out, [[1 * 2 + 2 * 5, 1 * 5 + 2 * 8]])
+    assert r.check().ok
+    m = mdiff.diff("tr(A*X*B)", wrt="X", layout="numerator")
+    assert str(m) == "B*A"
+    d = mdiff.diff("tr(A*X*B)", wrt="X")
+    assert d.layout == "denominator" and "DESIGN" in d.to_dict()["layout"]
+    with pytest.raises(mdiff.DiffError):
+        mdiff.diff("x'*x", wrt="x", layout="sideways")

@@ -62,7 +62,8 @@ class Derivative:
     of: Expr | None = None
     wrt_all: tuple = ()
     order: int = 1
-    base: "Derivative | None" = None   # the sym-convention result a vech one came from
+    base: "Derivative | None" = None   # the default-convention result this one came from
+    layout: str = "denominator"        # "numerator": gradients transposed (textbooks)
 
     @property
     def variable(self) -> Expr:
@@ -81,6 +82,8 @@ class Derivative:
     @property
     def jacobian_expr(self) -> Expr:
         """d vec(F)/d vec(X)' (a 1 x size row for a gradient)."""
+        if self.layout == "numerator" and self.base is not None:
+            return self.base.jacobian_expr
         if self.form == "gradient":
             return E.transpose(E.apply("vec", self.expr))
         return self.layout_expr
@@ -181,7 +184,7 @@ class Derivative:
                 "result": str(self), "form": self.form, "order": self.order,
                 "shape": [E.fmt_dim(d) for d in self.shape], "kron": self.kron(),
                 "latex": self.latex(), "convention": self.convention,
-                "layout": "vec: d vec(F)/d vec(X)' (gradient: shape of X)"}
+                "layout": LAYOUTS[self.layout]}
 
 
 def _one_line(text: str) -> str:
@@ -243,8 +246,30 @@ def _raw_derivative(p: Parsed, name: str, grad: Expr | None = None) -> Derivativ
     return Derivative(p, name, j, "jacobian", CONVENTIONS[kind])
 
 
+LAYOUTS = {
+    "denominator": "DESIGN §3: gradient in the shape of X; Jacobian d vec(F)/d vec(X)'",
+    "numerator": "numerator layout: gradient transposed (shape of X'); Jacobian d vec(F)/d vec(X)'",
+}
+
+
+def _to_layout(d: Derivative, layout: str) -> Derivative:
+    if layout not in LAYOUTS:
+        raise DiffError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    if layout == "denominator" or d.form != "gradient":
+        return dataclasses.replace(d, layout=layout) if layout != d.layout else d
+    expr, more = _simplified(E.transpose(d.expr))
+    return dataclasses.replace(d, expr=expr, layout=layout, base=d.base or d,
+                               identities=d.identities + more)
+
+
 def diff(expr, wrt, symbols: dict | None = None, order: int = 1,
-         convention: str = "sym") -> Derivative:
+         convention: str = "sym", layout: str = "denominator") -> Derivative:
+    """See ``_diff``; ``layout="numerator"`` transposes gradients (textbook convention)."""
+    return _to_layout(_diff(expr, wrt, symbols, order, convention), layout)
+
+
+def _diff(expr, wrt, symbols: dict | None = None, order: int = 1,
+          convention: str = "sym") -> Derivative:
     """The derivative of ``expr`` wrt ``wrt`` (DESIGN §3 layout).
 
     ``wrt`` is a name, or a list of names for a mixed derivative (d/dy of the gradient

@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="the K-th derivative wrt one variable (a tensor for K >= 3)")
     ap.add_argument("--mixed", action="store_true",
                     help="with 'wrt x y': the mixed derivative d vec(grad_x f)/d vec(y)'")
+    ap.add_argument("--layout", choices=("denominator", "numerator"), default="denominator",
+                    help="gradient layout: shape of X (default, DESIGN §3) or numerator (X')")
     ap.add_argument("--vech", action="store_true",
                     help="entry-wise convention for symmetric variables (D'*vec(G), D'*H*D)")
     ap.add_argument("--latex", action="store_true", help="print the result as LaTeX")
@@ -138,7 +140,7 @@ def run(argv: list[str] | None = None) -> int:
         elif len(names) > 1:
             results = gradients(p, names)
         else:
-            results = {names[0]: diff(p, names[0], convention=convention)}
+            results = {names[0]: diff(p, names[0], convention=convention, layout=args.layout)}
         status = 0
         records = []
         for name, r in results.items():

@@ -302,8 +302,9 @@ def _symmetric(e: Expr) -> bool:
         return e.rows == e.cols
     if e.op in ("inv", "mpow", "pow") or e.op in ELEMENTWISE:
         return is_symmetric(e.args[0])
-    if e.op == "add":
-        return all(is_symmetric(t) for t in e.args)
+    if e.op == "add":   # every term symmetric, or the terms closed under transposition
+        return all(is_symmetric(t) for t in e.args) or (
+            {id(transpose(t)) for t in e.args} == {id(t) for t in e.args})
     if e.op == "mul":
         chain = mul_chain(e)
         if not chain:

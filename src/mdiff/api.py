@@ -11,7 +11,7 @@ from . import expr as E
 from .check import CheckReport, fd_check, relative_error, sample_point
 from .diff import (CONVENTIONS, differential as _differential, gradients as _sweep, jacobian as _jacobian, project_gradient,
                    project_jacobian, structure_of)
-from .errors import DiffError, ShapeError
+from .errors import DiffError, MdiffError, ShapeError
 from .evaluate import Env, evaluate, make_function, to_user_layout
 from .expr import Expr
 from .parser import Parsed, parse
@@ -183,8 +183,14 @@ class Derivative:
         return {"input": self.f.text, "wrt": wrt,
                 "result": str(self), "form": self.form, "order": self.order,
                 "shape": [E.fmt_dim(d) for d in self.shape], "kron": self.kron(),
-                "latex": self.latex(), "convention": self.convention,
-                "layout": LAYOUTS[self.layout]}
+                "latex": self.latex(), "code": self._code_or_none(),
+                "convention": self.convention, "layout": LAYOUTS[self.layout]}
+
+    def _code_or_none(self):
+        try:
+            return self.code()
+        except MdiffError:
+            return None
 
 
 def _one_line(text: str) -> str:

@@ -310,3 +310,16 @@ def test_repr_rebuilds_the_expression():
     args = ast.literal_eval(call.args[0])
     symbols = ast.literal_eval(call.keywords[0].value)
     assert _m.parse(args, symbols).expr is p.expr
+
+
+def test_derivative_repr_recomputes_it():
+    import ast
+    import mdiff as _m
+    for r in (_m.diff("tr(A*X*B)", wrt="X"), _m.hessian("x'*A*x", wrt="x"),
+              _m.diff("x'*A*y", wrt=["x", "y"]),
+              _m.diff("logdet(S)", wrt="S", symbols={"S": "matrix(n,n) spd"}, convention="vech"),
+              _m.diff("x'*A*x", wrt="x", layout="numerator")):
+        call = ast.parse(repr(r), mode="eval").body
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+        again = _m.diff(ast.literal_eval(call.args[0]), **kwargs)
+        assert again.expr is r.expr and again.form == r.form

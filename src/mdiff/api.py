@@ -92,7 +92,18 @@ class Derivative:
         return to_text(self.expr, self.f.let_names())
 
     def __repr__(self) -> str:
-        return f"<Derivative d({self.f.text.strip()})/d{self.wrt} = {self}>"
+        """``mdiff.diff(...)`` text that recomputes this derivative."""
+        wrt = list(self.wrt_all) if len(self.wrt_all) > 1 and len(set(self.wrt_all)) > 1 \
+            else self.wrt
+        extra = ""
+        if self.order > 1 and len(set(self.wrt_all)) == 1:
+            extra += f", order={self.order}"
+        if self.base is not None and self.layout == "denominator":
+            extra += ", convention='vech'"
+        if self.layout != "denominator":
+            extra += f", layout={self.layout!r}"
+        return (f"mdiff.diff({str(self.f)!r}, wrt={wrt!r}, symbols={self.f.symbols()!r}"
+                f"{extra})")
 
     def kron(self) -> str:
         """The vec/Kronecker form: for a gradient the row vec(G)'."""

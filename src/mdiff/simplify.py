@@ -52,6 +52,26 @@ def _is_ones(e: Expr) -> bool:
     return e.op == "fill" and e.data == 1
 
 
+def adjacent(rewrite):
+    """A product rule from a rewrite of two neighbouring chain factors.  ``rewrite(p, q)``
+    returns None, the factors that replace ``p*q``, or ``(extra scalar factors,
+    factors)``; an emptied chain becomes the identity."""
+    def rule(e: Expr):
+        coef, scalars, chain = _chain_parts(e)
+        for i in range(len(chain) - 1):
+            out = rewrite(chain[i], chain[i + 1])
+            if out is None:
+                continue
+            extra, new = out if isinstance(out, tuple) else ([], out)
+            rest = chain[:i] + list(new) + chain[i + 2:]
+            if not rest and not e.is_scalar:
+                rest = [eye(e.rows)]
+            return _remake(coef, scalars + list(extra), rest)
+        return None
+    rule.__name__, rule.__doc__ = rewrite.__name__, rewrite.__doc__
+    return rule
+
+
 # --- transposes ---------------------------------------------------------------------------
 
 def transpose_of_product(e: Expr):
@@ -148,21 +168,14 @@ def _matrix_factor(base: Expr, t: bool, k: int) -> Expr:
     return transpose(m) if t else m
 
 
-def merge_matrix_powers(e: Expr):
+@adjacent
+def merge_matrix_powers(p: Expr, q: Expr):
     """X^a*X^b = X^(a+b), inv(X)*X = I, (X^2)'*X' = (X^3)'."""
-    coef, scalars, chain = _chain_parts(e)
-    for i in range(len(chain) - 1):
-        p, q = _matrix_base(chain[i]), _matrix_base(chain[i + 1])
-        if p and q and p[0] is q[0] and p[1] == q[1]:
-            k = p[2] + q[2]
-            if abs(k) > 256:
-                return None
-            merged = [_matrix_factor(p[0], p[1], k)] if k else []
-            rest = chain[:i] + merged + chain[i + 2:]
-            if not rest:
-                rest = [eye(p[0].rows)]
-            return _remake(coef, scalars, rest)
-    return None
+    a, b = _matrix_base(p), _matrix_base(q)
+    if not (a and b and a[0] is b[0] and a[1] == b[1]) or abs(a[2] + b[2]) > 256:
+        return None
+    k = a[2] + b[2]
+    return [_matrix_factor(a[0], a[1], k)] if k else []
 
 
 def inverse_of_scaled(e: Expr):
@@ -197,18 +210,13 @@ def inverse_of_power(e: Expr):
     return E.matrix_power(E.inv(x.args[0]), x.data)
 
 
-def ones_product(e: Expr):
+@adjacent
+def ones_product(a: Expr, b: Expr):
     """matrix(a)*matrix(b) = N*a*b*matrix(1) over the inner size N: vector(1)'*vector(1) = N."""
-    coef, scalars, chain = _chain_parts(e)
-    for i in range(len(chain) - 1):
-        a, b = chain[i], chain[i + 1]
-        if a.op == "fill" and b.op == "fill":
-            n = a.cols
-            merged = fill(1, (a.rows, b.cols))
-            extra = [dim_scalar(n)]
-            c = coef * a.data * b.data
-            return _remake(c, scalars + extra, chain[:i] + ([merged] if merged.op == "fill" else []) + chain[i + 2:])
-    return None
+    if not (a.op == "fill" and b.op == "fill"):
+        return None
+    merged = fill(1, (a.rows, b.cols))
+    return [num(a.data * b.data), dim_scalar(a.cols)], [merged] if merged.op == "fill" else []
 
 
 def distribute_before_ones(e: Expr):
@@ -225,64 +233,52 @@ def distribute_before_ones(e: Expr):
     return None
 
 
-def mixed_product(e: Expr):
+@adjacent
+def mixed_product(p: Expr, q: Expr):
     """(A ⊗ B)(C ⊗ D) = AC ⊗ BD when the inner sizes fit."""
-    coef, scalars, chain = _chain_parts(e)
-    for i in range(len(chain) - 1):
-        p, q = chain[i], chain[i + 1]
-        if p.op == "kron" and q.op == "kron":
-            a, b = p.args
-            c, d = q.args
-            if a.cols == c.rows and b.cols == d.rows:
-                return _remake(coef, scalars, chain[:i] + [kron(mul(a, c), mul(b, d))] + chain[i + 2:])
+    if not (p.op == "kron" and q.op == "kron"):
+        return None
+    (a, b), (c, d) = p.args, q.args
+    if a.cols == c.rows and b.cols == d.rows:
+        return [kron(mul(a, c), mul(b, d))]
     return None
 
 
-def kron_vec(e: Expr):
+@adjacent
+def kron_vec(k: Expr, v: Expr):
     """(B' ⊗ A)*vec(X) = vec(A*X*B): a Jacobian applied to a vec has a matrix form."""
-    coef, scalars, chain = _chain_parts(e)
-    for i in range(len(chain) - 1):
-        k, v = chain[i], chain[i + 1]
-        if k.op == "kron" and v.op == "vec":
-            bt, a = k.args
-            x = v.args[0]
-            if bt.cols == x.cols and a.cols == x.rows:
-                return _remake(coef, scalars, chain[:i] + [apply("vec", mul(a, x, transpose(bt)))] + chain[i + 2:])
+    if not (k.op == "kron" and v.op == "vec"):
+        return None
+    (bt, a), x = k.args, v.args[0]
+    if bt.cols == x.cols and a.cols == x.rows:
+        return [apply("vec", mul(a, x, transpose(bt)))]
     return None
 
 
-def commutation_vec(e: Expr):
+@adjacent
+def commutation_vec(k: Expr, v: Expr):
     """K*vec(X) = vec(X') (the definition of the commutation matrix)."""
-    coef, scalars, chain = _chain_parts(e)
-    for i in range(len(chain) - 1):
-        k, v = chain[i], chain[i + 1]
-        if k.op == "comm" and v.op == "vec":
-            x = v.args[0]
-            if (x.rows, x.cols) == k.data:
-                return _remake(coef, scalars, chain[:i] + [apply("vec", transpose(x))] + chain[i + 2:])
+    if k.op == "comm" and v.op == "vec" and (v.args[0].rows, v.args[0].cols) == k.data:
+        return [apply("vec", transpose(v.args[0]))]
     return None
 
 
-def vec_inner_product(e: Expr):
+@adjacent
+def vec_inner_product(t: Expr, v: Expr):
     """vec(A)'*vec(B) = tr(A'*B)."""
-    coef, scalars, chain = _chain_parts(e)
-    for i in range(len(chain) - 1):
-        t, v = chain[i], chain[i + 1]
-        if t.op == "T" and t.args[0].op == "vec" and v.op == "vec":
-            a, b = t.args[0].args[0], v.args[0]
-            if a.shape == b.shape:
-                return _remake(coef, scalars + [apply("tr", mul(transpose(a), b))],
-                               chain[:i] + chain[i + 2:])
+    if not (t.op == "T" and t.args[0].op == "vec" and v.op == "vec"):
+        return None
+    a, b = t.args[0].args[0], v.args[0]
+    if a.shape == b.shape:
+        return [apply("tr", mul(transpose(a), b))], []
     return None
 
 
-def diag_times_vector(e: Expr):
+@adjacent
+def diag_times_vector(d: Expr, w: Expr):
     """diag(v)*w = v .* w."""
-    coef, scalars, chain = _chain_parts(e)
-    for i in range(len(chain) - 1):
-        d, w = chain[i], chain[i + 1]
-        if d.op == "diagm" and w.cols == 1:
-            return _remake(coef, scalars, chain[:i] + [hadamard(d.args[0], w)] + chain[i + 2:])
+    if d.op == "diagm" and w.cols == 1:
+        return [hadamard(d.args[0], w)]
     return None
 
 
@@ -327,13 +323,11 @@ def diag_of_outer(e: Expr):
     return None
 
 
-def diag_product(e: Expr):
+@adjacent
+def diag_product(p: Expr, q: Expr):
     """diag(a)*diag(b) = diag(a .* b)."""
-    coef, scalars, chain = _chain_parts(e)
-    for i in range(len(chain) - 1):
-        p, q = chain[i], chain[i + 1]
-        if p.op == "diagm" and q.op == "diagm":
-            return _remake(coef, scalars, chain[:i] + [apply("diag", hadamard(p.args[0], q.args[0]))] + chain[i + 2:])
+    if p.op == "diagm" and q.op == "diagm":
+        return [apply("diag", hadamard(p.args[0], q.args[0]))]
     return None
 
 
@@ -443,8 +437,8 @@ def kron_distributive(e: Expr):
     return None
 
 
-def factor_common_vector(e: Expr):
-    """A*x + B*x = (A + B)*x for a common column vector x (and x'*A + x'*B = x'*(A + B))."""
+def _factor_common(e: Expr, vectors_only: bool):
+    """Terms sharing a last (or first) chain factor are merged: A*X + B*X = (A + B)*X."""
     for split, side in ((_split_last, "right"), (_split_first, "left")):
         groups: dict = {}
         for t in e.args:
@@ -452,7 +446,7 @@ def factor_common_vector(e: Expr):
             if s is None:
                 continue
             f, rest = s
-            if (side == "right" and f.cols == 1) or (side == "left" and f.rows == 1):
+            if not vectors_only or (f.cols == 1 if side == "right" else f.rows == 1):
                 groups.setdefault(f, []).append((t, rest))
         for f, items in groups.items():
             if len(items) < 2:
@@ -463,6 +457,11 @@ def factor_common_vector(e: Expr):
             others = [t for t in e.args if id(t) not in used]
             return add(new, *others) if others else new
     return None
+
+
+def factor_common_vector(e: Expr):
+    """A*x + B*x = (A + B)*x for a common column vector x (and x'*A + x'*B = x'*(A + B))."""
+    return _factor_common(e, vectors_only=True)
 
 
 def _leafish(t: Expr) -> bool:
@@ -634,21 +633,7 @@ def pull_sum_coefficient(e: Expr):
 
 def factor_common_matrix(e: Expr):
     """A*X + B*X = (A + B)*X for any common last (or first) factor (solutions only)."""
-    for split, side in ((_split_last, "right"), (_split_first, "left")):
-        groups: dict = {}
-        for t in e.args:
-            s = split(t)
-            if s is not None:
-                groups.setdefault(s[0], []).append((t, s[1]))
-        for f, items in groups.items():
-            if len(items) < 2:
-                continue
-            merged = add(*(r for _, r in items))
-            new = mul(merged, f) if side == "right" else mul(f, merged)
-            used = {id(t) for t, _ in items}
-            others = [t for t in e.args if id(t) not in used]
-            return add(new, *others) if others else new
-    return None
+    return _factor_common(e, vectors_only=False)
 
 
 FACTORING = Identity("common matrix factor", "A*X + B*X = (A + B)*X", "algebra", "add",

@@ -110,7 +110,7 @@ def run(argv: list[str] | None = None) -> int:
             return _extremum(args, out)
         text, names = _split(args.words)
         if text is None:
-            text = sys.stdin.read()
+            text = _read_stdin()
         symbols = _declarations(args.declare)
         if "wrt" in args.words and not names:
             raise MdiffError("'wrt' needs at least one variable name")
@@ -195,7 +195,7 @@ def _extremum(args, out) -> int:
     verb = args.words[0]
     text, names = _split(args.words[1:])
     if text is None:
-        text = sys.stdin.read()
+        text = _read_stdin()
     if not names:
         raise MdiffError(f"'mdiff {verb}' needs 'wrt' and variable names")
     p = parse(text, _declarations(args.declare))
@@ -221,6 +221,13 @@ def _extremum(args, out) -> int:
     else:
         print(str(res), file=out)
     return 0
+
+
+def _read_stdin() -> str:
+    if sys.stdin is None or sys.stdin.isatty():
+        raise MdiffError("no expression: give one as an argument or on standard input "
+                         "(mdiff --help shows examples)")
+    return sys.stdin.read()
 
 
 def _load_data(path):

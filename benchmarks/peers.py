@@ -40,20 +40,28 @@ class Unsupported(Exception):
     """The peer has no counterpart for a node of the problem."""
 
 
+class Unevaluated(Exception):
+    """The peer answered with an unevaluated derivative."""
+
+
 def version(module: str) -> str | None:
     """The installed version of a peer, or None (import errors of any kind)."""
     try:
         mod = importlib.import_module(module)
     except Exception:   # a broken install (e.g. a missing torch) counts as missing
         return None
-    return getattr(mod, "__version__", "installed")
+    try:
+        from importlib.metadata import version as dist_version
+        return dist_version(module)
+    except Exception:
+        return getattr(mod, "__version__", "installed")
 
 
 # --------------------------------------------------------------------------------------
 # SymPy
 # --------------------------------------------------------------------------------------
 
-_T = sp.Dummy("t")
+_T = sp.Dummy("t", real=True)
 
 
 def _sp_elementwise(name: str):
@@ -91,10 +99,10 @@ class SympyWriter:
         var = self.parsed.variables[wrt]
 
         def build():
-            memo = {}
+            memo = self._memo = {}
             for node in nodes:
                 memo[id(node)] = self._node(node, [memo[id(a)] for a in node.args])
-            return self.scalar(memo[id(root)], root), memo.get(id(var)) or self._leaf(var)
+            return memo[id(root)], self._leaf(var)
         return build
 
     def _check(self, node):
@@ -109,16 +117,28 @@ class SympyWriter:
             return sp.Symbol(node.name, real=True)
         return sp.MatrixSymbol(node.name, self.dim(node.rows), self.dim(node.cols))
 
-    def scalar(self, value, node):
-        """A 1x1 SymPy matrix used as a scalar -> Trace(value)."""
-        if node.is_scalar and isinstance(value, sp.MatrixExpr):
-            return sp.Trace(value)
-        return value
+    @staticmethod
+    def scalar(value, node=None):
+        """A 1x1 SymPy matrix where a true scalar is needed -> Trace(value)."""
+        return sp.Trace(value) if isinstance(value, sp.MatrixExpr) else value
 
     def _ones(self, node):
         return sp.OneMatrix(self.dim(node.rows), self.dim(node.cols))
 
+    def _sum(self, x, xn):
+        """Sum of entries as a user writes it: ones' * x (* ones)."""
+        out = sp.OneMatrix(1, self.dim(xn.rows)) * x
+        if xn.cols != 1:
+            out = out * sp.OneMatrix(self.dim(xn.cols), 1)
+        return out
+
+    def _sq_norm(self, x, xn):
+        return x.T * x if xn.cols == 1 else sp.Trace(x.T * x)
+
     def _node(self, node, args):
+        """One node.  1x1 results stay 1x1 matrix expressions (``x.T*A*x``) as a SymPy
+        user would write them; they become ``Trace(...)`` only where SymPy needs a true
+        scalar (inside a matrix product, a function, a sum with scalars)."""
         op = node.op
         if op == "var":
             return self._leaf(node)
@@ -131,27 +151,32 @@ class SympyWriter:
         if op == "eye":
             return sp.Identity(self.dim(node.rows))
         if op == "add":
-            return sp.Add(*[self.scalar(a, n) for a, n in zip(args, node.args)]) \
-                if node.is_scalar else sp.MatAdd(*args)
+            if node.is_scalar and not all(isinstance(a, sp.MatrixExpr) for a in args):
+                return sp.Add(*[self.scalar(a) for a in args])
+            return sp.MatAdd(*args)
         if op == "mul":
             coef, nscal = node.data
-            scalars = [self.scalar(a, n) for a, n in zip(args[:nscal], node.args[:nscal])]
-            chain = args[nscal:]
-            out = sp.Rational(coef) * sp.Mul(*scalars)
-            if chain:
-                m = sp.MatMul(*chain) if len(chain) > 1 else chain[0]
-                if node.is_scalar:
-                    return out * sp.Trace(m)
-                return out * m
+            scalars, chain = args[:nscal], list(args[nscal:])
+            mats = [a for a in scalars if isinstance(a, sp.MatrixExpr)]
+            out = sp.Rational(coef) * sp.Mul(*[a for a in scalars if not isinstance(a, sp.MatrixExpr)])
+            if chain:   # 1x1 factors inside a matrix product become true scalars
+                out = out * sp.Mul(*[self.scalar(m) for m in mats])
+                return out * (sp.MatMul(*chain) if len(chain) > 1 else chain[0])
+            if mats:
+                return out * (sp.MatMul(*mats) if len(mats) > 1 else mats[0])
             return out
         if op == "T":
             return args[0].T
         if op == "had":
             return sp.HadamardProduct(*args)
         if op == "pow":
-            base, p = args[0], self.scalar(args[1], node.args[1])
+            base, p = args[0], self.scalar(args[1])
+            bn = node.args[0]
             if node.is_scalar:
-                return self.scalar(base, node.args[0]) ** p
+                if bn.op == "norm2" and node.args[1].op == "num" and node.args[1].data == 2:
+                    xn = bn.args[0]   # norm2(x)^2 as the user writes it: x.T*x
+                    return self._sq_norm(self._rebuild(xn), xn)
+                return self.scalar(base) ** p
             return sp.HadamardPower(base, p)
         if op == "mpow":
             return args[0] ** node.data
@@ -160,7 +185,7 @@ class SympyWriter:
         if op in E.ELEMENTWISE:
             fn, lam = _sp_elementwise(op)
             if node.is_scalar:
-                return fn(self.scalar(args[0], node.args[0]))
+                return fn(self.scalar(args[0]))
             return args[0].applyfunc(lam)
         x, xn = args[0], node.args[0]
         if op == "tr":
@@ -169,13 +194,14 @@ class SympyWriter:
             return sp.Determinant(x)
         if op == "logdet":
             return sp.log(sp.Determinant(x))
-        if op in ("sum", "norm1", "norm2", "logsumexp"):
-            if op == "norm2":
-                return sp.sqrt(sp.Trace(x.T * x))
-            inner = {"sum": x, "norm1": x.applyfunc(_sp_elementwise("abs")[1]),
-                     "logsumexp": x.applyfunc(_sp_elementwise("exp")[1])}[op]
-            total = sp.Trace(sp.OneMatrix(self.dim(xn.cols), self.dim(xn.rows)) * inner)
-            return sp.log(total) if op == "logsumexp" else total
+        if op == "norm2":
+            return sp.sqrt(self.scalar(self._sq_norm(x, xn)))
+        if op == "sum":
+            return self._sum(x, xn)
+        if op == "norm1":
+            return self._sum(x.applyfunc(_sp_elementwise("abs")[1]), xn)
+        if op == "logsumexp":
+            return sp.log(self.scalar(self._sum(x.applyfunc(_sp_elementwise("exp")[1]), xn)))
         if op == "diagm":
             return sp.DiagMatrix(x)
         if op == "diagv":
@@ -187,13 +213,16 @@ class SympyWriter:
             return sp.HadamardProduct(ex, colsum.applyfunc(sp.Lambda(_T, 1 / _T)))
         raise Unsupported(f"no SymPy counterpart for {op}")
 
+    def _rebuild(self, node):
+        return self._memo[id(node)]
+
 
 def sympy_numeric(result, point_dims: dict, values: dict):
     """A SymPy derivative at concrete sizes and values -> numpy array (or raise)."""
     dims = {sp.Symbol(s.name, integer=True, positive=True): int(v) for s, v in point_dims.items()}
     r = result.xreplace(dims) if hasattr(result, "xreplace") else result
     if isinstance(r, sp.Basic) and r.has(sp.Derivative):
-        raise ValueError("unevaluated Derivative in the answer")
+        raise Unevaluated("unevaluated Derivative")
     mats = sorted(r.atoms(sp.MatrixSymbol), key=str) if isinstance(r, sp.Basic) else []
     scal = sorted((s for s in r.free_symbols if not isinstance(s, sp.MatrixSymbol)
                    and s.name in values), key=str) if isinstance(r, sp.Basic) else []
@@ -236,20 +265,16 @@ class TensorgradWriter:
         import tensorgrad.functions as F
         self.tg, self.F = tensorgrad, F
         self.vars = {}
-
-    @staticmethod
-    def edges(node):
-        out = []
-        if node.rows != 1:
-            out.append("r")
-        if node.cols != 1:
-            out.append("c")
-        return out
+        self.fixed = {}
 
     def size(self, d):
+        """An edge size: tensorgrad wants a symbol (a fixed size k becomes ``d_k``)."""
         d = sp.sympify(d)
+        if d.is_Integer:
+            self.fixed[sp.Symbol(f"d_{int(d)}")] = int(d)
+            return sp.Symbol(f"d_{int(d)}")
         if not d.is_Symbol:
-            raise Unsupported(f"tensorgrad edges need a plain dimension symbol, not {d}")
+            raise Unsupported(f"tensorgrad edges need a dimension symbol, not {d}")
         return sp.Symbol(d.name)
 
     def shape_kwargs(self, node):
@@ -284,9 +309,10 @@ class TensorgradWriter:
         base = self.tg.Ones(**shape) if shape else self.tg.Product([])
         return base if c == 1 else self.tg.Sum([base], [c])
 
-    def _matmul(self, a, an, b, bn):
-        F = self.F
-        if an.cols == 1:                      # outer product (or scalar times)
+    @staticmethod
+    def _matmul(a, a_cols, b):
+        """Matrix product: contract a's column edge with b's row edge."""
+        if a_cols == 1:                       # outer product (or scalar times)
             return a @ b
         return a.rename(c="k_") @ b.rename(r="k_")
 
@@ -307,14 +333,10 @@ class TensorgradWriter:
             out = None
             for a in args[:nscal]:
                 out = a if out is None else out @ a
-            chain_nodes = node.args[nscal:]
-            acc, accn = None, None
-            for a, an in zip(args[nscal:], chain_nodes):
-                if acc is None:
-                    acc, accn = a, an
-                else:
-                    acc = self._matmul(acc, accn, a, an)
-                    accn = E.Expr("shape", (), None, (accn.rows, an.cols))
+            acc, acc_cols = None, None
+            for a, an in zip(args[nscal:], node.args[nscal:]):
+                acc = a if acc is None else self._matmul(acc, acc_cols, a)
+                acc_cols = an.cols
             if acc is not None:
                 out = acc if out is None else out @ acc
             if out is None:
@@ -341,11 +363,13 @@ class TensorgradWriter:
         if op == "mpow":
             acc = args[0]
             for _ in range(node.data - 1):
-                acc = self._matmul(acc, node, args[0], node)
+                acc = self._matmul(acc, node.cols, args[0])
             return acc
         x = args[0]
         if op == "inv":
-            return F.inverse(x) if x.edges else F.pow(x, -1)
+            # tensorgrad's inverse over edges {r, c} is the Y with sum_r Y[r,c] X[r,c'] = I,
+            # i.e. inv(X)' in matrix terms; the matrix inverse is its transpose
+            return F.inverse(x).rename(r="c", c="r") if x.edges else F.pow(x, -1)
         if op in ("exp", "log", "tanh", "sigmoid", "relu", "abs", "sign", "sqrt"):
             return getattr(F, op)(x)
         if op == "softplus":
@@ -373,26 +397,39 @@ class TensorgradWriter:
         raise Unsupported(op)
 
 
-def tensorgrad_numeric(result, variables: dict, values: dict, dims: dict):
+def tensorgrad_numeric(result, writer: TensorgradWriter, values: dict, dims: dict):
     """Evaluate tensorgrad's derivative -> numpy, axes in the order F.r, F.c, X.r, X.c
-    (the variable's edges renamed ``xr``/``xc``; unit axes absent)."""
+    (the variable's edges renamed ``xr``/``xc``; unit axes absent).
+
+    tensorgrad's own evaluators take torch *named* tensors, which the installed torch
+    may lack (named tensors are gone from recent torch); so the derivative goes through
+    tensorgrad's compiler and the specialised straight-line torch function it generates
+    is called with plain tensors in the variables' edge order."""
     import torch
-    from tensorgrad.extras.evaluate import evaluate
-    tvals = {}
-    for name, v in variables.items():
-        arr = np.asarray(values[name], float)
-        names = [e for e in ("r", "c") if e in v.edges]
-        arr = arr.reshape([s for s in arr.shape if s != 1]) if names else arr.reshape(())
-        t = torch.tensor(arr, dtype=torch.float64)
-        tvals[v] = t.rename(*names) if names else t
-    tdims = {sp.Symbol(s.name): int(n) for s, n in dims.items()}
-    out = evaluate(result, tvals, tdims)
-    names = list(out.names) if out.dim() else []
-    want = [e for e in ("r", "c", "xr", "xc") if e in names]
-    if set(names) != set(want):
-        raise ValueError(f"unexpected edges {names}")
-    out = out.align_to(*want) if want else out
-    return out.rename(None).detach().numpy()
+    from tensorgrad.compiler.runtime import compile_to_callable
+    prog = compile_to_callable(result)
+    sizes = {sp.Symbol(s.name): int(n) for s, n in dims.items()}
+    sizes.update(writer.fixed)
+    fn = prog.codegen.specialize({s: sizes[s] for s in prog.symbols}, dtype=torch.float64)
+    args = []
+    for v in prog.vars:
+        arr = np.asarray(values[v.name], float)
+        arr = arr.reshape([k for k in arr.shape if k != 1])
+        mine = [e for e in ("r", "c") if e in writer.vars[v.name].edges]
+        theirs = list(v.edges)
+        if theirs != mine:
+            if sorted(theirs) != sorted(mine):
+                raise ValueError(f"variable {v.name} has edges {theirs}")
+            arr = arr.T
+        args.append(torch.tensor(arr, dtype=torch.float64))
+    with torch.no_grad():
+        out = fn(*args)[0]
+    order = list(prog.outputs[0][1])
+    want = [e for e in ("r", "c", "xr", "xc") if e in order]
+    if sorted(order) != sorted(want):
+        raise ValueError(f"unexpected edges {order}")
+    arr = out.detach().numpy()
+    return np.transpose(arr, [order.index(e) for e in want]) if want else arr
 
 
 # --------------------------------------------------------------------------------------

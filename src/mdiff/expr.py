@@ -63,7 +63,7 @@ def fmt_shape(shape) -> str:
 class Expr:
     """An immutable, interned expression node."""
 
-    __slots__ = ("op", "args", "data", "shape", "_skey", "_sym", "__weakref__")
+    __slots__ = ("op", "args", "data", "shape", "_skey", "_sym", "_delta", "__weakref__")
     _interned: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary()
 
     def __new__(cls, op: str, args: tuple = (), data=None, shape=(ONE, ONE)):
@@ -77,6 +77,7 @@ class Expr:
             object.__setattr__(node, "shape", shape)
             object.__setattr__(node, "_skey", None)
             object.__setattr__(node, "_sym", None)
+            object.__setattr__(node, "_delta", None)
             cls._interned[key] = node
         return node
 
@@ -124,7 +125,7 @@ class Expr:
     def sort_key(self):
         """A deterministic structural key (stable across runs, unlike ``hash``)."""
         if self._skey is None:
-            for node in postorder(self):
+            for node in postorder(self, done=lambda n: n._skey is not None):
                 if node._skey is None:
                     object.__setattr__(
                         node, "_skey",
@@ -154,8 +155,9 @@ def _data_key(data):
     return str(data)
 
 
-def postorder(root: Expr) -> Iterator[Expr]:
-    """Every node of the DAG once, children before parents (iterative)."""
+def postorder(root: Expr, done=None) -> Iterator[Expr]:
+    """Every node of the DAG once, children before parents (iterative).  Nodes for
+    which ``done(node)`` holds are neither yielded nor entered (work already done)."""
     seen = set()
     stack = [(root, False)]
     while stack:
@@ -163,7 +165,7 @@ def postorder(root: Expr) -> Iterator[Expr]:
         if expanded:
             yield node
             continue
-        if id(node) in seen:
+        if id(node) in seen or (done is not None and done(node)):
             continue
         seen.add(id(node))
         stack.append((node, True))
@@ -277,6 +279,16 @@ def placeholder(tag, shape) -> Expr:
 
 
 # --- predicates ----------------------------------------------------------------
+
+def has_placeholder(e: Expr) -> bool:
+    """Does ``e`` contain a differential placeholder?  Cached on every node, so asking
+    about a deep forward subexpression costs nothing the second time."""
+    if e._delta is None:
+        for node in postorder(e, done=lambda n: n._delta is not None):
+            object.__setattr__(node, "_delta",
+                               node.op == "delta" or any(a._delta for a in node.args))
+    return e._delta
+
 
 def is_zero(e: Expr) -> bool:
     return e.op in ("num", "fill") and e.data == 0

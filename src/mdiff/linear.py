@@ -23,13 +23,14 @@ from .expr import (Expr, add, apply, commutation, eye, fill, hadamard, kron, mul
                    postorder, transpose, unvec)
 
 
-def _with_delta(root: Expr) -> set:
-    """ids of nodes of ``root`` that contain a placeholder."""
-    out = set()
-    for node in postorder(root):
-        if node.op == "delta" or any(id(a) in out for a in node.args):
-            out.add(id(node))
-    return out
+class _Live:
+    """``node in live``: does the node contain a placeholder (cached on the node)."""
+
+    def __contains__(self, node: Expr) -> bool:
+        return E.has_placeholder(node)
+
+
+LIVE = _Live()
 
 
 # --- adjoint ---------------------------------------------------------------------------
@@ -54,7 +55,7 @@ def _adj_mul(e: Expr, g: Expr, live):
 
 
 def _the_live_index(e, live) -> int:
-    idx = [i for i, a in enumerate(e.args) if id(a) in live]
+    idx = [i for i, a in enumerate(e.args) if a in live]
     if len(idx) != 1:
         raise DiffError("internal: a product is not linear in its differential")
     return idx[0]
@@ -93,12 +94,12 @@ ADJOINT = {
 
 def adjoint(L: Expr, g: Expr) -> dict:
     """{placeholder tag: G_tag} with tr(g' L) = sum over tags of tr(G_tag' d_tag)."""
-    live = _with_delta(L)
+    live = LIVE
     out = defaultdict(list)
     stack = [(L, g)]
     while stack:
         e, gg = stack.pop()
-        if id(e) not in live:
+        if e not in live:
             continue
         if e.op == "delta":
             out[e.data].append(gg)
@@ -142,9 +143,9 @@ def _vz_kron(e: Expr, V, live, size):
     p, q = b.shape
     perm = kron(kron(eye(n), commutation(q, m)), eye(p))
     terms = []
-    if id(a) in live:
+    if a in live:
         terms.append(mul(perm, kron(eye(m * n), _vec_of(b)), V(a)))
-    if id(b) in live:
+    if b in live:
         terms.append(mul(perm, kron(_vec_of(a), eye(p * q)), V(b)))
     return add(*terms)
 
@@ -177,20 +178,19 @@ VECTORIZE = {
 
 def vectorize(L: Expr, tag) -> Expr:
     """The matrix M (size(L) x size(d_tag)) with vec(L) = M vec(d_tag)."""
-    live = _with_delta(L)
-    target = [n for n in postorder(L) if n.op == "delta" and n.data == tag]
+    live = LIVE
+    not_live = lambda n: n not in live  # noqa: E731 - only subtrees with placeholders
+    target = [n for n in postorder(L, done=not_live) if n.op == "delta" and n.data == tag]
     if not target:
         raise DiffError("internal: no such placeholder")
     size = target[0].size
     memo: dict = {}
 
     def V(x: Expr) -> Expr:
-        return memo[id(x)]
+        return memo[id(x)] if x in live else E.zeros((x.size, size))
 
-    for node in postorder(L):
-        if id(node) not in live:
-            memo[id(node)] = E.zeros((node.size, size))
-        elif node.op == "delta":
+    for node in postorder(L, done=not_live):
+        if node.op == "delta":
             memo[id(node)] = eye(size) if node.data == tag else E.zeros((node.size, size))
         else:
             handler = VECTORIZE.get(node.op)

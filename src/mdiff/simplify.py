@@ -771,9 +771,7 @@ class Simplifier:
                       "factor": FACTOR_RULES_BY_OP}[mode]
 
     def __call__(self, root: Expr) -> Expr:
-        for node in postorder(root):
-            if node in self.memo:
-                continue
+        for node in postorder(root, done=self.memo.__contains__):
             new = rebuild(node, tuple(self.memo[a] for a in node.args)) if node.args else node
             out = self._fixpoint(new)
             self.memo[node] = out

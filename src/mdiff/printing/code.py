@@ -148,6 +148,12 @@ class _Printer:
         parts += [self.ref(s) for s in node.args[:nscal]]
         acc = None            # the product of the factors to the right, as code
         right_diag = None     # a diag(v) at the right end, waiting for a left operand
+        if len(factors) == 2 and factors[1].op == "fill" and factors[1].rows == 1 \
+                and factors[1].data == 1 and factors[0].cols == 1:
+            # v*vector(1)' (a bias over a batch) is a broadcast view, not a product
+            parts.append(f"xp.broadcast_to({self.ref(factors[0])}, "
+                         f"({self.dim(node.rows)}, {self.dim(node.cols)}))")
+            return " * ".join(parts)
         for f in reversed(factors):
             structured = id(f) in lazy
             if structured and f.op == "diagm":
@@ -177,6 +183,27 @@ class _Printer:
             parts.append(acc)
         return " * ".join(parts) if parts else "1.0"
 
+    def sum(self, e: Expr, lazy: set) -> str:
+        """Terms joined with + and -, constants as numbers (broadcast), c*X inline; a
+        sum of constants alone keeps its shape through one array term."""
+        parts = []
+        for t in e.args:
+            if id(t) in lazy and t.op == "fill":
+                parts.append(("+" if t.data >= 0 else "-", _num(abs(t.data))))
+            elif id(t) in lazy and t.op == "mul":
+                c = t.data[0]
+                body = self.ref(t.args[0])
+                mag = abs(c)
+                parts.append(("+" if c > 0 else "-", body if mag == 1 else f"{_num(mag)} * {body}"))
+            else:
+                parts.append(("+", self.ref(t)))
+        parts.sort(key=lambda p: p[1][0].isdigit())   # an array term first keeps the shape
+        sign, first = parts[0]
+        text = ("-" if sign == "-" else "") + first
+        for sign, body in parts[1:]:
+            text += f" {sign} {body}"
+        return text
+
     def node(self, e: Expr, lazy: set) -> None:
         op, a = e.op, e.args
         r = self.ref
@@ -187,6 +214,8 @@ class _Printer:
         if op == "dim":
             return self.emit(e, f"xp.full((1, 1), float({self.dim(e.data)}))", inline=True)
         if op == "fill":
+            if id(e) in lazy:
+                return
             return self.emit(e, f"xp.full(({self.dim(e.rows)}, {self.dim(e.cols)}), "
                                 f"{_num(e.data)})")
         if op == "eye":
@@ -202,8 +231,10 @@ class _Printer:
         if op in ("diagm", "kron") and id(e) in lazy:
             return
         if op == "add":
-            return self.emit(e, " + ".join(r(t) for t in a))
+            return self.emit(e, self.sum(e, lazy))
         if op == "mul":
+            if id(e) in lazy:
+                return
             return self.emit(e, self.chain(e, lazy))
         if op == "had":
             return self.emit(e, f"{r(a[0])} * {r(a[1])}")
@@ -264,18 +295,29 @@ class _Printer:
 
 
 def _lazy_nodes(roots) -> set:
-    """diag(v) / A ⊗ B nodes used only as factors of longer products (never dense)."""
-    inside, elsewhere = set(), set()
+    """Nodes printed inside their users instead of as temporaries: diag(v) / A ⊗ B used
+    only as factors of longer products (never dense), and constants and c*X terms used
+    only inside sums (``1 - Z*Z`` is one pass, not three)."""
+    inside, in_sums, elsewhere = set(), set(), set()
     for root in roots:
         for node in postorder(root):
             if node.op == "mul" and len(node.args) - node.data[1] > 1:
                 nscal = node.data[1]
-                inside.update(id(a) for a in node.args[nscal:])
+                inside.update(id(a) for a in node.args[nscal:] if a.op in ("diagm", "kron"))
+                elsewhere.update(id(a) for a in node.args[nscal:] if a.op not in ("diagm", "kron"))
                 elsewhere.update(id(a) for a in node.args[:nscal])
+            elif node.op == "add":
+                in_sums.update(id(a) for a in node.args if _inline_term(a))
+                elsewhere.update(id(a) for a in node.args if not _inline_term(a))
             else:
                 elsewhere.update(id(a) for a in node.args)
         elsewhere.add(id(root))
-    return inside - elsewhere
+    return (inside | in_sums) - elsewhere
+
+
+def _inline_term(t: Expr) -> bool:
+    """A sum's term that is a constant fill or a number times one factor."""
+    return t.op == "fill" or (t.op == "mul" and t.data[1] == 0 and len(t.args) == 1)
 
 
 def _output(node: Expr, ref: str) -> str:

@@ -19,7 +19,7 @@ from .printing.code import py_name, to_code
 from .backends import compile_function
 from .printing.latex import to_latex
 from .printing.text import to_text
-from .simplify import Simplifier
+from .simplify import Simplifier, simplify_fully
 
 
 def _parsed(expr, symbols=None) -> Parsed:
@@ -239,9 +239,8 @@ def _variable(p: Parsed, name: str) -> Expr:
 
 def _derivative(p: Parsed, name: str, grad: Expr | None = None) -> Derivative:
     raw = _raw_derivative(p, name, grad)
-    simp = Simplifier()
-    result = simp(raw.expr)
-    return dataclasses.replace(raw, expr=result, identities=tuple(simp.applied))
+    result, applied = simplify_fully(raw.expr)
+    return dataclasses.replace(raw, expr=result, identities=applied)
 
 
 def _raw_derivative(p: Parsed, name: str, grad: Expr | None = None) -> Derivative:
@@ -324,8 +323,7 @@ def _convention_ok(d: Derivative, convention: str) -> Derivative:
 
 
 def _simplified(expr: Expr):
-    simp = Simplifier()
-    return simp(expr), tuple(simp.applied)
+    return simplify_fully(expr)
 
 
 def _higher(p: Parsed, names: list, convention: str) -> Derivative:

@@ -90,7 +90,7 @@ def differential(f: Expr, variables: dict[str, Expr]) -> Expr:
 def jacobian(f: Expr, var: Expr) -> Expr:
     """d vec(F) / d vec(X)' as a matrix expression (size F x size X)."""
     dF = differential(f, {var.name: var})
-    if E.is_zero(dF):
+    if E.is_zero(dF) or not E.has_placeholder(dF):
         return E.zeros((f.size, var.size))
     return vectorize(dF, var.name)
 

@@ -687,6 +687,15 @@ class _Typer:
         raise AssertionError(fn)  # pragma: no cover - FUNCTION_ARITY lists every case
 
     def _dim_arg(self, node):
+        if node.kind == "product" and all(str(o) == "*" for o in node.ops):
+            out = sp.Integer(1)
+            for child in node.children:
+                out *= self._dim_arg(child)
+            return out
+        if node.kind == "pow" and node.value == "^":
+            k = _literal_int(node.children[1])
+            if k is not None and 1 <= k <= 8:
+                return self._dim_arg(node.children[0]) ** k
         if node.kind == "num" and node.value.is_integer and node.value >= 1:
             if node.value > 10**9:
                 raise LimitError("dimension too large", node.span, self.text)

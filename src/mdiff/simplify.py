@@ -795,8 +795,25 @@ class Simplifier:
         return e
 
 
+MAX_PASSES = 6
+
+
+def simplify_fully(root: Expr, mode: str = "print") -> tuple:
+    """(result, identities applied): fresh passes until one changes nothing, so the
+    result is a fixed point of the whole catalogue (simplify is idempotent)."""
+    from .parser import deep_recursion
+    applied: list = []
+    with deep_recursion():
+        for _ in range(MAX_PASSES):
+            simp = Simplifier(mode=mode)
+            out = simp(root)
+            applied += [a for a in simp.applied if a not in applied]
+            if out is root:
+                break
+            root = out
+    return root, tuple(applied)
+
+
 def simplify(root: Expr) -> Expr:
     """The expression rewritten with the identity catalogue until nothing applies."""
-    from .parser import deep_recursion
-    with deep_recursion():
-        return Simplifier()(root)
+    return simplify_fully(root)[0]

@@ -19,6 +19,7 @@ rewriting (identities with names) belongs to ``simplify.py``.
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from typing import Iterable, Iterator
 
@@ -123,14 +124,20 @@ class Expr:
         return self.data[1] if self.op == "var" else frozenset()
 
     def sort_key(self):
-        """A deterministic structural key (stable across runs, unlike ``hash``)."""
+        """A deterministic structural key (stable across runs, unlike ``hash``).
+
+        It compares the node itself and the heads of its children, then a digest of the
+        whole structure: bounded depth, so comparing two deep keys never recurses deeply
+        (a nested-tuple key would, in C, for a 2000-layer network)."""
         if self._skey is None:
             for node in postorder(self, done=lambda n: n._skey is not None):
                 if node._skey is None:
-                    object.__setattr__(
-                        node, "_skey",
-                        (OP_RANK.get(node.op, 99), node.op, _data_key(node.data),
-                         tuple(a._skey for a in node.args), tuple(map(str, node.shape))))
+                    head = (OP_RANK.get(node.op, 99), node.op, _data_key(node.data))
+                    digest = hashlib.blake2b(repr((head, tuple(map(str, node.shape)), tuple(
+                        a._skey[-1] for a in node.args))).encode(), digest_size=8).hexdigest()
+                    children = tuple(a._skey[0] + (a._skey[-1],) for a in node.args)
+                    object.__setattr__(node, "_skey", (head, children,
+                                                       tuple(map(str, node.shape)), digest))
         return self._skey
 
     def __repr__(self) -> str:

@@ -256,7 +256,7 @@ CASES: list[Case] = [
     Case("calculus", "kron(A, c*B)", "c", None, "kron(A, B)"),
     Case("calculus", "sum(X .* (A + c*matrix(1)))", "c", None, "sum(X)",
          "matrix(c) constant fill"),
-    Case("calculus", "vector(1)'*X*vector(1)", "X", None, "0*X + 1",
+    Case("calculus", "vector(1)'*X*vector(1)", "X", None, "matrix(1)",
          "sum of entries through ones vectors"),
 
     # ---- elementwise functions: d u'φ(x) = u'(φ'(x) ⊙ dx) ------------------------------

@@ -20,16 +20,18 @@ Domain safety, by construction:
 
 Magnitudes are kept tame: each node carries a crude upper bound of its entries
 (dimensions are at most ``MAX_DIM``), and an operand whose bound is too large is
-squashed (``tanh(E)``, ``sin(E)``) or scaled (``E/2^k``) before ``exp``, a power or a
+squashed (``tanh(E)``, ``arctan(E)``) or scaled (``E/2^k``) before ``exp``, a power or a
 product can amplify it.  This keeps central differences accurate to ~1e-8.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 #: Largest size a dimension name takes in the checks (``check(dims=...)``).
@@ -226,6 +228,7 @@ def leaf(ctx: Ctx, shape) -> T:
     if kind == "diagonal":
         return _var(ctx, shape, ("diagonal",)) if r == ("n",) else _var(ctx, shape, ("spd",))
     if kind == "eye":
+        ctx.dims_as_scalars.add(r[0])    # a declared variable must carry the dimension
         return T(f"eye({dim_text(r)})", 1.0, atomic=True)
     if kind == "number":
         text, value = draw(st.sampled_from(NUMBERS))
@@ -250,23 +253,26 @@ def tame(ctx: Ctx, t: T, limit: float) -> T:
     """``t`` itself if its entries are bounded by ``limit``, else squashed or scaled."""
     if t.bound <= limit:
         return t
-    how = ctx.draw(st.sampled_from(["tanh", "scale", "sin"] if t.bound < 1e12 else ["tanh", "sin"]))
+    # squashing by sin would make a large argument oscillate: tanh and arctan do not
+    how = ctx.draw(st.sampled_from(["tanh", "scale", "arctan"] if t.bound < 1e12 else
+                                   ["tanh", "arctan"]))
     if how == "scale":
         k = max(1, math.ceil(math.log2(t.bound / limit)))
         return T(f"{t.par()}/{2 ** k}", t.bound / 2 ** k, t.lb / 2 ** k if t.lb else None)
-    return T(f"{how}({t.text})", 1.0, atomic=True)
+    return T(f"{how}({t.text})", 1.6, atomic=True)
 
 
 # --- the generators -----------------------------------------------------------------------
 
 
-def gen(ctx: Ctx, shape, depth: int) -> T:
+def gen(ctx: Ctx, shape, depth: int, root: bool = False) -> T:
     """A well-shaped expression of ``shape`` with nesting at most ``depth``."""
     draw = ctx.draw
     if depth <= 0:
         return leaf(ctx, shape)
-    # 0 (what shrinking moves to) is a leaf; the leaf probability grows near the bottom
-    if draw(st.integers(0, 9)) < (3 if depth > 2 else 4):
+    # 0 (what shrinking moves to) is a leaf, except at the root: a whole program is never
+    # a bare leaf.  The leaf probability grows near the bottom.
+    if not root and draw(st.integers(0, 9)) < (1 if depth > 3 else 3 if depth > 1 else 5):
         return leaf(ctx, shape)
     r, c = shape
     options = ["neg", "add", "sub", "scale", "elementwise", "transpose", "product",
@@ -348,6 +354,8 @@ def _elementwise(ctx, shape, d):
                                              abs(math.log(p.lb))), atomic=True)
         return T(f"sqrt({p.text})", math.sqrt(p.bound), math.sqrt(p.lb), atomic=True)
     t = gen(ctx, shape, d)
+    if fn in ("sin", "cos"):          # a huge argument would oscillate faster than h
+        t = tame(ctx, t, 30)
     if fn in ("sin", "cos", "tanh", "sign"):
         return T(f"{fn}({t.text})", 1.0, atomic=True)
     if fn == "arctan":
@@ -364,7 +372,7 @@ def _elementwise(ctx, shape, d):
         return T(f"{fn}({t.text})", _exp(t.bound), lb, atomic=True)
     if fn == "tan":
         if t.bound > 1.2:
-            t = T(f"{draw(st.sampled_from(['tanh', 'sin']))}({t.text})", 1.0, atomic=True)
+            t = T(f"tanh({t.text})", 1.0, atomic=True)
         return T(f"tan({t.text})", math.tan(t.bound), atomic=True)
     if fn in ("arcsin", "arccos"):
         return T(f"{fn}(tanh({t.text})/2)", 3.2, atomic=True)
@@ -466,6 +474,8 @@ def spd(ctx: Ctx, dim: tuple, d: int) -> T:
         eye = "1"
     else:
         eye = draw(st.sampled_from(["eye"] + ([f"eye({dim_text(dim)})"] if len(dim) == 1 else [])))
+        if eye != "eye":
+            ctx.dims_as_scalars.add(dim[0])
     return T(f"{text} + {eye}", 1 + dim_size(k) * b.bound ** 2, None)
 
 
@@ -679,8 +689,10 @@ def programs(draw, kind: str = "scalar", max_depth: int = 5, max_lets: int = 2,
         lets.append(f"{name} = {t.text}")
         ctx.lets.append((name, shape, T(name, t.bound, t.lb, atomic=True)))
     shape = draw(st.sampled_from(ROOT_SHAPES[kind]))
-    body = gen(ctx, shape, max_depth)
-    for name in ctx.dims_as_scalars:   # a dimension used as a scalar must be a dimension
+    body = gen(ctx, shape, max_depth, root=True)
+    # a dimension used as a scalar or in eye(n) must be carried by a declared variable
+    # (see test_properties.test_dimension_only_in_eye_round_trips for why)
+    for name in sorted(ctx.dims_as_scalars):
         if not any(name in re.findall(r"\w+", spec) for spec in ctx.decls.values()):
             ctx.decls["x" if name == "n" else "u"] = decl_text(((name,), ()))
     decls = [f"{n}: {spec}" for n, spec in sorted(ctx.decls.items())]
@@ -707,3 +719,36 @@ def check_dims(parsed, sizes: dict) -> dict:
 
 #: Dimension sizes for a check (n and m drawn independently; 1 is an edge case).
 dim_sizes = st.fixed_dictionaries({"n": st.integers(1, MAX_DIM), "m": st.integers(1, MAX_DIM)})
+
+
+# --- Hypothesis profiles --------------------------------------------------------------------
+
+#: Per-test wall-clock budget (seconds) of each profile; ``None``: no time box.  The
+#: ``long`` one may be changed with ``MDIFF_HYPOTHESIS_TIME_BOX=seconds``.
+TIME_BOX = {"ci": None, "long": float(os.environ.get("MDIFF_HYPOTHESIS_TIME_BOX", 20 * 60))}
+
+
+def register_profiles() -> None:
+    """``ci`` (the default of the property tests): 300 examples per property, no deadline.
+    ``long``: 10,000 examples, each property time-boxed to ``TIME_BOX["long"]`` seconds.
+
+    They are registered when this module is imported, so
+    ``python -m pytest -p tests.strategies --hypothesis-profile=long`` works (Hypothesis'
+    plugin loads the profile before test modules are imported, so the profile must be
+    registered by then); ``MDIFF_HYPOTHESIS_PROFILE=long python -m pytest`` works too."""
+    common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                        HealthCheck.data_too_large])
+    settings.register_profile("ci", max_examples=300, **common)
+    settings.register_profile("long", max_examples=10_000, **common)
+
+
+def use_profile() -> str:
+    """Load ``ci`` unless a profile was chosen (``--hypothesis-profile`` or the
+    ``MDIFF_HYPOTHESIS_PROFILE`` environment variable); return the profile's name."""
+    register_profiles()
+    if settings.get_current_profile_name() == "default":
+        settings.load_profile(os.environ.get("MDIFF_HYPOTHESIS_PROFILE", "ci"))
+    return settings.get_current_profile_name()
+
+
+register_profiles()

@@ -19,8 +19,9 @@ KNOWN_VERBOSE = {
     "calculus: d[sum(diag(x)*A*diag(x))]/dx": 5,
     # inv(X'*A*X) is not expanded (only valid for square X)
     "CB(52): d[det(X'*A*X)]/dX": 3.5,
-    # the zero vector prints as vector(0); the book writes 0*x
-    "calculus: d[u'*sign(x)]/dx": 3,
+    # the zero vector prints as vector(0, n) (its size fixed by nothing else); the book
+    # writes 0*x
+    "calculus: d[u'*sign(x)]/dx": 4,
     # softmax cross-entropy: y'*1 is not recognised as sum(y)
     "ML: d[-y'*log(softmax(W*x))]/dW": 2.5,
 }

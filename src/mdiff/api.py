@@ -444,12 +444,13 @@ def equivalent(a, b, symbols: dict | None = None, points: int = 5, seed: int = 0
 
 def against(derivative: Derivative, formula: str, points: int = 5, seed: int = 0) -> Comparison:
     """Is a hand-derived ``formula`` equal to mdiff's derivative?"""
-    p = parse(formula, derivative.f.symbols())
-    variables = {**p.variables, **derivative.f.variables}
     target = derivative.expr
-    other = p.expr
-    if other.shape != target.shape and derivative.form == "jacobian":
+    p = parse(formula, derivative.f.symbols(), shape=target.shape)
+    if p.expr.shape != target.shape and derivative.form == "jacobian":
         target = derivative.layout_expr
+        p = parse(formula, derivative.f.symbols(), shape=target.shape)
+    variables = {**p.variables, **derivative.f.variables}
+    other = p.expr
     return compare_exprs(target, other, variables, points, seed, domain=derivative.f.expr)
 
 

@@ -40,7 +40,7 @@ MAX_MATRIX_POWER = 256
 
 FUNCTION_ARITY = {**{f: 1 for f in E.ELEMENTWISE}, **{f: 1 for f in E.REDUCTIONS},
                   "inv": 1, "diag": 1, "vec": 1, "softmax": 1, "kron": 2,
-                  "eye": (0, 1), "vector": 1, "matrix": 1}
+                  "eye": (0, 1), "vector": (1, 2), "matrix": (1, 3)}
 
 
 def _grammar_text() -> str:
@@ -380,6 +380,7 @@ class _Typer:
         self.dim_names = set()
         for d in prog.decls.values():
             self.dim_names |= {s.name for x in d.dims for s in x.free_symbols}
+        self.dim_names |= _size_names(prog)
         self.used_names = set(self.lets) | set(prog.decls) | self.dim_names
 
     # dimensions
@@ -658,7 +659,12 @@ class _Typer:
             if not self.is_scalar(s):
                 raise ShapeError(f"{fn}(c) fills with a scalar, not {self.show(s)}",
                                  node.children[0].span, self.text)
-            return (self.fresh(), E.ONE) if fn == "vector" else (self.fresh(), self.fresh())
+            sizes = [self._dim_arg(d) for d in node.children[1:]]
+            if fn == "matrix" and len(sizes) == 1:
+                raise ParseError("matrix(c, m, n) takes both sizes", node.span, self.text)
+            if fn == "vector":
+                return (sizes[0] if sizes else self.fresh(), E.ONE)
+            return tuple(sizes) if sizes else (self.fresh(), self.fresh())
         if fn == "kron":
             a = self.infer(node.children[0])
             b = self.infer(node.children[1])
@@ -703,8 +709,8 @@ class _Typer:
         if node.kind == "name" and node.value not in self.lets and node.value not in self.prog.decls:
             self.dim_names.add(node.value)
             return E.dim_symbol(node.value)
-        raise ShapeError("eye(n) takes a dimension: a positive integer or a dimension name",
-                         node.span, self.text)
+        raise ShapeError("a size is a positive integer, a dimension name or a product of "
+                         "them", node.span, self.text)
 
     def run(self):
         for i, (name, node, span) in enumerate(self.prog.lets):
@@ -712,6 +718,36 @@ class _Typer:
             self.infer(node)
         self._let_limit = len(self.prog.lets)
         return self.infer(self.prog.body)
+
+
+def _size_names(prog: Program) -> set:
+    """Names used as sizes (``eye(n)``, ``vector(1, n)``): dimensions wherever they occur,
+    before and after that use (DESIGN: dimension names are scalars too)."""
+    names = set()
+    stack = [node for _, node, _ in prog.lets] + [prog.body]
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.kind == "call" and node.value in ("eye", "vector", "matrix"):
+            sizes = node.children if node.value == "eye" else node.children[1:]
+            names |= {leaf.value for size in sizes for leaf in _size_leaves(size)}
+        stack.extend(node.children)
+    return {n for n in names if n not in prog.decls and n not in {m for m, _, _ in prog.lets}}
+
+
+def _size_leaves(node):
+    """The name leaves of a size written as a product or power of names and numbers."""
+    stack, out = [node], []
+    while stack:
+        n = stack.pop()
+        if n.kind == "name":
+            out.append(n)
+        elif n.kind == "product" or (n.kind == "pow" and n.value == "^"):
+            stack.extend(n.children[:1] if n.kind == "pow" else n.children)
+    return out
 
 
 def _literal_int(node):
@@ -978,8 +1014,11 @@ def _kind_text(v: E.Expr) -> str:
     return " ".join([base] + props)
 
 
-def parse(text: str, symbols: dict | None = None) -> Parsed:
-    """Read, type and build ``text`` (DESIGN §2); every failure is an MdiffError."""
+def parse(text: str, symbols: dict | None = None, shape: tuple | None = None) -> Parsed:
+    """Read, type and build ``text`` (DESIGN §2); every failure is an MdiffError.
+
+    ``shape``, where given, is the shape the result is expected to have: sizes the text
+    leaves open (``matrix(1)``) take it; a text of another shape is read as it is."""
     stmts = read(text)
     extra = {}
     for name, spec in (symbols or {}).items():
@@ -989,6 +1028,9 @@ def parse(text: str, symbols: dict | None = None) -> Parsed:
     prog = _program(stmts, text, extra)
     with deep_recursion():
         typer = _infer(prog, text, {}, [MAX_REKIND_TRIES + 2 * len(prog.decls) + len(text) // 8])
+        if shape is not None:       # where sizes disagree, the caller compares and says so
+            for have, want in zip(typer.shapes[id(prog.body)], shape):
+                typer.unify_dim(have, sp.sympify(want))
         for name, decl in prog.decls.items():   # declared but unused: still a variable
             if name not in typer.var_shapes and name not in typer.lets:
                 typer.name_shape(name, decl.span)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..expr import Expr, fmt_dim, postorder
+from ..expr import ELEMENTWISE, Expr, fmt_dim, postorder
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
 
 FUNCTION_NAMES = {"diagm": "diag", "diagv": "diag"}
@@ -31,13 +31,123 @@ def _is_reciprocal(s: Expr) -> bool:
     return s.op == "pow" and s.args[1].op == "num" and bool(s.args[1].data < 0)
 
 
-def _fill_text(e: Expr):
+def _fill_text(e: Expr, sized: bool):
     v, _ = number_text(e.data)
     if e.cols == 1:
-        return (f"vector({v})", ATOM)
+        return (f"vector({v}, {fmt_dim(e.rows)})" if sized else f"vector({v})", ATOM)
     if e.rows == 1:
-        return (f"vector({v})'", POSTFIX)
+        return (f"vector({v}, {fmt_dim(e.cols)})'" if sized else f"vector({v})'", POSTFIX)
+    if sized:
+        return (f"matrix({v}, {fmt_dim(e.rows)}, {fmt_dim(e.cols)})", ATOM)
     return (f"matrix({v})", ATOM)
+
+
+# --- which sizes the printed text fixes -----------------------------------------------------
+#
+# ``vector(1)`` reads back with whatever size the parser's unification gives it, so a
+# constant is printed size-free only where its neighbours fix both of its sizes (the
+# ``vector(1)`` in ``D*vector(1)``); elsewhere it is printed sized (``logsumexp(vector(0,
+# n))``).  The analysis mirrors the parser's shape rules, conservatively: ``fixes`` is what
+# a node's own text fixes (bottom-up), ``known`` adds what its context fixes (top-down).
+
+_SQUARE = ("inv", "mpow", "tr", "det", "logdet")
+
+
+def _fixes(e: Expr, fixes) -> tuple[bool, bool]:
+    """(rows fixed, cols fixed) by the text of ``e`` alone, constants printed size-free."""
+    op, a = e.op, e.args
+    if e.shape == (1, 1):
+        return (True, True)
+    if op == "fill":
+        return (e.rows == 1, e.cols == 1)
+    if not a or op == "unvec":
+        return (True, True)
+    if op in ("add", "had"):
+        same = [fixes[id(x)] for x in a if x.shape == e.shape and x.op != "fill"]
+        return (any(r for r, _ in same), any(c for _, c in same))
+    if op == "mul":
+        chain = a[e.data[1]:]
+        return (fixes[id(chain[0])][0], fixes[id(chain[-1])][1])
+    if op == "T":
+        r, c = fixes[id(a[0])]
+        return (c, r)
+    if op in _SQUARE:
+        r, c = fixes[id(a[0])]
+        return (r or c, r or c)
+    if op == "kron":
+        (r1, c1), (r2, c2) = fixes[id(a[0])], fixes[id(a[1])]
+        return (r1 and r2, c1 and c2)
+    if op == "vec":
+        r, c = fixes[id(a[0])]
+        return (r and c, True)
+    if op == "diagv":
+        r = fixes[id(a[0])][0]
+        return (r, r)
+    if op == "diagm":
+        r, c = fixes[id(a[0])]
+        return (r or c, True)
+    if a[0].shape == e.shape:            # elementwise functions, softmax, .^
+        return fixes[id(a[0])]
+    return (False, False)
+
+
+def _context(e: Expr, known, fixes):
+    """(child, rows fixed, cols fixed) for each child of ``e``, given what fixes ``e``."""
+    op, a = e.op, e.args
+    R, C = known
+    if op in ("add", "had") or (op == "pow" or op in ELEMENTWISE or op == "softmax"):
+        return [(x, R, C) if x.shape == e.shape else (x, True, True) for x in a]
+    if op == "mul":
+        nscal = e.data[1]
+        chain = a[nscal:]
+        out = [(x, True, True) for x in a[:nscal]]
+        for i, x in enumerate(chain):
+            rows = R if i == 0 else fixes[id(chain[i - 1])][1]
+            cols = C if i == len(chain) - 1 else fixes[id(chain[i + 1])][0]
+            out.append((x, rows, cols))
+        return out
+    if op == "T":
+        return [(a[0], C, R)]
+    if op in ("inv", "mpow"):
+        return [(a[0], R or C, R or C)]
+    if op == "diagv":
+        return [(a[0], R or C, True)]
+    if op == "diagm":
+        return [(a[0], R, R)]
+    if op == "unvec":
+        return [(a[0], True, True)]
+    return [(x, False, False) for x in a]
+
+
+def _sized_constants(root: Expr, order: list, bound: set) -> set:
+    """ids of the constants whose sizes the printed text would not fix."""
+    fixes: dict[int, tuple[bool, bool]] = {}
+    for node in order:
+        fixes[id(node)] = _fixes(node, fixes)
+    context: dict[int, tuple[bool, bool]] = {}
+    sized = set()
+    for node in reversed(order):          # every parent before its children
+        own = fixes[id(node)]
+        ctx = context.get(id(node), (False, False))
+        if node is root or id(node) in bound:
+            ctx = (False, False)          # printed on its own (a let-binding)
+        known = (own[0] or ctx[0], own[1] or ctx[1])
+        if node.op == "fill" and not all(known):
+            sized.add(id(node))
+        for child, r, c in _context(node, known, fixes):
+            prev = context.get(id(child))
+            context[id(child)] = (r, c) if prev is None else (prev[0] and r, prev[1] and c)
+    return sized
+
+
+def _dimension_names(order: list, sized: set) -> set:
+    """Dimension names the text declares: in variables' shapes, eye(n), sized constants."""
+    names = set()
+    for node in order:
+        if node.op in ("var", "eye") or id(node) in sized:
+            for d in node.shape:
+                names |= {s.name for s in getattr(d, "free_symbols", ())}
+    return names
 
 
 def _mul_text(e: Expr, out, negate: bool = False) -> tuple[str, int]:
@@ -70,10 +180,10 @@ def _pow_text(base: Expr, k, out) -> tuple[str, int]:
     return (f"{_wrap(out[id(base)], POW + 1)}{op}{_wrap(ex, POSTFIX)}", POW)
 
 
-def _add_text(e: Expr, out) -> tuple[str, int]:
+def _add_text(e: Expr, out, sized) -> tuple[str, int]:
     parts = []
     for i, t in enumerate(e.args):
-        if t.op in ("num", "fill"):
+        if t.op == "num" or (t.op == "fill" and id(t) not in sized):
             neg = t.data < 0
             body = number_text(abs(t.data))[0]
         elif t.op == "mul" and t.data[0] < 0:
@@ -89,7 +199,7 @@ def _add_text(e: Expr, out) -> tuple[str, int]:
     return ("".join(parts), ADD)
 
 
-def _node_text(e: Expr, out) -> tuple[str, int]:
+def _node_text(e: Expr, out, sized=frozenset(), dim_names=None) -> tuple[str, int]:
     op = e.op
     a = e.args
     if op == "var":
@@ -97,9 +207,11 @@ def _node_text(e: Expr, out) -> tuple[str, int]:
     if op == "num":
         return number_text(e.data)
     if op == "dim":
+        if dim_names is not None and e.data.name not in dim_names:
+            return (f"tr(eye({e.data}))", ATOM)    # a size nothing else in the text names
         return (str(e.data), ATOM)
     if op == "fill":
-        return _fill_text(e)
+        return _fill_text(e, id(e) in sized)
     if op == "eye":
         return (f"eye({fmt_dim(e.rows)})", ATOM)
     if op == "comm":
@@ -112,7 +224,7 @@ def _node_text(e: Expr, out) -> tuple[str, int]:
             return (f"d{inner}" if inner.isidentifier() else f"d({inner})", ATOM)
         return (f"d{e.data}", ATOM)
     if op == "add":
-        return _add_text(e, out)
+        return _add_text(e, out, sized)
     if op == "mul":
         return _mul_text(e, out)
     if op == "had":
@@ -195,10 +307,15 @@ def to_text(root: Expr, names: dict | None = None, bind: bool = True) -> str:
                     break
         taken.add(name)
         bound[id(node)] = name
+    order = list(postorder(root))
+    sized, dim_names = frozenset(), None
+    if any(n.op in ("fill", "dim") for n in order):
+        sized = _sized_constants(root, order, set(bound))
+        dim_names = _dimension_names(order, sized)
     out: dict[int, tuple[str, int]] = {}
     lines = []
-    for node in postorder(root):
-        text = _node_text(node, out)
+    for node in order:
+        text = _node_text(node, out, sized, dim_names)
         if id(node) in bound:
             lines.append(f"{bound[id(node)]} = {text[0]}")
             text = (bound[id(node)], ATOM)

@@ -110,6 +110,7 @@ class Derivative:
         return to_text(self.jacobian_expr, self.f.let_names())
 
     @property
+    @E.within_work_limits
     def steps(self) -> list:
         """The derivation, step by step (each a ``Step`` with ``.text`` and ``.latex``)."""
         from .derivation import gradient_steps, jacobian_steps
@@ -278,6 +279,7 @@ def _to_layout(d: Derivative, layout: str) -> Derivative:
                                identities=d.identities + more)
 
 
+@E.within_work_limits
 def diff(expr, wrt, symbols: dict | None = None, order: int = 1,
          convention: str = "sym", layout: str = "denominator") -> Derivative:
     """See ``_diff``; ``layout="numerator"`` transposes gradients (textbook convention)."""
@@ -378,6 +380,7 @@ VECH_CONVENTION = ("vech (entry-wise): derivatives wrt the distinct entries of s
                    "gradient 2*G - diag(diag(G)) = D'*vec(G), Hessian D'*H*D")
 
 
+@E.within_work_limits
 def gradients(expr, wrt, symbols: dict | None = None) -> dict:
     """{name: Derivative} for several variables, from one backward sweep."""
     p = _parsed(expr, symbols)
@@ -532,6 +535,7 @@ class Solution:
                 "latex": self.latex(), "method": self.method}
 
 
+@E.within_work_limits
 def solve(expr, wrt: str, symbols: dict | None = None) -> Solution:
     """Closed-form stationary point of a scalar ``expr``: grad = 0 solved for ``wrt``
     when it is linear in it (or after multiplying through by it).  ``NoClosedForm``

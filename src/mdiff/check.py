@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from .errors import EvaluationError
 from .evaluate import Env, evaluate
 from .expr import Expr, free_dims, postorder
 
@@ -101,6 +102,10 @@ class Point:
         return Env({n: vals[n] for n in variables}, variables, self.dims)
 
 
+#: Largest variable a numeric check samples (10^7 float64 entries: 80 MB).
+MAX_SAMPLE_ENTRIES = 10**7
+
+
 def sample_point(variables: dict[str, Expr], exprs, rng, dims: dict | None = None) -> Point:
     all_dims = set()
     hints: dict[str, str] = {}
@@ -115,6 +120,10 @@ def sample_point(variables: dict[str, Expr], exprs, rng, dims: dict | None = Non
     point = Point(sizes)
     for name, v in variables.items():
         shape = tuple(int(sp.sympify(d).xreplace(sizes)) for d in v.shape)
+        if shape[0] * shape[1] > MAX_SAMPLE_ENTRIES:
+            raise EvaluationError(f"{name} would be a {shape[0]}×{shape[1]} array: beyond the "
+                                  f"{MAX_SAMPLE_ENTRIES:,} entries a numeric check samples; "
+                                  "check with smaller sizes (dims=...)")
         point.values[name] = sample_value(v, shape, rng, hints.get(name))
     return point
 

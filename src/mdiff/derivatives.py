@@ -65,15 +65,29 @@ def _add(node, d):
 
 
 def _mul(node, d):
-    """d(c * F1 * ... * Fk) = c * sum_i F1 ... dFi ... Fk."""
-    coef = node.data[0]
+    """d(c * F1 * ... * Fk) = c * sum_i F1 ... dFi ... Fk; a scalar factor s repeated m
+    times counts once, as d(s^m) = m s^(m-1) ds (c*c*...*c stays one term)."""
+    coef, nscal = node.data
+    scalars = node.args[:nscal]
+    repeats = {}
+    for s in scalars:
+        repeats[s] = repeats.get(s, 0) + 1
     terms = []
-    for i in range(len(node.args)):
+    for i, a in enumerate(node.args):
+        m = repeats[a] if i < nscal else 1
+        if m == 0:                      # a repeat already counted
+            continue
+        if i < nscal and m > 1:
+            repeats[a] = 0
         di = d(i)
         if E.is_zero(di):
             continue
-        factors = node.args[:i] + (di,) + node.args[i + 1:]
-        terms.append(mul(num(coef), *factors))
+        if m > 1:
+            rest = [s for s in scalars if s is not a] + list(node.args[nscal:])
+            terms.append(mul(num(coef * m), power(a, num(m - 1)), di, *rest))
+        else:
+            factors = node.args[:i] + (di,) + node.args[i + 1:]
+            terms.append(mul(num(coef), *factors))
     return add(*terms) if terms else E.zeros(node.shape)
 
 

@@ -19,7 +19,10 @@ rewriting (identities with names) belongs to ``simplify.py``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import sys
 import weakref
 from typing import Iterable, Iterator
 
@@ -61,21 +64,68 @@ def fmt_shape(shape) -> str:
     return f"{fmt_dim(r)}×{fmt_dim(c)}"
 
 
+#: New nodes plus their operands one top-level operation (a derivative, a simplification)
+#: may create.  Real problems stay far below it (a 128-layer MLP gradient: ~15,000);
+#: past it an input such as a 44,000-factor product would take hours.
+MAX_NEW_NODES = 200_000
+#: Python frames allowed under ``bounded_work`` (nesting is capped at 1000 by the parser).
+RECURSION_LIMIT = 20_000
+
+
+@contextlib.contextmanager
+def bounded_work(limit: int = MAX_NEW_NODES):
+    """Run a top-level operation within the work limits: at most ``limit`` new nodes, and
+    a RecursionError (too deep to process) becomes a LimitError.  Nested uses share the
+    outermost budget."""
+    if Expr._node_limit is not None:
+        yield
+        return
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, RECURSION_LIMIT))
+    Expr._new_nodes, Expr._node_limit = 0, limit
+    try:
+        yield
+    except RecursionError:
+        raise LimitError("the expression is nested too deeply to process") from None
+    finally:
+        Expr._node_limit = None
+        sys.setrecursionlimit(old)
+
+
+def within_work_limits(fn):
+    """Decorator: ``fn`` runs under ``bounded_work``."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with bounded_work():
+            return fn(*args, **kwargs)
+    return wrapper
+
+
 class Expr:
     """An immutable, interned expression node."""
 
-    __slots__ = ("op", "args", "data", "shape", "_skey", "_sym", "_delta", "__weakref__")
+    __slots__ = ("op", "args", "data", "shape", "is_scalar", "_skey", "_sym", "_delta",
+                 "__weakref__")
     _interned: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary()
+    _new_nodes = 0              # nodes created under the current ``bounded_work``
+    _node_limit = None
 
     def __new__(cls, op: str, args: tuple = (), data=None, shape=(ONE, ONE)):
         key = (op, args, data, shape)
         node = cls._interned.get(key)
         if node is None:
+            if cls._node_limit is not None:
+                Expr._new_nodes += 1 + len(args)
+                if Expr._new_nodes > cls._node_limit:
+                    raise LimitError(f"the work grows past {cls._node_limit:,} expression "
+                                     "nodes and operands (mdiff's work limit); "
+                                     "differentiate a smaller piece")
             node = object.__new__(cls)
             object.__setattr__(node, "op", op)
             object.__setattr__(node, "args", args)
             object.__setattr__(node, "data", data)
             object.__setattr__(node, "shape", shape)
+            object.__setattr__(node, "is_scalar", shape[0] == 1 and shape[1] == 1)
             object.__setattr__(node, "_skey", None)
             object.__setattr__(node, "_sym", None)
             object.__setattr__(node, "_delta", None)
@@ -96,10 +146,6 @@ class Expr:
     @property
     def cols(self):
         return self.shape[1]
-
-    @property
-    def is_scalar(self) -> bool:
-        return self.shape[0] == 1 and self.shape[1] == 1
 
     @property
     def is_vector(self) -> bool:
@@ -530,6 +576,8 @@ def ediv(a: Expr, b: Expr) -> Expr:
 
 
 MAX_FOLD_EXPONENT = 64
+#: Largest |k| of a matrix power X^k the parser reads and the simplifier writes.
+MAX_MATRIX_POWER = 256
 
 
 def power(base: Expr, exponent: Expr) -> Expr:

@@ -36,7 +36,7 @@ MAX_INPUT_CHARS = 1_000_000
 MAX_NESTING = 1000
 MAX_NUMBER_EXPONENT = 400
 MAX_NUMBER_CHARS = 400
-MAX_MATRIX_POWER = 256
+MAX_MATRIX_POWER = E.MAX_MATRIX_POWER
 
 FUNCTION_ARITY = {**{f: 1 for f in E.ELEMENTWISE}, **{f: 1 for f in E.REDUCTIONS},
                   "inv": 1, "diag": 1, "vec": 1, "softmax": 1, "kron": 2,

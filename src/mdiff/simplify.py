@@ -168,14 +168,29 @@ def _matrix_factor(base: Expr, t: bool, k: int) -> Expr:
     return transpose(m) if t else m
 
 
-@adjacent
-def merge_matrix_powers(p: Expr, q: Expr):
-    """X^a*X^b = X^(a+b), inv(X)*X = I, (X^2)'*X' = (X^3)'."""
-    a, b = _matrix_base(p), _matrix_base(q)
-    if not (a and b and a[0] is b[0] and a[1] == b[1]) or abs(a[2] + b[2]) > 256:
+def merge_matrix_powers(e: Expr):
+    """X^a*X^b = X^(a+b), inv(X)*X = I, (X^2)'*X' = (X^3)'.  Every run of powers of one
+    base merges in one pass, so X*X*...*X costs O(n), not O(n^2)."""
+    coef, scalars, chain = _chain_parts(e)
+    out: list = []          # (factor, (base, transposed, exponent) or None)
+    changed = False
+    for f in chain:
+        b = _matrix_base(f)
+        if out and b and out[-1][1] and out[-1][1][:2] == b[:2] and out[-1][1][0] is b[0] \
+                and abs(out[-1][1][2] + b[2]) <= E.MAX_MATRIX_POWER:
+            base, t, k = out.pop()[1]
+            k += b[2]
+            changed = True
+            if k:
+                out.append((_matrix_factor(base, t, k), (base, t, k)))
+            continue
+        out.append((f, b))
+    if not changed:
         return None
-    k = a[2] + b[2]
-    return [_matrix_factor(a[0], a[1], k)] if k else []
+    rest = [f for f, _ in out]
+    if not rest and not e.is_scalar:
+        rest = [eye(e.rows)]
+    return _remake(coef, scalars, rest)
 
 
 def inverse_of_scaled(e: Expr):
@@ -801,9 +816,8 @@ MAX_PASSES = 6
 def simplify_fully(root: Expr, mode: str = "print") -> tuple:
     """(result, identities applied): fresh passes until one changes nothing, so the
     result is a fixed point of the whole catalogue (simplify is idempotent)."""
-    from .parser import deep_recursion
     applied: list = []
-    with deep_recursion():
+    with E.bounded_work():
         for _ in range(MAX_PASSES):
             simp = Simplifier(mode=mode)
             out = simp(root)

@@ -51,8 +51,15 @@ def dim_symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, positive=True, integer=True)
 
 
+@functools.lru_cache(maxsize=4096)
+def dim_text(d) -> str:
+    """str() of a dimension, cached: SymPy's printer costs ~10 µs a call, and shapes are
+    printed for every sort key."""
+    return str(d)
+
+
 def fmt_dim(d) -> str:
-    return str(d).replace("**", "^")
+    return dim_text(d).replace("**", "^")
 
 
 def fmt_shape(shape) -> str:
@@ -179,11 +186,11 @@ class Expr:
             for node in postorder(self, done=lambda n: n._skey is not None):
                 if node._skey is None:
                     head = (OP_RANK.get(node.op, 99), node.op, _data_key(node.data))
-                    digest = hashlib.blake2b(repr((head, tuple(map(str, node.shape)), tuple(
+                    digest = hashlib.blake2b(repr((head, tuple(map(dim_text, node.shape)), tuple(
                         a._skey[-1] for a in node.args))).encode(), digest_size=8).hexdigest()
                     children = tuple(a._skey[0] + (a._skey[-1],) for a in node.args)
                     object.__setattr__(node, "_skey", (head, children,
-                                                       tuple(map(str, node.shape)), digest))
+                                                       tuple(map(dim_text, node.shape)), digest))
         return self._skey
 
     def __repr__(self) -> str:

@@ -372,8 +372,8 @@ def to_latex(root: Expr, names: dict | None = None, bind: bool = True) -> str:
 
     ``bind=False`` writes everything inline."""
     names = names or {}
-    chosen = _choose_bindings(root) if bind else []
     nodes = list(postorder(root))
+    chosen = _choose_bindings(root, nodes) if bind else []
     taken = {n.name for n in nodes if n.op == "var"}
     taken |= {str(s) for n in nodes for d in n.shape for s in getattr(d, "free_symbols", ())}
     taken |= {n.data.name for n in nodes if n.op == "dim"}

@@ -262,10 +262,9 @@ MIN_SHARED_WEIGHT = 4
 MAX_PRINT_DEPTH = 12
 
 
-def _choose_bindings(root: Expr) -> list:
-    """Nodes to print as let-bindings, children before parents."""
+def _choose_bindings(root: Expr, order: list) -> list:
+    """Nodes to print as let-bindings, children before parents (``order``: postorder)."""
     uses: dict[int, int] = {}
-    order = list(postorder(root))
     for node in order:
         for a in set(map(id, node.args)):
             uses[a] = uses.get(a, 0) + 1
@@ -291,10 +290,11 @@ def to_text(root: Expr, names: dict | None = None, bind: bool = True) -> str:
     """Text of ``root``; repeated or deeply nested subexpressions become let-bindings
     (``t1 = ...; t2 = ...; body``), using ``names`` (node -> name) where given."""
     names = names or {}
-    chosen = _choose_bindings(root) if bind else []
-    taken = {n.name for n in postorder(root) if n.op == "var"} | {
-        str(s) for n in postorder(root) for d in n.shape for s in getattr(d, "free_symbols", ())}
-    taken |= {n.data.name for n in postorder(root) if n.op == "dim"}
+    order = list(postorder(root))
+    chosen = _choose_bindings(root, order) if bind else []
+    taken = {n.name for n in order if n.op == "var"} | {
+        s.name for n in order for d in n.shape for s in getattr(d, "free_symbols", ())}
+    taken |= {n.data.name for n in order if n.op == "dim"}
     bound: dict[int, str] = {}
     counter = 0
     for node in chosen:
@@ -307,7 +307,6 @@ def to_text(root: Expr, names: dict | None = None, bind: bool = True) -> str:
                     break
         taken.add(name)
         bound[id(node)] = name
-    order = list(postorder(root))
     sized, dim_names = frozenset(), None
     if any(n.op in ("fill", "dim") for n in order):
         sized = _sized_constants(root, order, set(bound))

@@ -31,7 +31,7 @@ PEERS = {"sympy": "sympy", "tensorgrad": "tensorgrad", "torch": "torch", "jax": 
 
 FULL = dict(corpus_limit=None, repeat=5, peer_limit=20.0, depths=[1, 2, 4, 8, 16, 32, 64, 128],
             depth_repeat=3, mlp=[(100, 256), (1000, 256)], logreg=[(1000, 100), (1000, 1000)],
-            quad=[1000], num_repeat=15, budget=3.0, autograd_limit=None)
+            quad=[1000], num_repeat=101, budget=2.0, autograd_limit=None)
 QUICK = dict(corpus_limit=6, repeat=1, peer_limit=5.0, depths=[1, 2, 4], depth_repeat=1,
              mlp=[(8, 4)], logreg=[(20, 5)], quad=[6], num_repeat=2, budget=0.2,
              autograd_limit=None)

@@ -91,6 +91,11 @@ HELPERS = {
             d[i + j * n][c] = d[j + i * n][c] = 1.0
             c += 1
     return xp.asarray(d)''',
+    "sumsq": '''def _sumsq(z, xp):
+    # sum of squares; with NumPy a dot product, which makes no squared temporary
+    if xp.__name__.endswith("numpy"):
+        return xp.reshape(xp.asarray(xp.vdot(z, z)), (1, 1))
+    return xp.reshape(xp.sum(z * z), (1, 1))''',
     "logdet": '''def _logdet(x, xp):
     sign, logabs = xp.linalg.slogdet(x)
     return xp.reshape(xp.where(sign > 0, logabs, xp.nan), (1, 1))''',
@@ -197,7 +202,9 @@ class _Printer:
                 parts.append(("+" if c > 0 else "-", body if mag == 1 else f"{_num(mag)} * {body}"))
             else:
                 parts.append(("+", self.ref(t)))
-        parts.sort(key=lambda p: p[1][0].isdigit())   # an array term first keeps the shape
+        # positive terms first (1.0 - z is one pass, -z + 1.0 two), arrays before numbers;
+        # a sum always has an array term (constants merge into one fill), so the shape holds
+        parts.sort(key=lambda p: (p[0] == "-", p[1][0].isdigit()))
         sign, first = parts[0]
         text = ("-" if sign == "-" else "") + first
         for sign, body in parts[1:]:
@@ -245,6 +252,9 @@ class _Printer:
                     return self.emit(e, f"1 / {r(a[0])}")
                 if p.data == sp.Rational(1, 2):
                     return self.emit(e, f"xp.sqrt({r(a[0])})")
+                if p.data == 2 and a[0].op == "norm2":      # ||z||^2 without the sqrt
+                    self.helpers.add("sumsq")
+                    return self.emit(e, f"_sumsq({r(a[0].args[0])}, xp)")
                 if p.data == 2:
                     return self.emit(e, f"{r(a[0])} * {r(a[0])}")
                 return self.emit(e, f"{r(a[0])} ** {_num(p.data)}")
@@ -271,7 +281,8 @@ class _Printer:
         if op == "norm1":
             return self.emit(e, self.scalar(f"xp.sum(xp.abs({r(a[0])}))"))
         if op == "norm2":
-            return self.emit(e, self.scalar(f"xp.sqrt(xp.sum({r(a[0])} * {r(a[0])}))"))
+            self.helpers.add("sumsq")
+            return self.emit(e, f"xp.sqrt(_sumsq({r(a[0])}, xp))")
         if op == "logsumexp":
             self.helpers.add("logsumexp")
             return self.emit(e, f"_logsumexp({r(a[0])}, xp)")
@@ -318,6 +329,36 @@ def _lazy_nodes(roots) -> set:
 def _inline_term(t: Expr) -> bool:
     """A sum's term that is a constant fill or a number times one factor."""
     return t.op == "fill" or (t.op == "mul" and t.data[1] == 0 and len(t.args) == 1)
+
+
+_TEMP = re.compile(r"\bt_\d+\b")
+
+
+def _live_lines(lines: list, ret: str) -> list:
+    """The assignments the return value needs (a temporary a rewrite made unused, such
+    as the sqrt under ||z||^2, is dropped), each temporary deleted after its last use:
+    freed arrays are reused while hot in cache, as in hand-written code."""
+    needed = set(_TEMP.findall(ret))
+    live = []
+    for line in reversed(lines):
+        target, _, code = line.partition(" = ")
+        if target.strip() in needed:
+            live.append((target.strip(), line, set(_TEMP.findall(code))))
+            needed |= live[-1][2]
+    live.reverse()
+    last_use = {}
+    for i, (_, _, uses) in enumerate(live):
+        for name in uses:
+            last_use[name] = i
+    keep = set(_TEMP.findall(ret))
+    out = []
+    for i, (target, line, uses) in enumerate(live):
+        out.append(line)
+        dead = sorted((n for n in uses if last_use[n] == i and n not in keep),
+                      key=lambda n: int(n[2:]))
+        if dead:
+            out.append(f"    del {', '.join(dead)}")
+    return out
 
 
 def _output(node: Expr, ref: str) -> str:
@@ -394,7 +435,8 @@ def to_code(roots: list, variables: dict, name: str = "f", doc: str = "") -> str
                     f"pass {dim_names[s]}=...')")
     outs = [_output(root, printer.ref(root) if id(root) in printer.names else "None")
             for root in roots]
-    body = printer.lines + [f"    return {outs[0] if len(outs) == 1 else '(' + ', '.join(outs) + ')'}"]
+    ret = f"    return {outs[0] if len(outs) == 1 else '(' + ', '.join(outs) + ')'}"
+    body = _live_lines(printer.lines, ret) + [ret]
     helpers = [HELPERS[h] for h in sorted(printer.helpers)]
     preamble = ["from array_api_compat import array_namespace, is_array_api_obj", "", ""]
     return "\n".join(preamble + [h + "\n\n" for h in helpers] + head + body) + "\n"

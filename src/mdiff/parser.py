@@ -925,7 +925,9 @@ def _literal_value(node, depth=0):
 
 
 @contextmanager
-def deep_recursion(limit=20000):
+def deep_recursion(limit=E.RECURSION_LIMIT):
+    """Parsing and typing within the recursion limit of ``expr.bounded_work`` (no node
+    budget: a valid 1,000,000-character input builds more nodes than a derivative may)."""
     old = sys.getrecursionlimit()
     if old < limit:
         sys.setrecursionlimit(limit)

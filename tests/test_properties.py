@@ -32,14 +32,15 @@ import time
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import event, example, given, note, settings, target
+from hypothesis import assume, event, example, given, note, settings, target
 from hypothesis import strategies as st
 
 import mdiff
 from mdiff.api import compare_exprs
 from mdiff.check import relative_error, sample_point
 from mdiff.evaluate import Env, evaluate
-from mdiff.expr import free_dims
+from mdiff.expr import free_dims, postorder
+from mdiff.printing.text import to_text
 from mdiff.simplify import simplify
 from strategies import (TIME_BOX, check_dims, dim_sizes, programs, register_profiles,
                         use_profile)
@@ -339,6 +340,36 @@ def test_simplify_keeps_the_value_and_is_idempotent(prog, text, seed):
     assert cmp.equal, f"simplify changed the value of {p}: {s} ({cmp})"
     again = simplify(s)
     assert again is s, f"simplify is not idempotent: simplify({s}) = {again}"
+
+
+def _same_shape_parts(p, limit: int = 4) -> list:
+    """Texts of up to ``limit`` distinct subexpressions with the shape of the whole."""
+    out = []
+    for node in postorder(p.expr):
+        if node.shape == p.expr.shape and node.op not in ("num", "fill", "dim"):
+            text = to_text(node, bind=False)
+            if text not in out and len(text) < 400:
+                out.append(text)
+    return out[-limit:]
+
+
+@examples(1.0)
+@given(st.sampled_from(["scalar", "vector", "matrix"]).flatmap(lambda k: programs(k, max_depth=4)),
+       st.randoms(use_true_random=False), st.sampled_from([" + ", " .* "]))
+@time_boxed
+def test_simplified_form_ignores_the_order_of_commutative_terms(prog, rnd, op):
+    p = parsed(prog)
+    parts = _same_shape_parts(p)
+    assume(parts)
+    if op == " .* " and p.expr.is_scalar:
+        op = "*"
+    shuffled = list(parts)
+    rnd.shuffle(shuffled)
+    a = mdiff.parse(op.join(f"({t})" for t in parts), p.symbols())
+    b = mdiff.parse(op.join(f"({t})" for t in shuffled), p.symbols())
+    sa, sb = simplify(a.expr), simplify(b.expr)
+    note(f"{a} -> {sa}; {b} -> {sb}")
+    assert sa is sb, f"{to_text(sa)!r} != {to_text(sb)!r}"
 
 
 # --- regressions: bugs the properties found, minimal ----------------------------------------

@@ -15,6 +15,7 @@ no identity factors, no double transposes); the rules here add the identities.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -347,10 +348,27 @@ def diag_product(p: Expr, q: Expr):
 
 
 def vec_hadamard(e: Expr):
-    """vec(A) .* vec(B) = vec(A .* B)."""
-    a, b = e.args
-    if a.op == "vec" and b.op == "vec" and a.args[0].shape == b.args[0].shape:
-        return apply("vec", hadamard(a.args[0], b.args[0]))
+    """vec(A) .* vec(B) = vec(A .* B), wherever the two stand in a chain of elementwise
+    products (so the chain's order cannot decide whether they meet)."""
+    leaves = _had_leaves(e)
+    shapes = [b.args[0].shape for b, _ in leaves if b.op == "vec"]
+    shape = next((sh for sh in shapes if shapes.count(sh) > 1), None)
+    if shape is None:
+        return None
+    inside = [power(b.args[0], num(k)) for b, k in leaves
+              if b.op == "vec" and b.args[0].shape == shape]
+    out = apply("vec", functools.reduce(hadamard, inside))
+    for b, k in leaves:
+        if not (b.op == "vec" and b.args[0].shape == shape):
+            out = hadamard(out, power(b, num(k)))
+    return out
+
+
+def vec_power(e: Expr):
+    """vec(A).^k = vec(A.^k) (an elementwise power commutes with vec)."""
+    base, k = e.args
+    if base.op == "vec" and k.op == "num":
+        return apply("vec", power(base.args[0], k))
     return None
 
 
@@ -497,16 +515,18 @@ def sort_terms(e: Expr):
 # --- elementwise ---------------------------------------------------------------------------------
 
 def _strip_coef(x: Expr):
+    """(coefficient, scalar factors or None, the rest) of a Hadamard operand."""
     c, rest = coefficient(x)
     if x.op == "mul":
         coef, scalars, chain = _chain_parts(x)
-        if scalars and chain and len(chain) == 1 and _is_ones(chain[0]):
-            return coef, mul(*scalars), chain[0]
+        if scalars and chain:
+            return coef, mul(*scalars), mul(*chain)
     return c, None, rest
 
 
 def hadamard_pull_scalars(e: Expr):
-    """(c*A) .* B = c*(A .* B); A .* (s*matrix(1)) = s*A."""
+    """(c*A) .* B = c*(A .* B) for any scalar c (one canonical place for scalars, so
+    the order of the operands cannot matter); A .* (s*matrix(1)) = s*A."""
     a, b = e.args
     ca, sa, ra = _strip_coef(a)
     cb, sb, rb = _strip_coef(b)
@@ -519,7 +539,7 @@ def hadamard_pull_scalars(e: Expr):
 def hadamard_powers(e: Expr):
     """X.^a .* X.^b = X.^(a+b) (and X .* X = X.^2)."""
     (ba, ka), (bb, kb) = (_base_exponent(x) for x in e.args)
-    if ba is not bb:
+    if ba is not bb or ba.op == "had":     # a product's factors are collected one by one
         return None
     return power(ba, num(ka + kb))
 
@@ -530,24 +550,25 @@ def _had_key(x: Expr):
 
 
 def _had_leaves(e: Expr) -> list:
-    stack, out = [e], []
+    """(base, exponent) of each elementwise factor; an integer power of a Hadamard
+    product counts as powers of its factors ((a .* b).^2 = a.^2 .* b.^2)."""
+    stack, out = [(e, sp.Integer(1))], []
     while stack:
-        x = stack.pop()
-        if x.op == "had":
-            stack.extend(reversed(x.args))
+        x, k = stack.pop()
+        b, j = _base_exponent(x)
+        if b.op == "had" and (j == 1 or j.is_integer):
+            stack.extend((a, k * j) for a in reversed(b.args))
         else:
-            out.append(x)
+            out.append((b, k * j))
     return out
 
 
 def hadamard_collect(e: Expr):
     """Products of several elementwise factors in one order, equal bases as powers:
     y .* (s .* y) = y.^2 .* s (Hadamard products are associative and commutative)."""
-    leaves = _had_leaves(e)
     powers: dict = {}
     order = []
-    for x in leaves:
-        b, k = _base_exponent(x)
+    for b, k in _had_leaves(e):
         if b not in powers:
             powers[b] = 0
             order.append(b)
@@ -685,6 +706,8 @@ IDENTITIES = [
              diag_product, "diag(u)*diag(v)"),
     Identity("vec of a Hadamard product", "vec(A) .* vec(B) = vec(A .* B)", "definition", "had",
              vec_hadamard, "vec(A) .* vec(B)"),
+    Identity("vec of an elementwise power", "vec(A).^k = vec(A.^k)", "definition", "pow",
+             vec_power, "vec(A).^3"),
     Identity("trace of ones", "tr(matrix(1)*X) = sum(X)", "definition", "tr",
              trace_of_ones_product, "X: matrix(n,m); tr(matrix(1)*X)"),
     Identity("common coefficient of a sum factor", "2*(1/2*A - 1/2*B)*C = (A - B)*C",

@@ -150,15 +150,16 @@ def _dimension_names(order: list, sized: set) -> set:
     return names
 
 
-def _mul_text(e: Expr, out, negate: bool = False) -> tuple[str, int]:
+def _mul_text(e: Expr, out, negate: bool = False, bound=()) -> tuple[str, int]:
     coef, nscal = e.data
     coef = -coef if negate else coef
     scalars, chain = e.args[:nscal], e.args[nscal:]
-    factors = [_wrap(out[id(s)], MUL + 1) for s in scalars if not _is_reciprocal(s)]
+    divides = [_is_reciprocal(s) and id(s) not in bound for s in scalars]
+    factors = [_wrap(out[id(s)], MUL + 1) for s, d in zip(scalars, divides) if not d]
     factors += [_wrap(out[id(c)], KRON + 1) for c in chain]  # (A ⊗ B)*x reads better
     denominators = []
-    for s in scalars:
-        if _is_reciprocal(s):
+    for s, d in zip(scalars, divides):
+        if d:
             base, k = s.args[0], -s.args[1].data
             d = out[id(base)] if k == 1 else _pow_text(base, k, out)
             denominators.append(_wrap(d, MUL + 1))
@@ -180,7 +181,7 @@ def _pow_text(base: Expr, k, out) -> tuple[str, int]:
     return (f"{_wrap(out[id(base)], POW + 1)}{op}{_wrap(ex, POSTFIX)}", POW)
 
 
-def _add_text(e: Expr, out, sized) -> tuple[str, int]:
+def _add_text(e: Expr, out, sized, bound) -> tuple[str, int]:
     parts = []
     for i, t in enumerate(e.args):
         if t.op == "num" or (t.op == "fill" and id(t) not in sized):
@@ -188,7 +189,7 @@ def _add_text(e: Expr, out, sized) -> tuple[str, int]:
             body = number_text(abs(t.data))[0]
         elif t.op == "mul" and t.data[0] < 0:
             neg = True
-            body = _mul_text(t, out, negate=True)[0]
+            body = _mul_text(t, out, negate=True, bound=bound)[0]
         else:
             neg = False
             body = _wrap(out[id(t)], ADD + 1)
@@ -199,7 +200,9 @@ def _add_text(e: Expr, out, sized) -> tuple[str, int]:
     return ("".join(parts), ADD)
 
 
-def _node_text(e: Expr, out, sized=frozenset(), dim_names=None) -> tuple[str, int]:
+def _node_text(e: Expr, out, sized=frozenset(), dim_names=None, bound=()) -> tuple[str, int]:
+    """(text, precedence) of ``e`` from its children's; ``bound``: ids of the nodes
+    printed as let-bound names (a bound 1/x is a factor, not a denominator)."""
     op = e.op
     a = e.args
     if op == "var":
@@ -224,14 +227,15 @@ def _node_text(e: Expr, out, sized=frozenset(), dim_names=None) -> tuple[str, in
             return (f"d{inner}" if inner.isidentifier() else f"d({inner})", ATOM)
         return (f"d{e.data}", ATOM)
     if op == "add":
-        return _add_text(e, out, sized)
+        return _add_text(e, out, sized, bound)
     if op == "mul":
-        return _mul_text(e, out)
+        return _mul_text(e, out, bound=bound)
     if op == "had":
         x, y = a
-        if _is_reciprocal(x) and not _is_reciprocal(y):
+        recip = [_is_reciprocal(z) and id(z) not in bound for z in (x, y)]
+        if recip[0] and not recip[1]:
             x, y = y, x
-        if _is_reciprocal(y):   # a .* b.^(-k) reads as a ./ b.^k
+        if recip[0] or recip[1]:   # a .* b.^(-k) reads as a ./ b.^k
             base, k = y.args[0], -y.args[1].data
             den = out[id(base)] if k == 1 else _pow_text(base, k, out)
             return (f"{_wrap(out[id(x)], MUL)} ./ {_wrap(den, MUL + 1)}", MUL)
@@ -314,7 +318,7 @@ def to_text(root: Expr, names: dict | None = None, bind: bool = True) -> str:
     out: dict[int, tuple[str, int]] = {}
     lines = []
     for node in order:
-        text = _node_text(node, out, sized, dim_names)
+        text = _node_text(node, out, sized, dim_names, bound)
         if id(node) in bound:
             lines.append(f"{bound[id(node)]} = {text[0]}")
             text = (bound[id(node)], ATOM)

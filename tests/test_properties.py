@@ -32,7 +32,8 @@ import time
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import assume, event, example, given, note, settings, target
+from hypothesis import (HealthCheck, Phase, assume, event, example, given, note, settings,
+                        target)
 from hypothesis import strategies as st
 
 import mdiff
@@ -425,3 +426,30 @@ def test_against_accepts_the_printed_result():
     assert str(r) == "matrix(1, n, m)"
     assert mdiff.against(r, str(r)).equal
     assert mdiff.against(r, "matrix(1)").equal       # open sizes take the result's
+
+
+# --- the generator itself -------------------------------------------------------------------
+
+
+def test_generated_programs_use_every_operation_and_function():
+    """The strategies reach the whole language (checked on the text of 1500 programs,
+    drawn deterministically)."""
+    from mdiff.parser import FUNCTION_ARITY
+    texts = []
+
+    @settings(max_examples=1500, deadline=None, database=None, derandomize=True,
+              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(["scalar", "vector", "matrix"]).flatmap(
+        lambda k: programs(k, max_depth=6)))
+    def collect(prog):
+        texts.append(prog.text + "; " + " ".join(f"{k}: {v}" for k, v in
+                                                   (prog.symbols or {}).items()))
+
+    collect()
+    text = "\n".join(texts)
+    called = set(re.findall(r"(\w+)\(", text))
+    missing = {f for f in FUNCTION_ARITY if f not in called}
+    assert not missing, f"never generated: {sorted(missing)}"
+    for op in ["+", "-", "*", "/", ".*", "./", ".^", "^", "'", "⊗", " = ", "spd",
+               "symmetric", "diagonal", "positive"]:
+        assert op in text, f"never generated: {op!r}"

@@ -81,9 +81,14 @@ def time_boxed(fn):
             if time.monotonic() - start[0] > budget:
                 event("time box spent: example not run")
                 return None
+        RUN[fn.__name__] = RUN.get(fn.__name__, 0) + 1
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+#: Examples each property really ran (printed at the end of the module).
+RUN: dict[str, int] = {}
 
 
 # --- worst errors seen (printed at the end of the module) ---------------------------------
@@ -114,6 +119,9 @@ class Worst:
 
 def teardown_module(module):
     print(f"\nHypothesis profile {PROFILE!r} ({BASE_EXAMPLES} examples per property)")
+    for name, count in sorted(RUN.items()):
+        print(f"ran {count:6d} examples: {name}")
+    print(f"ran {sum(RUN.values()):6d} examples in all")
     for label, (err, what) in sorted(WORST.items()):
         print(f"worst {label}: {err:.3e}  ({what})")
 

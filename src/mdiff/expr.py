@@ -23,6 +23,7 @@ import contextlib
 import functools
 import hashlib
 import sys
+import threading
 import weakref
 from typing import Iterable, Iterator
 
@@ -72,11 +73,20 @@ def fmt_shape(shape) -> str:
 
 
 #: New nodes plus their operands one top-level operation (a derivative, a simplification)
-#: may create.  Real problems stay far below it (a 128-layer MLP gradient: ~15,000);
+#: may create.  Real problems stay far below it (a 128-layer MLP gradient: ~8,000);
 #: past it an input such as a 44,000-factor product would take hours.
 MAX_NEW_NODES = 200_000
 #: Python frames allowed under ``bounded_work`` (nesting is capped at 1000 by the parser).
 RECURSION_LIMIT = 20_000
+
+
+class _Work(threading.local):
+    """The budget of the operation running in this thread (None: no budget)."""
+    limit = None
+    used = 0
+
+
+_WORK = _Work()
 
 
 @contextlib.contextmanager
@@ -84,18 +94,18 @@ def bounded_work(limit: int = MAX_NEW_NODES):
     """Run a top-level operation within the work limits: at most ``limit`` new nodes, and
     a RecursionError (too deep to process) becomes a LimitError.  Nested uses share the
     outermost budget."""
-    if Expr._node_limit is not None:
+    if _WORK.limit is not None:
         yield
         return
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, RECURSION_LIMIT))
-    Expr._new_nodes, Expr._node_limit = 0, limit
+    _WORK.used, _WORK.limit = 0, limit
     try:
         yield
     except RecursionError:
         raise LimitError("the expression is nested too deeply to process") from None
     finally:
-        Expr._node_limit = None
+        _WORK.limit = None
         sys.setrecursionlimit(old)
 
 
@@ -114,17 +124,15 @@ class Expr:
     __slots__ = ("op", "args", "data", "shape", "is_scalar", "_skey", "_sym", "_delta",
                  "__weakref__")
     _interned: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary()
-    _new_nodes = 0              # nodes created under the current ``bounded_work``
-    _node_limit = None
 
     def __new__(cls, op: str, args: tuple = (), data=None, shape=(ONE, ONE)):
         key = (op, args, data, shape)
         node = cls._interned.get(key)
         if node is None:
-            if cls._node_limit is not None:
-                Expr._new_nodes += 1 + len(args)
-                if Expr._new_nodes > cls._node_limit:
-                    raise LimitError(f"the work grows past {cls._node_limit:,} expression "
+            if _WORK.limit is not None:
+                _WORK.used += 1 + len(args)
+                if _WORK.used > _WORK.limit:
+                    raise LimitError(f"the work grows past {_WORK.limit:,} expression "
                                      "nodes and operands (mdiff's work limit); "
                                      "differentiate a smaller piece")
             node = object.__new__(cls)

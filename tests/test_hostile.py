@@ -46,9 +46,11 @@ PROFILE = use_profile()     # "ci" unless --hypothesis-profile or MDIFF_HYPOTHES
 LIMIT = 5.0
 #: Seconds for the 100,000-character inputs (parsing them alone takes 1-3 s here).
 LONG_LIMIT = 15.0
-#: Seconds a derivative of a valid pathological input may take before it counts as a hang
-#: (the README's 128-layer MLP gradient takes 0.34 s).
-DIFF_LIMIT = 2.0
+#: Seconds a derivative of a valid pathological input may take before it counts as a hang.
+#: This bounds, it does not benchmark: the slowest case (a 2000-deep tanh chain, stopped
+#: by the work limit) takes ~1.7 s on an idle 2-core machine, so a loaded CI runner
+#: must not fail it; a real hang runs for minutes.
+DIFF_LIMIT = 10.0
 #: Seconds for one fuzz example.
 FUZZ_LIMIT = 3.0
 

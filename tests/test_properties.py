@@ -397,6 +397,9 @@ def test_eye_of_product_dimension_round_trips():
     ("X: matrix(m,n); matrix(2)*X'", "matrix(2, p, n)*X'"),  # rows: fixed by nothing
     ("D: matrix(p,N); D*vector(1)", "D*vector(1)"),          # fixed by D: printed size-free
     ("x: vector(n); 1 - x.^2", "1 - x.^2"),                 # a broadcast number stays one
+    ("x: vector(n); diag(vector(2, n))", "diag(vector(2, n))"),
+    ("x: vector(n); diag(vector(2))*x", "diag(vector(2))*x"),
+    ("y: vector(m); diag(sin(matrix(2, n, n)))*y'", "diag(sin(matrix(2, n, n)))*y'"),
 ])
 def test_printed_constant_keeps_its_size(text, printed):
     """A constant is printed size-free only where its neighbours fix its size."""
@@ -427,6 +430,12 @@ def test_printed_derivative_keeps_inner_sizes():
 def test_hessian_of_abs_of_diagonal_variable(text):
     h = mdiff.hessian("L: matrix(n,n) diagonal; " + text, wrt="L")
     assert h.check(seed=0).ok
+
+
+def test_against_a_formula_of_another_shape_says_so():
+    r = mdiff.diff("x: vector(n); sum(x)", wrt="x")
+    with pytest.raises(mdiff.ShapeError, match="vector\\(n\\) result with a 1×"):
+        mdiff.against(r, "vector(1)'")
 
 
 def test_against_accepts_the_printed_result():

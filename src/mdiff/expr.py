@@ -87,6 +87,26 @@ class _Work(threading.local):
 
 
 _WORK = _Work()
+_RECURSION = {"active": 0, "saved": None}
+_RECURSION_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def raised_recursion_limit(limit: int = RECURSION_LIMIT):
+    """The interpreter's recursion limit at least ``limit`` while any operation (in any
+    thread) runs; the old limit comes back when the last one ends."""
+    with _RECURSION_LOCK:
+        if _RECURSION["active"] == 0:
+            _RECURSION["saved"] = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(_RECURSION["saved"], limit))
+        _RECURSION["active"] += 1
+    try:
+        yield
+    finally:
+        with _RECURSION_LOCK:
+            _RECURSION["active"] -= 1
+            if _RECURSION["active"] == 0:
+                sys.setrecursionlimit(_RECURSION["saved"])
 
 
 @contextlib.contextmanager
@@ -97,16 +117,14 @@ def bounded_work(limit: int = MAX_NEW_NODES):
     if _WORK.limit is not None:
         yield
         return
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, RECURSION_LIMIT))
     _WORK.used, _WORK.limit = 0, limit
     try:
-        yield
+        with raised_recursion_limit():
+            yield
     except RecursionError:
         raise LimitError("the expression is nested too deeply to process") from None
     finally:
         _WORK.limit = None
-        sys.setrecursionlimit(old)
 
 
 def within_work_limits(fn):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import difflib
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -720,6 +719,16 @@ class _Typer:
         return self.infer(self.prog.body)
 
 
+def _expect_shape(typer: "_Typer", have, want) -> None:
+    """Give the result's open sizes those of ``want`` — both or neither (where sizes
+    disagree the caller compares shapes and says so); ``want``'s names are taken."""
+    want = tuple(sp.sympify(d) for d in want)
+    saved = dict(typer.bind)
+    if not all(typer.unify_dim(h, w) for h, w in zip(have, want)):
+        typer.bind = saved
+    typer.used_names |= {s.name for d in want for s in d.free_symbols}
+
+
 def _size_names(prog: Program) -> set:
     """Names used as sizes (``eye(n)``, ``vector(1, n)``): dimensions wherever they occur,
     before and after that use (DESIGN: dimension names are scalars too)."""
@@ -924,17 +933,10 @@ def _literal_value(node, depth=0):
     return None
 
 
-@contextmanager
-def deep_recursion(limit=E.RECURSION_LIMIT):
+def deep_recursion():
     """Parsing and typing within the recursion limit of ``expr.bounded_work`` (no node
     budget: a valid 1,000,000-character input builds more nodes than a derivative may)."""
-    old = sys.getrecursionlimit()
-    if old < limit:
-        sys.setrecursionlimit(limit)
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
+    return E.raised_recursion_limit()
 
 
 MAX_REKIND_TRIES = 64
@@ -1030,9 +1032,8 @@ def parse(text: str, symbols: dict | None = None, shape: tuple | None = None) ->
     prog = _program(stmts, text, extra)
     with deep_recursion():
         typer = _infer(prog, text, {}, [MAX_REKIND_TRIES + 2 * len(prog.decls) + len(text) // 8])
-        if shape is not None:       # where sizes disagree, the caller compares and says so
-            for have, want in zip(typer.shapes[id(prog.body)], shape):
-                typer.unify_dim(have, sp.sympify(want))
+        if shape is not None:
+            _expect_shape(typer, typer.shapes[id(prog.body)], shape)
         for name, decl in prog.decls.items():   # declared but unused: still a variable
             if name not in typer.var_shapes and name not in typer.lets:
                 typer.name_shape(name, decl.span)

@@ -80,10 +80,10 @@ def _fixes(e: Expr, fixes) -> tuple[bool, bool]:
     if op == "vec":
         r, c = fixes[id(a[0])]
         return (r and c, True)
-    if op == "diagv":
+    if op == "diagm":                    # vector -> diagonal matrix
         r = fixes[id(a[0])][0]
         return (r, r)
-    if op == "diagm":
+    if op == "diagv":                    # square matrix -> its diagonal
         r, c = fixes[id(a[0])]
         return (r or c, True)
     if a[0].shape == e.shape:            # elementwise functions, softmax, .^
@@ -110,9 +110,9 @@ def _context(e: Expr, known, fixes):
         return [(a[0], C, R)]
     if op in ("inv", "mpow"):
         return [(a[0], R or C, R or C)]
-    if op == "diagv":
-        return [(a[0], R or C, True)]
     if op == "diagm":
+        return [(a[0], R or C, True)]
+    if op == "diagv":
         return [(a[0], R, R)]
     if op == "unvec":
         return [(a[0], True, True)]

@@ -268,34 +268,46 @@ def argv_for(text: str, *rest: str) -> list:
     return (["--"] if text.startswith("-") else []) + [text, *rest]
 
 
-def cli_agrees(text: str, parsed, wrt: str | None = None, limit: float = LIMIT) -> None:
-    """The CLI's exit status matches the API's outcome (0 for a result, 2 for an error)."""
+def cli_agrees(text: str, outcome, wrt: str | None = None, limit: float = LIMIT) -> None:
+    """The CLI's exit status matches the API's outcome for the same command — a parse,
+    or with ``wrt`` a derivative: 0 for a result, 2 for an MdiffError."""
     status, out, err = run_cli(argv_for(text, *(["wrt", wrt] if wrt else [])), limit)
     if text in ("solve", "minimize", "maximize", "wrt", "-"):
         return                      # a subcommand or stdin: 0 or 2 is enough
-    if isinstance(parsed, mdiff.MdiffError):
+    if isinstance(outcome, mdiff.MdiffError):
         assert status == 2, (status, out)
-        assert type(parsed).__name__ in err or "Error" in err, err
-    elif wrt is None:
+        assert type(outcome).__name__ in err or "Error" in err, err
+    else:
         assert status == 0, err
 
 
 # --- fuzzing ------------------------------------------------------------------------------
 
 
-def fuzz_one(text: str) -> None:
+def fuzz_one(text: str) -> list:
+    """Parse ``text`` (and differentiate what parses) through the API and the CLI, each
+    bounded in time; the outcomes, each a result or an MdiffError."""
     p = parse_or_error(text, limit=FUZZ_LIMIT)
     cli_agrees(text, p, limit=FUZZ_LIMIT)
+    outcomes = [p]
     if isinstance(p, mdiff.Parsed):
         results = differentiate_all(p, limit=FUZZ_LIMIT, max_vars=2)
+        outcomes += results.values()
         for name, r in list(results.items())[:1]:
-            run_cli(argv_for(text, "wrt", name), limit=FUZZ_LIMIT)
+            cli_agrees(text, r, wrt=name, limit=FUZZ_LIMIT)
+    return outcomes
+
+
+def assert_answered(outcomes: list) -> None:
+    """Every outcome is a parse, a derivative or an MdiffError (nothing else escaped)."""
+    kinds = (mdiff.Parsed, mdiff.Derivative, mdiff.MdiffError)
+    assert outcomes and all(isinstance(o, kinds) for o in outcomes), outcomes
 
 
 @fuzz_settings
 @given(st.text())
 def test_fuzz_random_text(text):
-    fuzz_one(text)
+    assert_answered(fuzz_one(text))
 
 
 @fuzz_settings
@@ -303,7 +315,7 @@ def test_fuzz_random_text(text):
 def test_fuzz_random_bytes(data, how):
     text = data.decode("utf-8", "surrogateescape") if how == "surrogateescape" \
         else data.decode("latin-1")
-    fuzz_one(text)
+    assert_answered(fuzz_one(text))
 
 
 TOKENS = list("xyzcnABXS()+-*/.^'ᵀ⊗⊙;:,=\n\t 0123456789e#") + [
@@ -318,7 +330,7 @@ TOKENS = list("xyzcnABXS()+-*/.^'ᵀ⊗⊙;:,=\n\t 0123456789e#") + [
 @fuzz_settings
 @given(st.lists(st.sampled_from(TOKENS), max_size=40).map("".join))
 def test_fuzz_token_soup(text):
-    fuzz_one(text)
+    assert_answered(fuzz_one(text))
 
 
 #: Valid programs to mutate besides the generated ones (README and DESIGN examples).
@@ -371,7 +383,7 @@ def mutated(draw):
 @fuzz_settings
 @given(mutated())
 def test_fuzz_mutations_of_valid_programs(text):
-    fuzz_one(text)
+    assert_answered(fuzz_one(text))
 
 
 @fuzz_settings
@@ -380,7 +392,7 @@ def test_fuzz_mutations_of_valid_programs(text):
        st.sampled_from(["x", "x'*A*x", "tr(X)", "c*x"]))
 def test_fuzz_symbols_argument(symbols, text):
     """Hostile ``symbols=`` dictionaries (names and declarations from anywhere)."""
-    bounded(lambda: mdiff.parse(text, symbols), FUZZ_LIMIT)
+    assert_answered([bounded(lambda: mdiff.parse(text, symbols), FUZZ_LIMIT)])
 
 
 # --- pathological inputs ------------------------------------------------------------------

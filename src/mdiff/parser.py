@@ -705,8 +705,7 @@ class _Typer:
             if node.value > 10**9:
                 raise LimitError("dimension too large", node.span, self.text)
             return sp.Integer(node.value)
-        if node.kind == "name" and node.value not in self.lets and node.value not in self.prog.decls:
-            self.dim_names.add(node.value)
+        if node.kind == "name" and node.value in self.dim_names:   # see _size_names
             return E.dim_symbol(node.value)
         raise ShapeError("a size is a positive integer, a dimension name or a product of "
                          "them", node.span, self.text)
@@ -744,7 +743,7 @@ def _size_names(prog: Program) -> set:
             sizes = node.children if node.value == "eye" else node.children[1:]
             names |= {leaf.value for size in sizes for leaf in _size_leaves(size)}
         stack.extend(node.children)
-    return {n for n in names if n not in prog.decls and n not in {m for m, _, _ in prog.lets}}
+    return names - set(prog.decls) - {name for name, _, _ in prog.lets}
 
 
 def _size_leaves(node):
@@ -933,12 +932,6 @@ def _literal_value(node, depth=0):
     return None
 
 
-def deep_recursion():
-    """Parsing and typing within the recursion limit of ``expr.bounded_work`` (no node
-    budget: a valid 1,000,000-character input builds more nodes than a derivative may)."""
-    return E.raised_recursion_limit()
-
-
 MAX_REKIND_TRIES = 64
 
 
@@ -1030,7 +1023,9 @@ def parse(text: str, symbols: dict | None = None, shape: tuple | None = None) ->
             raise DeclarationError(f"declaration of {name!r} must be text like 'matrix(n,n)'")
         extra[name] = parse_declaration(name, spec)
     prog = _program(stmts, text, extra)
-    with deep_recursion():
+    # the recursion limit of expr.bounded_work, but no node budget: a valid
+    # 1,000,000-character input builds more nodes than a derivative may
+    with E.raised_recursion_limit():
         typer = _infer(prog, text, {}, [MAX_REKIND_TRIES + 2 * len(prog.decls) + len(text) // 8])
         if shape is not None:
             _expect_shape(typer, typer.shapes[id(prog.body)], shape)

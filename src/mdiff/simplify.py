@@ -177,10 +177,11 @@ def merge_matrix_powers(e: Expr):
     changed = False
     for f in chain:
         b = _matrix_base(f)
-        if out and b and out[-1][1] and out[-1][1][:2] == b[:2] and out[-1][1][0] is b[0] \
-                and abs(out[-1][1][2] + b[2]) <= E.MAX_MATRIX_POWER:
-            base, t, k = out.pop()[1]
-            k += b[2]
+        prev = out[-1][1] if out else None
+        if b and prev and prev[0] is b[0] and prev[1] == b[1] \
+                and abs(prev[2] + b[2]) <= E.MAX_MATRIX_POWER:
+            out.pop()
+            base, t, k = b[0], b[1], prev[2] + b[2]
             changed = True
             if k:
                 out.append((_matrix_factor(base, t, k), (base, t, k)))
@@ -556,7 +557,7 @@ def _had_leaves(e: Expr) -> list:
     while stack:
         x, k = stack.pop()
         b, j = _base_exponent(x)
-        if b.op == "had" and (j == 1 or j.is_integer):
+        if b.op == "had" and j.is_integer:
             stack.extend((a, k * j) for a in reversed(b.args))
         else:
             out.append((b, k * j))

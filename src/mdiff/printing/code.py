@@ -338,7 +338,8 @@ def _live_lines(lines: list, ret: str) -> list:
     """The assignments the return value needs (a temporary a rewrite made unused, such
     as the sqrt under ||z||^2, is dropped), each temporary deleted after its last use:
     freed arrays are reused while hot in cache, as in hand-written code."""
-    needed = set(_TEMP.findall(ret))
+    returned = set(_TEMP.findall(ret))
+    needed = set(returned)
     live = []
     for line in reversed(lines):
         target, _, code = line.partition(" = ")
@@ -350,11 +351,10 @@ def _live_lines(lines: list, ret: str) -> list:
     for i, (_, _, uses) in enumerate(live):
         for name in uses:
             last_use[name] = i
-    keep = set(_TEMP.findall(ret))
     out = []
     for i, (target, line, uses) in enumerate(live):
         out.append(line)
-        dead = sorted((n for n in uses if last_use[n] == i and n not in keep),
+        dead = sorted((n for n in uses if last_use[n] == i and n not in returned),
                       key=lambda n: int(n[2:]))
         if dead:
             out.append(f"    del {', '.join(dead)}")

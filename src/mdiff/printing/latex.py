@@ -26,7 +26,7 @@ import sympy as sp
 
 from ..expr import Expr, postorder
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
-from .text import _choose_bindings, _is_reciprocal
+from .text import _choose_bindings, divides
 
 # --- names -------------------------------------------------------------------------
 
@@ -196,10 +196,6 @@ class _Printer:
         """A lone symbol (``N``, ``a``, a bound name) that reads well in ``\\frac{N}{2}``."""
         return e.op in ("var", "dim") or id(e) in self.bound
 
-    def _divides(self, s: Expr) -> bool:
-        """A 1/x factor written as a denominator (a let-bound one is its name)."""
-        return _is_reciprocal(s) and id(s) not in self.bound
-
     # --- products ------------------------------------------------------------------
     def _power_of(self, base: Expr, k) -> tuple[str, int]:
         """``base^{k}`` (scalars) or ``base^{\\circ k}`` (arrays), k a positive number."""
@@ -212,9 +208,9 @@ class _Printer:
         coef, nscal = e.data
         coef = sp.Rational(coef)
         scalars, chain = e.args[:nscal], e.args[nscal:]
-        numer = [s for s in scalars if not self._divides(s)]
+        numer = [s for s in scalars if not divides(s, self.bound)]
         denom = [self._power_of(s.args[0], -s.args[1].data) for s in scalars
-                 if self._divides(s)]
+                 if divides(s, self.bound)]
         chain_text = [_wrap(self.get(c), KRON + 1) for c in chain]   # (A ⊗ B) x
         if len(chain) == 1 and not scalars and chain[0].op == "had" \
                 and id(chain[0]) not in self.bound:
@@ -262,9 +258,9 @@ class _Printer:
 
     def had(self, e: Expr) -> tuple[str, int]:
         x, y = e.args
-        if self._divides(x) and not self._divides(y):
+        if divides(x, self.bound) and not divides(y, self.bound):
             x, y = y, x
-        if self._divides(y):      # a ⊙ b^{∘-k} reads as a ⊘ b^{∘k}
+        if divides(y, self.bound):      # a ⊙ b^{∘-k} reads as a ⊘ b^{∘k}
             den = self._power_of(y.args[0], -y.args[1].data)
             return (f"{_wrap(self.get(x), MUL)} \\oslash {_wrap(den, MUL + 1)}", MUL)
         return (f"{_wrap(self.get(x), MUL)} \\odot {_wrap(self.get(y), MUL + 1)}", MUL)

@@ -31,6 +31,11 @@ def _is_reciprocal(s: Expr) -> bool:
     return s.op == "pow" and s.args[1].op == "num" and bool(s.args[1].data < 0)
 
 
+def divides(s: Expr, bound) -> bool:
+    """A 1/x factor written as a denominator (one let-bound is written as its name)."""
+    return _is_reciprocal(s) and id(s) not in bound
+
+
 def _fill_text(e: Expr, sized: bool):
     v, _ = number_text(e.data)
     if e.cols == 1:
@@ -50,7 +55,7 @@ def _fill_text(e: Expr, sized: bool):
 # n))``).  The analysis mirrors the parser's shape rules, conservatively: ``fixes`` is what
 # a node's own text fixes (bottom-up), ``known`` adds what its context fixes (top-down).
 
-_SQUARE = ("inv", "mpow", "tr", "det", "logdet")
+_SQUARE = ("inv", "mpow")      # square matrix -> square matrix of the same size
 
 
 def _fixes(e: Expr, fixes) -> tuple[bool, bool]:
@@ -108,7 +113,7 @@ def _context(e: Expr, known, fixes):
         return out
     if op == "T":
         return [(a[0], C, R)]
-    if op in ("inv", "mpow"):
+    if op in _SQUARE:
         return [(a[0], R or C, R or C)]
     if op == "diagm":
         return [(a[0], R or C, True)]
@@ -154,11 +159,11 @@ def _mul_text(e: Expr, out, negate: bool = False, bound=()) -> tuple[str, int]:
     coef, nscal = e.data
     coef = -coef if negate else coef
     scalars, chain = e.args[:nscal], e.args[nscal:]
-    divides = [_is_reciprocal(s) and id(s) not in bound for s in scalars]
-    factors = [_wrap(out[id(s)], MUL + 1) for s, d in zip(scalars, divides) if not d]
+    below = [divides(s, bound) for s in scalars]
+    factors = [_wrap(out[id(s)], MUL + 1) for s, d in zip(scalars, below) if not d]
     factors += [_wrap(out[id(c)], KRON + 1) for c in chain]  # (A ⊗ B)*x reads better
     denominators = []
-    for s, d in zip(scalars, divides):
+    for s, d in zip(scalars, below):
         if d:
             base, k = s.args[0], -s.args[1].data
             d = out[id(base)] if k == 1 else _pow_text(base, k, out)
@@ -232,10 +237,9 @@ def _node_text(e: Expr, out, sized=frozenset(), dim_names=None, bound=()) -> tup
         return _mul_text(e, out, bound=bound)
     if op == "had":
         x, y = a
-        recip = [_is_reciprocal(z) and id(z) not in bound for z in (x, y)]
-        if recip[0] and not recip[1]:
+        if divides(x, bound) and not divides(y, bound):
             x, y = y, x
-        if recip[0] or recip[1]:   # a .* b.^(-k) reads as a ./ b.^k
+        if divides(y, bound):   # a .* b.^(-k) reads as a ./ b.^k
             base, k = y.args[0], -y.args[1].data
             den = out[id(base)] if k == 1 else _pow_text(base, k, out)
             return (f"{_wrap(out[id(x)], MUL)} ./ {_wrap(den, MUL + 1)}", MUL)

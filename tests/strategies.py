@@ -729,8 +729,10 @@ TIME_BOX = {"ci": None, "long": float(os.environ.get("MDIFF_HYPOTHESIS_TIME_BOX"
 
 
 def register_profiles() -> None:
-    """``ci`` (the default of the property tests): 300 examples per property, no deadline.
-    ``long``: 10,000 examples, each property time-boxed to ``TIME_BOX["long"]`` seconds.
+    """``ci`` (the default of the property tests): 300 examples per property, no deadline,
+    derandomized, so that CI's verdict depends on the code and not on the draw.
+    ``long``: 10,000 random examples, each property time-boxed to ``TIME_BOX["long"]``
+    seconds; ``explore``: 300 random examples, for a quick look beyond CI's fixed ones.
 
     They are registered when this module is imported, so
     ``python -m pytest -p tests.strategies --hypothesis-profile=long`` works (Hypothesis'
@@ -738,7 +740,8 @@ def register_profiles() -> None:
     registered by then); ``MDIFF_HYPOTHESIS_PROFILE=long python -m pytest`` works too."""
     common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                         HealthCheck.data_too_large])
-    settings.register_profile("ci", max_examples=300, **common)
+    settings.register_profile("ci", max_examples=300, derandomize=True, **common)
+    settings.register_profile("explore", max_examples=300, **common)
     settings.register_profile("long", max_examples=10_000, **common)
 
 

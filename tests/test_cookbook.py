@@ -162,6 +162,30 @@ def test_finite_differences_reject_a_wrong_jacobian():
     assert not report.ok and report.max_rel_error > 1e-3
 
 
+def test_finite_differences_resolve_a_small_slope_on_a_large_value():
+    """Round-off of a large value (eps·|f|/h) swamps the smallest step; the check then
+    tries larger fourth-order steps, which a right derivative passes (found by CI's
+    property run: a constant of 1e7 beside a slope of 0.5)."""
+    p = mdiff.parse("x: vector(n); tanh(sum(x)) + 2^20")
+    assert mdiff.diff(p, wrt="x").check(seed=0).ok
+
+
+@pytest.mark.parametrize("off", ["1.0001*", "1.01*", "2*"])
+def test_finite_differences_on_a_large_value_still_reject_a_wrong_jacobian(off):
+    p = mdiff.parse("x: vector(n); tanh(sum(x)) + 2^20")
+    x = p.variables["x"]
+    wrong = mdiff.parse(off + "(1 - tanh(sum(x))^2)*vector(1)'", p.symbols()).expr
+    assert not fd_check(p.expr, x, wrong, p.variables, seed=0).ok
+
+
+def test_check_takes_dimension_sizes_by_name():
+    r = mdiff.diff("X: matrix(n,m); sum(X)", wrt="X")
+    report = r.check(dims={"n": 1, "m": 3})
+    assert report.ok and {str(d): size for d, size in report.dims.items()} == {"n": 1, "m": 3}
+    with pytest.raises(mdiff.EvaluationError, match="'k', which is not a dimension here"):
+        r.check(dims={"k": 2})
+
+
 # --- conventions for structured variables (DESIGN §3) -------------------------------------------
 
 SYM_TEXTS = ["tr(A*X)", "tr(A*X*B*X)", "x'*X*x", "logdet(X)", "tr(inv(X)*A)",

@@ -12,7 +12,7 @@ using every operation and function of the language, with let-bindings.  Properti
 (e) a printed derivative parses back to the same value;
 (f) simplification keeps the value and is idempotent.
 
-Hypothesis profiles (defined in ``strategies.register_profiles``): ``ci`` is loaded
+Hypothesis profiles (defined in ``strategies.register_profiles``): ``ci`` (derandomized) is loaded
 unless another profile was chosen; it runs 300 examples per property (100 for the
 Hessians and the matrix-valued Jacobians, whose examples are costlier).  ``long`` runs
 10,000 (Hessians: 1/3 of that) with a 20-minute time box per property:

@@ -433,6 +433,15 @@ def test_hessians_render(katex):
         assert_renders(katex, out)
 
 
+@pytest.mark.parametrize("text, wrt", [
+    ("sum(x.^4)", "x"), ("(x'*A*x)^2", "x"), ("log(sum(exp(x)))", "x"),
+    ("sum(log(vector(1) + exp(A*x)))", "x"), ("logdet(X)", "X"), ("tr(X*X*X)", "X")])
+def test_index_notation_renders(katex, text, wrt):
+    r = mdiff.diff(text, wrt=wrt, order=3)
+    assert r.index_form() is not None
+    assert_renders(katex, r.latex())
+
+
 def _readme_commands():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     out = []

@@ -15,7 +15,9 @@ from .errors import DiffError, MdiffError, ShapeError
 from .evaluate import Env, evaluate, make_function, to_user_layout
 from .expr import Expr
 from .parser import Parsed, parse
+from .indexed import IndexForm, NotIndexable, index_form
 from .printing.code import py_name, to_code
+from .printing.indices import index_latex, index_text
 from .backends import compile_function
 from .printing.latex import to_latex
 from .printing.text import to_text
@@ -89,7 +91,22 @@ class Derivative:
         return self.layout_expr
 
     def __str__(self) -> str:
+        form = self.index_form()
+        if form is not None:
+            return index_text(form, list(self.wrt_all), self.f.let_names())
         return to_text(self.expr, self.f.let_names())
+
+    def index_form(self) -> IndexForm | None:
+        """A third or higher derivative in index notation (it has no matrix form);
+        None for lower orders, or where the Kronecker structure does not split into
+        indices (then the vec-Jacobian matrix is printed, as ``kron()`` always is)."""
+        if self.order < 3 or self.base is not None:
+            return None
+        try:
+            with E.bounded_work():
+                return index_form(self.expr, [self.f.variables[n] for n in self.wrt_all])
+        except NotIndexable:
+            return None
 
     def __repr__(self) -> str:
         """``mdiff.diff(...)`` text that recomputes this derivative."""
@@ -128,6 +145,9 @@ class Derivative:
 
     def latex(self) -> str:
         """LaTeX of the result, as a careful author writes it."""
+        form = self.index_form()
+        if form is not None:
+            return index_latex(form, list(self.wrt_all), self.f.let_names())
         return to_latex(self.expr, self.f.let_names())
 
     def _repr_latex_(self) -> str:

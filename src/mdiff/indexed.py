@@ -1,0 +1,503 @@
+"""Index (Einstein) notation for derivatives that have no matrix form.
+
+A third or higher derivative is computed as a matrix: the Jacobian of the vec of the
+previous derivative, ``d vec(T_{k-1})/d vec(X_k)'``.  Its Kronecker, vec and diag
+structure only encodes which index goes where, so it is translated here into a sum of
+products of entries (``A[i,a]``, ``(A*x)[i]``), Kronecker deltas and scalars.  The
+indices on the left of the printed equation are free; every other index is summed.
+
+Translation: ``terms(e, rows, cols)`` reads an ``m x n`` node with its row index split
+into a group of indices (the first varies fastest, as in ``vec``) and likewise its
+column index.  Structural nodes (``⊗``, ``vec``, ``unvec``, ``diag``, ``eye``, ``K``,
+products, sums) distribute the groups over their operands; anything else is an entry
+of a matrix printed in matrix notation.  A node whose groups cannot be split (a
+Kronecker factor that straddles two indices) raises ``NotIndexable``; the caller then
+prints the matrix form.  ``evaluate_terms`` evaluates the result with ``einsum``, so
+the printed notation itself is checked numerically (tests/test_indexed.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import count, product
+
+import numpy as np
+import sympy as sp
+
+from . import expr as E
+from .evaluate import Env, evaluate
+from .expr import Expr
+from .simplify import simplify
+
+#: Names of the free indices, in order (then i1, i2, ...).
+FREE_NAMES = ("i", "j", "k", "l", "p", "q", "r", "s")
+#: Names of the summed indices, in order of first use within a term (then a1, a2, ...).
+SUMMED_NAMES = ("a", "b", "c", "d", "e", "f", "g", "h")
+#: Operations translated structurally; any other node is an entry of a matrix.
+STRUCTURAL = frozenset({"add", "mul", "T", "kron", "vec", "unvec", "diagm", "diagv", "eye",
+                        "fill", "comm", "had", "num"})
+
+
+class NotIndexable(Exception):
+    """The node's index groups cannot be distributed over its operands."""
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    dim: object     # a SymPy dimension
+
+
+@dataclass(frozen=True)
+class Factor:
+    """``entry``: ``expr[row, col]`` (an index is None where that side has size 1);
+    ``delta``: δ[row, col]; ``ones``: the all-ones vector, 1[row]."""
+
+    kind: str
+    row: Index | None
+    col: Index | None = None
+    expr: Expr | None = None
+    power: int = 1
+
+    def indices(self):
+        return tuple(i for i in (self.row, self.col) if i is not None)
+
+    def renamed(self, old: Index, new: Index) -> "Factor":
+        return Factor(self.kind, new if self.row == old else self.row,
+                      new if self.col == old else self.col, self.expr, self.power)
+
+
+@dataclass(frozen=True)
+class Term:
+    """``coef * scalars * factors`` (scalars: 1x1 expressions in matrix notation)."""
+
+    coef: sp.Rational
+    scalars: tuple = ()
+    factors: tuple = ()
+
+    def times(self, other: "Term") -> "Term":
+        return Term(self.coef * other.coef, self.scalars + other.scalars,
+                    self.factors + other.factors)
+
+
+def _layout(e: Expr, side: int) -> list | None:
+    """The sizes of the index group a node's rows (side 0) or columns (1) split into,
+    fastest first: ``A ⊗ B`` has B's then A's, ``vec(M)`` M's rows then its columns.
+    None where the node does not fix the order (``eye(m*n)`` is eye(n) ⊗ eye(m) and
+    eye(m) ⊗ eye(n) alike)."""
+    op = e.op
+    if op == "T":
+        return _layout(e.args[0], 1 - side)
+    if op in ("kron", "vec") and not (op == "vec" and side == 1):
+        a, b = e.args if op == "kron" else (e.args[0], e.args[0])
+        first, then = (_layout(b, side), _layout(a, side)) if op == "kron" else (
+            _layout(a, 0), _layout(a, 1))
+        return None if first is None or then is None else first + then
+    if op == "mul":
+        chain = E.mul_chain(e)
+        if chain:
+            return _layout(chain[0] if side == 0 else chain[-1], side)
+    if op in ("add", "had") and not e.is_scalar:
+        return next((g for g in (_layout(a, side) for a in e.args) if g is not None), None)
+    if op in ("diagm", "diagv"):
+        return _layout(e.args[0], 0)
+    if op == "comm":
+        m, n = e.data
+        first, then = (n, m) if side == 0 else (m, n)
+        return _unique_order(first) and _unique_order(then) and _dims_of(first) + _dims_of(then)
+    dim = e.shape[side]
+    if op in ("eye", "fill"):      # eye(m*n) = eye(n) ⊗ eye(m): one index per factor
+        return _dims_of(dim) if _unique_order(dim) else None
+    return [] if sp.sympify(dim) == 1 else [dim]
+
+
+def _unique_order(dim) -> bool:
+    return len(set(_dims_of(dim))) <= 1
+
+
+def _dims_of(dim) -> list:
+    """A SymPy size as a list of symbol factors (``n**2`` -> [n, n]); 1 -> []."""
+    out = []
+    for f in sp.Mul.make_args(sp.sympify(dim)):
+        base, k = f.as_base_exp()
+        if f == 1:
+            continue
+        out.extend([base] * int(k) if k.is_Integer and k > 0 else [f])
+    return sorted(out, key=str)
+
+
+def _size(group) -> object:
+    return sp.Mul(*[i.dim for i in group])
+
+
+def _split(group: tuple, first) -> tuple[tuple, tuple]:
+    """The leading indices of ``group`` whose sizes multiply to ``first``, and the rest."""
+    for cut in range(len(group) + 1):
+        if sp.simplify(_size(group[:cut]) - first) == 0:
+            return group[:cut], group[cut:]
+    raise NotIndexable(f"no split of {[i.dim for i in group]} at {first}")
+
+
+def _single(group: tuple, dim) -> Index | None:
+    """The one index of a group of size ``dim`` (None for size 1)."""
+    if not group:
+        if sp.sympify(dim) == 1:
+            return None
+        raise NotIndexable("an index is missing")
+    if len(group) == 1:
+        return group[0]
+    raise NotIndexable("an entry would need a compound index")
+
+
+class _Translator:
+    def __init__(self):
+        self._fresh = count(1)
+
+    def fresh(self, dims: list) -> tuple:
+        return tuple(Index(f"_{next(self._fresh)}", d) for d in dims)
+
+    def terms(self, e: Expr, rows: tuple, cols: tuple) -> list[Term]:
+        op = e.op
+        if op == "num":
+            return [Term(sp.Rational(e.data))]
+        if e.is_scalar:
+            coef, rest = E.coefficient(e)
+            return [Term(sp.Rational(coef), () if rest.op == "num" else (rest,))]
+        if op == "fill":
+            return [Term(sp.Rational(e.data), (), tuple(Factor("ones", i) for i in rows + cols))]
+        if op == "pow" and _small_power(e) and _fits(rows, e.rows) and _fits(cols, e.cols):
+            base = self.terms(e.args[0], rows, cols)
+            if len(base) == 1 and len(base[0].factors) == 1 and not base[0].scalars:
+                t, f = base[0], base[0].factors[0]
+                return [Term(t.coef ** e.args[1].data, (),
+                             (Factor(f.kind, f.row, f.col, f.expr, int(e.args[1].data)),))]
+        if _plain(e) and op != "had" and _fits(rows, e.rows) and _fits(cols, e.cols) and not (
+                op == "mul" and any(f.rows == 1 for f in E.mul_chain(e)[1:])):
+            return [self.entry(e, rows, cols)]
+        if op == "add":
+            return [t for a in e.args for t in self.terms(a, rows, cols)]
+        if op == "T":
+            return self.terms(e.args[0], cols, rows)
+        if op == "had":     # (u .* v)[i] = u[i]*v[i]
+            return _products(self.terms(e.args[0], rows, cols), self.terms(e.args[1], rows, cols))
+        if op == "mul":
+            return self.product(e, rows, cols)
+        if op == "kron":
+            a, b = e.args
+            rb, ra = _split(rows, b.rows)
+            cb, ca = _split(cols, b.cols)
+            return _products(self.terms(a, ra, ca), self.terms(b, rb, cb))
+        if op == "vec":
+            m = e.args[0]
+            r, c = _split(rows, m.rows)
+            return self.terms(m, r, c)
+        if op == "unvec":
+            return self.terms(e.args[0], rows + cols, ())
+        if op == "diagm":
+            return _products(self.terms(e.args[0], rows, ()), [_deltas(rows, cols)])
+        if op == "diagv":
+            return self.terms(e.args[0], rows, rows)
+        if op == "eye":
+            return [_deltas(rows, cols)]
+        if op == "comm":    # K(m,n)*vec(A) = vec(A') for an m x n matrix A
+            m, n = e.data
+            r_n, r_m = _split(rows, n)
+            c_m, c_n = _split(cols, m)
+            if len(r_n) != len(c_n):    # K(m,n) with m = n^2: the groups differ in order
+                raise NotIndexable("a commutation of compound sizes")
+            return [_deltas(r_n, c_n).times(_deltas(r_m, c_m))]
+        raise NotIndexable(op)
+
+    def entry(self, e: Expr, rows: tuple, cols: tuple) -> Term:
+        return _entry(e, _single(rows, e.rows), _single(cols, e.cols))
+
+    def product(self, e: Expr, rows: tuple, cols: tuple) -> list[Term]:
+        """A chain: runs of plain factors stay one entry (``(A*x)[i]``); structural
+        factors and outer products (inner size 1) are split, with summed indices."""
+        coef, scalars, chain = E.mul_parts(e)
+        out = [Term(sp.Rational(coef), tuple(scalars))]
+        segments = _segments(chain)
+        inner = [_layout(left[-1], 1) or _layout(right[0], 0) or _dims_of(left[-1].cols)
+                 for left, right in zip(segments, segments[1:])]
+        groups = [rows] + [self.fresh(dims) for dims in inner] + [cols]
+        for k, seg in enumerate(segments):
+            part = seg[0] if len(seg) == 1 else E.mul(*seg)
+            out = _products(out, self.terms(part, groups[k], groups[k + 1]))
+        return out
+
+
+def _entry(e: Expr, row: Index | None, col: Index | None) -> Term:
+    """``e[row, col]``; a transpose reads as swapped indices and a row vector as its
+    transpose, so entries are of matrices and column vectors as written."""
+    coef, e = E.coefficient(e)
+    if e.op == "T" or (row is None and col is not None):
+        e, row, col = simplify(E.transpose(e)), col, row
+        c, e = E.coefficient(e)
+        coef *= c
+    return Term(sp.Rational(coef), (), (Factor("entry", row, col, e),))
+
+
+def _segments(chain) -> list[list]:
+    """Runs of plain factors joined by inner sizes other than 1."""
+    out: list[list] = []
+    for f in chain:
+        if out and _plain(f) and _plain(out[-1][-1]) and f.rows != 1:
+            out[-1].append(f)
+        else:
+            out.append([f])
+    return out
+
+
+#: Operations that make an entry of a matrix-notation expression unless its operands
+#: carry index structure.
+_COMPOSITE = frozenset({"add", "mul", "T", "had"})
+
+
+def _plain(e: Expr) -> bool:
+    """No index structure: an entry of it prints in matrix notation (``(A*x)[i]``)."""
+    if e.is_scalar or e.op == "fill" or e.op not in STRUCTURAL:
+        return True
+    return e.op in _COMPOSITE and all(_plain(a) for a in e.args)
+
+
+def _small_power(e: Expr) -> bool:
+    """An elementwise power x.^k (integer k from 2 to 9): printed x[i]^k."""
+    k = e.args[1]
+    return k.op == "num" and k.data.is_integer and 2 <= k.data <= 9
+
+
+def _fits(group: tuple, dim) -> bool:
+    return len(group) <= 1 and (len(group) == 1 or sp.sympify(dim) == 1)
+
+
+def _products(xs: list[Term], ys: list[Term]) -> list[Term]:
+    return [x.times(y) for x, y in product(xs, ys)]
+
+
+def _deltas(rows: tuple, cols: tuple) -> Term:
+    if len(rows) != len(cols) or any(sp.simplify(r.dim - c.dim) != 0
+                                     for r, c in zip(rows, cols)):
+        raise NotIndexable("a delta between index groups of different structure")
+    return Term(sp.Integer(1), (), tuple(Factor("delta", r, c) for r, c in zip(rows, cols)))
+
+
+# --- simplification of a term ------------------------------------------------------------
+
+
+def _contract(term: Term, free: frozenset) -> Term:
+    """Contract deltas over summed indices; then drop ones vectors and δ[a,a] (both are
+    1 entry-wise): a summed index that no other factor mentions sums 1 to its size."""
+    factors = list(term.factors)
+    changed = True
+    while changed:
+        changed = False
+        for n, f in enumerate(factors):
+            a, b = f.row, f.col
+            if f.kind != "delta" or a == b or (a in free and b in free):
+                continue
+            old, new = (b, a) if b not in free else (a, b)
+            factors = [g.renamed(old, new) for g in factors[:n] + factors[n + 1:]]
+            changed = True
+            break
+    mentioned = {i for f in factors for i in f.indices()}
+    kept = tuple(f for f in factors
+                 if f.kind == "entry" or (f.kind == "delta" and f.row != f.col))
+    left = {i for f in kept for i in f.indices()}
+    sizes = tuple(E.dim_scalar(i.dim) for i in sorted(mentioned - left - free,
+                                                        key=lambda i: i.name))
+    return Term(term.coef, term.scalars + sizes, kept)
+
+
+def _fuse(term: Term, free: frozenset) -> Term:
+    """Contractions back into matrix products where that is all they are: a summed
+    index in exactly two plain entries, ``A[i,a]*x[a]`` -> ``(A*x)[i]``."""
+    factors = list(term.factors)
+    coef, scalars = term.coef, term.scalars
+    changed = True
+    while changed:
+        changed = False
+        summed = {i for f in factors for i in f.indices()} - free
+        for a in sorted(summed, key=lambda i: i.name):
+            users = [n for n, f in enumerate(factors) if a in f.indices()]
+            if len(users) != 2 or any(factors[n].kind != "entry" or factors[n].power != 1
+                                      or factors[n].row == factors[n].col for n in users):
+                continue
+            f, g = (factors[n] for n in users)
+            left, row = (f.expr, f.row) if f.col == a else (E.transpose(f.expr), f.col)
+            right, col = (g.expr, g.col) if g.row == a else (E.transpose(g.expr), g.row)
+            fused = simplify(E.mul(left, right))
+            factors = [h for n, h in enumerate(factors) if n not in users]
+            if fused.is_scalar:
+                c, rest = E.coefficient(fused)
+                coef, scalars = coef * c, scalars + (() if rest.op == "num" else (rest,))
+            else:
+                t = _entry(fused, row, col)
+                coef *= t.coef
+                factors += t.factors
+            changed = True
+            break
+    return Term(coef, scalars, tuple(factors))
+
+
+def _merge(terms: list[Term], free: tuple) -> list[Term]:
+    """Terms equal but for one entry over the same indices add their matrices:
+    ``A[i,k]*y[j] + A[k,i]*y[j]`` -> ``(A + A')[i,k]*y[j]``."""
+    out: list[Term] = []
+    for t in terms:
+        for n, u in enumerate(out):
+            merged = _merged(u, t)
+            if merged is not None:
+                out[n] = merged
+                break
+        else:
+            out.append(t)
+    return out
+
+
+def _merged(u: Term, t: Term) -> Term | None:
+    if u.coef != t.coef or u.scalars != t.scalars or len(u.factors) != len(t.factors):
+        return None
+    for p, f in enumerate(u.factors):
+        if f.kind != "entry" or f.power != 1:
+            continue
+        rest = u.factors[:p] + u.factors[p + 1:]
+        for q, g in enumerate(t.factors):
+            if g.kind != "entry" or g.power != 1 or t.factors[:q] + t.factors[q + 1:] != rest:
+                continue
+            if (g.row, g.col) == (f.row, f.col):
+                other = g.expr
+            elif (g.row, g.col) == (f.col, f.row) and None not in (f.row, f.col):
+                other = E.transpose(g.expr)
+            else:
+                continue
+            total = _entry(simplify(E.add(f.expr, other)), f.row, f.col)
+            return Term(u.coef * total.coef, u.scalars, rest + total.factors)
+    return None
+
+
+def _used(factors, index: Index) -> bool:
+    return any(index in f.indices() for f in factors)
+
+
+def _canonical(term: Term, free: tuple) -> Term:
+    """Equal entries multiplied into powers; summed indices renamed a, b, c... in order
+    of appearance; factors sorted."""
+    powers: dict[Factor, int] = {}
+    for f in term.factors:
+        base = Factor(f.kind, f.row, f.col, f.expr)
+        powers[base] = powers.get(base, 0) + f.power
+    merged = [Factor(f.kind, f.row, f.col, f.expr, k if f.kind == "entry" else 1)
+              for f, k in powers.items()]
+    factors = sorted(merged, key=lambda f: (f.kind != "entry", _factor_key(f, free)))
+    names = {}
+    for f in factors:
+        for i in f.indices():
+            if i not in free and i not in names:
+                k = len(names)
+                names[i] = Index(SUMMED_NAMES[k] if k < len(SUMMED_NAMES) else f"a{k + 1}",
+                                 i.dim)
+    for old, new in names.items():
+        factors = [g.renamed(old, new) for g in factors]
+    factors = sorted(factors, key=lambda f: (f.kind != "entry", _factor_key(f, free)))
+    scalars = tuple(sorted(term.scalars, key=lambda s: s.sort_key()))
+    return Term(term.coef, scalars, tuple(factors))
+
+
+def _factor_key(f: Factor, free: tuple):
+    def pos(i):
+        return (0, free.index(i)) if i in free else (1, i.name)
+    return (f.expr.sort_key() if f.expr is not None else (), f.kind,
+            tuple(pos(i) for i in f.indices()), f.power)
+
+
+def _collect(terms: list[Term]) -> list[Term]:
+    """Equal products (after canonical renaming) added up; zero terms dropped."""
+    coefs: dict[tuple, sp.Rational] = {}
+    first: dict[tuple, Term] = {}
+    for t in terms:
+        key = (t.scalars, t.factors)
+        coefs[key] = coefs.get(key, 0) + t.coef
+        first.setdefault(key, t)
+    return [Term(coefs[k], t.scalars, t.factors) for k, t in first.items() if coefs[k] != 0]
+
+
+@dataclass(frozen=True)
+class IndexForm:
+    """``lhs[free] = sum of terms``; ``groups``: the free indices of each variable."""
+
+    free: tuple
+    groups: tuple
+    terms: tuple
+
+
+def index_form(e: Expr, variables: list[Expr]) -> IndexForm:
+    """Index notation of ``e = d vec(T)/d vec(X_k)'`` where T is the derivative wrt
+    ``variables[:-1]``, each variable contributing its row then column index."""
+    names = iter(FREE_NAMES + tuple(f"i{k}" for k in range(1, 64)))
+    groups = []
+    for v in variables:
+        groups.append(tuple(Index(next(names), d) for d in v.shape if d != 1))
+    rows = tuple(i for g in groups[:-1] for i in g)
+    cols = groups[-1]
+    free = rows + cols
+    if len(free) > len(FREE_NAMES) + 63:
+        raise NotIndexable("too many indices")
+    raw = _Translator().terms(e, rows, cols)
+    fs = frozenset(free)
+    terms = _collect([_canonical(_fuse(_contract(t, fs), fs), free) for t in raw])
+    for _ in range(len(terms)):
+        merged = _collect([_canonical(t, free) for t in _merge(terms, free)])
+        if merged == terms:
+            break
+        terms = merged
+    return IndexForm(free, tuple(groups), tuple(terms))
+
+
+# --- numeric evaluation (the check of the printed form) -------------------------------------
+
+
+def evaluate_terms(form: IndexForm, env: Env) -> np.ndarray:
+    """The tensor the notation denotes, by einsum: shape = sizes of the free indices."""
+    sizes = {i: env.need(i.dim) for t in form.terms for f in t.factors for i in f.indices()}
+    sizes.update({i: env.need(i.dim) for i in form.free})
+    letters = {}
+    for i in list(form.free) + [i for t in form.terms for f in t.factors for i in f.indices()]:
+        letters.setdefault(i, _letter(len(letters)))
+    out = np.zeros(tuple(sizes[i] for i in form.free))
+    target = "".join(letters[i] for i in form.free)
+    for t in form.terms:
+        scale = float(t.coef)
+        for s in t.scalars:
+            scale *= float(np.asarray(evaluate(s, env)).reshape(-1)[0])
+        operands, subs = [], []
+        for f in t.factors:
+            operands.append(_factor_value(f, env, sizes))
+            subs.append("".join(letters[i] for i in f.indices()))
+        # a free index no factor mentions: the term is constant along it
+        missing = [i for i in form.free if not any(i in f.indices() for f in t.factors)]
+        for i in missing:
+            operands.append(np.ones(sizes[i]))
+            subs.append(letters[i])
+        spec = ",".join(subs) + "->" + target
+        out = out + scale * (np.einsum(spec, *operands) if operands else 1.0)
+    return out
+
+
+def _letter(k: int) -> str:
+    return "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[k]
+
+
+def _factor_value(f: Factor, env: Env, sizes: dict) -> np.ndarray:
+    if f.kind == "delta":
+        return np.eye(sizes[f.row])
+    if f.kind == "ones":
+        return np.ones(sizes[f.row])
+    value = np.asarray(evaluate(f.expr, env), dtype=float).reshape(
+        env.need(f.expr.rows), env.need(f.expr.cols)) ** f.power
+    if f.row is None and f.col is None:
+        return value[0, 0]
+    if f.row is None:
+        return value[0, :]
+    if f.col is None:
+        return value[:, 0]
+    return value

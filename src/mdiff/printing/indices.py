@@ -1,0 +1,161 @@
+"""Text and LaTeX of index notation (``indexed.IndexForm``).
+
+``∂³f/∂x[i]∂x[j]∂x[k] = 24*x[i]*δ[i,j]*δ[i,k]``: the indices on the left are free and
+every other index is summed.  Entries print their matrix in the usual notation,
+parenthesised unless it is a name or a function call: ``(A*x)[i]``, ``exp(x)[i]``.
+"""
+
+from __future__ import annotations
+
+from ..expr import Expr, count_nodes, postorder, substitute, var
+from ..indexed import Factor, IndexForm, Term
+from .latex import to_latex
+from .text import MIN_SHARED_WEIGHT, number_text, to_text
+
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+#: Ops printed with an operator; other nodes print as a name or a call, which an index
+#: may follow without parentheses.
+_OPERATORS = frozenset({"add", "mul", "had", "pow", "T", "kron", "mpow", "fill", "num"})
+
+
+def _lhs_parts(form: IndexForm, names: list[str]) -> list[tuple[str, tuple]]:
+    return [(n, tuple(i.name for i in g)) for n, g in zip(names, form.groups)]
+
+
+def index_text(form: IndexForm, names: list[str], let_names: dict | None = None) -> str:
+    """``t1 = ...; ∂ᵏf/∂x[i]... = terms`` for the variables ``names`` (in
+    differentiation order); subexpressions repeated across entries are named."""
+    order = len(names)
+    parts = [f"∂{n}[{','.join(ix)}]" if ix else f"∂{n}" for n, ix in _lhs_parts(form, names)]
+    lhs = f"∂{str(order).translate(SUPERSCRIPTS)}f/" + "".join(parts)
+    named, lines = _bindings(form, let_names or {})
+    for node, name in named.items():
+        lines.append(f"{name} = {to_text(_named(node, named, skip=node), bind=False)}")
+    body = _sum(form.terms, lambda t: _term_text(t, named))
+    return "; ".join(lines + [f"{lhs} = {body}"])
+
+
+def _bindings(form: IndexForm, let_names: dict) -> tuple[dict, list]:
+    """node -> name for subexpressions shared by several entries or scalars (children
+    before parents), the user's let-names first."""
+    roots = [r for t in form.terms for r in tuple(_reciprocal(s) or s for s in t.scalars)
+             + tuple(f.expr for f in t.factors if f.kind == "entry")]
+    uses: dict[Expr, int] = {}
+    for r in set(roots):
+        for node in set(postorder(r)):
+            uses[node] = uses.get(node, 0) + roots.count(r)
+    shared = [n for n, k in uses.items() if k >= 2 and n.args and n.op != "T"
+              and not (n.op == "pow" and n.args[1].op == "num")
+              and count_nodes(n) >= MIN_SHARED_WEIGHT]
+    shared.sort(key=count_nodes, reverse=True)
+    chosen: list[Expr] = []
+    for n in shared:    # a node only ever inside a chosen one is printed through its name
+        if not any(uses[c] == uses[n] and n in set(postorder(c)) for c in chosen):
+            chosen.append(n)
+    chosen.sort(key=count_nodes)
+    taken = {v.name for r in roots for v in postorder(r) if v.op == "var"}
+    named, counter = {}, 0
+    for n in chosen:
+        name = let_names.get(n)
+        if name is None or name in taken:
+            while f"t{counter}" in taken or counter == 0:
+                counter += 1
+            name = f"t{counter}"
+        taken.add(name)
+        named[n] = name
+    return named, []
+
+
+def _named(e: Expr, named: dict, skip: Expr | None = None) -> Expr:
+    return substitute(e, {n: var(name, n.shape) for n, name in named.items() if n is not skip})
+
+
+def _sum(terms, render) -> str:
+    if not terms:
+        return "0"
+    out = []
+    for n, t in enumerate(terms):
+        text = render(t)
+        if n == 0:
+            out.append(text)
+        elif text.startswith("-"):
+            out.append(" - " + text[1:])
+        else:
+            out.append(" + " + text)
+    return "".join(out)
+
+
+def _reciprocal(s: Expr) -> Expr | None:
+    """``b^k`` for a factor ``b^-k`` (printed as a denominator), else None."""
+    if s.op == "pow" and s.args[1].op == "num" and s.args[1].data < 0:
+        k = -s.args[1].data
+        return s.args[0] if k == 1 else Expr("pow", (s.args[0], Expr("num", (), k)), None,
+                                             s.shape)
+    return None
+
+
+def _term_text(t: Term, named: dict) -> str:
+    dens = [d for d in map(_reciprocal, t.scalars) if d is not None]
+    factors = [_scalar_text(s, named) for s in t.scalars if _reciprocal(s) is None]
+    factors += [_factor_text(f, named) for f in t.factors]
+    coef = t.coef
+    sign = "-" if coef < 0 else ""
+    if abs(coef) != 1 or not factors:
+        factors.insert(0, number_text(abs(coef))[0])
+    text = sign + "*".join(factors)
+    if dens:
+        den = "*".join(_scalar_text(d, named) for d in dens)
+        text += "/" + (den if len(dens) == 1 else f"({den})")
+    return text
+
+
+def _scalar_text(s: Expr, named: dict) -> str:
+    text = to_text(_named(s, named), bind=False)
+    return text if s.op not in _OPERATORS or s.op == "pow" or s in named else f"({text})"
+
+
+def _factor_text(f: Factor, named: dict) -> str:
+    ix = ",".join(i.name for i in f.indices())
+    if f.kind == "delta":
+        return f"δ[{ix}]"
+    text = to_text(_named(f.expr, named), bind=False)
+    if f.expr.op in _OPERATORS and f.expr not in named:
+        text = f"({text})"
+    return f"{text}[{ix}]" + (f"^{f.power}" if f.power != 1 else "")
+
+
+def index_latex(form: IndexForm, names: list[str], let_names: dict | None = None) -> str:
+    order = len(names)
+    parts = [r"\partial " + _latex_name(n) + (f"_{{{''.join(ix)}}}" if ix else "")
+             for n, ix in _lhs_parts(form, names)]
+    lhs = rf"\frac{{\partial^{{{order}}} f}}{{{' '.join(parts)}}}"
+    return f"{lhs} = {_sum(form.terms, lambda t: _term_latex(t, let_names))}"
+
+
+def _latex_name(name: str) -> str:
+    return to_latex(Expr("var", (), (name, frozenset())))
+
+
+def _term_latex(t: Term, let_names) -> str:
+    factors = [_wrap_latex(_latex(s, let_names), s) for s in t.scalars]
+    for f in t.factors:
+        ix = "".join(i.name for i in f.indices())
+        if f.kind == "delta":
+            factors.append(rf"\delta_{{{ix}}}")
+        else:
+            power = f"^{{{f.power}}}" if f.power != 1 else ""
+            factors.append(f"{_wrap_latex(_latex(f.expr, let_names), f.expr)}_{{{ix}}}{power}")
+    coef = t.coef
+    sign = "-" if coef < 0 else ""
+    if abs(coef) != 1 or not factors:
+        q = abs(coef)
+        factors.insert(0, str(q) if q.q == 1 else rf"\frac{{{q.p}}}{{{q.q}}}")
+    return sign + " ".join(factors)
+
+
+def _latex(e: Expr, let_names) -> str:
+    return to_latex(e, let_names, bind=False)
+
+
+def _wrap_latex(text: str, e: Expr) -> str:
+    return text if e.op not in _OPERATORS else rf"\left({text}\right)"

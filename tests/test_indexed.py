@@ -154,3 +154,17 @@ def test_random_third_derivatives_in_index_notation(prog, seed):
     if r.index_form() is None:
         return
     assert _agrees(r, seed % 1000) < 1e-8, str(r)
+
+
+def test_index_names_avoid_the_variables_names():
+    r = mdiff.diff("a: vector(n); i: vector(n); sum(exp(a .* i)) + sum(exp(A*a))", wrt="a",
+                   order=3)
+    assert str(r) == ("∂³f/∂a[j]∂a[k]∂a[l] = i[j]^3*exp(a .* i)[j]*δ[j,k]*δ[j,l]"
+                      " + A[b,j]*A[b,k]*A[b,l]*exp(A*a)[b]")
+    assert _agrees(r) < 1e-10
+
+
+def test_elementwise_reciprocals_divide():
+    r = mdiff.diff("sum(log(x))", wrt="x", order=3)
+    assert str(r) == "∂³f/∂x[i]∂x[j]∂x[k] = 2*δ[i,j]*δ[i,k]/x[i]^3"
+    assert _agrees(r) < 1e-10

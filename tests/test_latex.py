@@ -434,7 +434,8 @@ def test_hessians_render(katex):
 
 
 @pytest.mark.parametrize("text, wrt", [
-    ("sum(x.^4)", "x"), ("(x'*A*x)^2", "x"), ("log(sum(exp(x)))", "x"),
+    ("sum(x.^4)", "x"), ("(x'*A*x)^2", "x"), ("log(sum(exp(x)))", "x"), ("sum(log(x))", "x"),
+    ("w_1: vector(n); norm2(exp(arctan(w_1)))", "w_1"), ("sum(sqrt(x))", "x"),
     ("sum(log(vector(1) + exp(A*x)))", "x"), ("logdet(X)", "X"), ("tr(X*X*X)", "X")])
 def test_index_notation_renders(katex, text, wrt):
     r = mdiff.diff(text, wrt=wrt, order=3)

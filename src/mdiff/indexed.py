@@ -19,7 +19,7 @@ the printed notation itself is checked numerically (tests/test_indexed.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import count, product
+from itertools import count, islice, permutations, product as cartesian
 
 import numpy as np
 import sympy as sp
@@ -29,10 +29,14 @@ from .evaluate import Env, evaluate
 from .expr import Expr
 from .simplify import simplify
 
-#: Names of the free indices, in order (then i1, i2, ...).
+#: Names of the free indices, in order (then i1, i2, ...; none a variable's name).
 FREE_NAMES = ("i", "j", "k", "l", "p", "q", "r", "s")
 #: Names of the summed indices, in order of first use within a term (then a1, a2, ...).
 SUMMED_NAMES = ("a", "b", "c", "d", "e", "f", "g", "h")
+#: Most indices in one term (the derivative's own plus summed ones) that are named.
+MAX_INDICES = 256
+#: Index splits tried, in all, before a derivative is printed in matrix form instead.
+MAX_LAYOUT_TRIES = 256
 #: Operations translated structurally; any other node is an entry of a matrix.
 STRUCTURAL = frozenset({"add", "mul", "T", "kron", "vec", "unvec", "diagm", "diagv", "eye",
                         "fill", "comm", "had", "num"})
@@ -88,11 +92,10 @@ def _layout(e: Expr, side: int) -> list | None:
     op = e.op
     if op == "T":
         return _layout(e.args[0], 1 - side)
-    if op in ("kron", "vec") and not (op == "vec" and side == 1):
-        a, b = e.args if op == "kron" else (e.args[0], e.args[0])
-        first, then = (_layout(b, side), _layout(a, side)) if op == "kron" else (
-            _layout(a, 0), _layout(a, 1))
-        return None if first is None or then is None else first + then
+    if op == "kron":
+        return _joined(_layout(e.args[1], side), _layout(e.args[0], side))
+    if op == "vec" and side == 0:
+        return _joined(_layout(e.args[0], 0), _layout(e.args[0], 1))
     if op == "mul":
         chain = E.mul_chain(e)
         if chain:
@@ -103,16 +106,35 @@ def _layout(e: Expr, side: int) -> list | None:
         return _layout(e.args[0], 0)
     if op == "comm":
         m, n = e.data
-        first, then = (n, m) if side == 0 else (m, n)
-        return _unique_order(first) and _unique_order(then) and _dims_of(first) + _dims_of(then)
+        return _joined(_factors(n), _factors(m)) if side == 0 else _joined(_factors(m), _factors(n))
     dim = e.shape[side]
     if op in ("eye", "fill"):      # eye(m*n) = eye(n) ⊗ eye(m): one index per factor
-        return _dims_of(dim) if _unique_order(dim) else None
+        return _factors(dim)
     return [] if sp.sympify(dim) == 1 else [dim]
 
 
-def _unique_order(dim) -> bool:
-    return len(set(_dims_of(dim))) <= 1
+def _inner_layouts(left: Expr, right: Expr, sizes: tuple) -> list[list]:
+    """How the inner size of ``left*right`` may split into indices: as either neighbour
+    splits it; where neither fixes the order, into indices of the free indices' sizes
+    (``m*n``, ``m*n`` for a vector(m*n) variable), each order of its symbol factors,
+    and one compound index."""
+    known = [g for g in (_layout(left, 1), _layout(right, 0)) if g is not None]
+    if known:
+        return [known[0]] + [g for g in known[1:] if g != known[0]]
+    dim = sp.sympify(left.cols)
+    powers = [[d] * k for d in dict.fromkeys(sizes) for k in range(1, 9) if d ** k == dim]
+    orders = [list(p) for p in dict.fromkeys(islice(permutations(_dims_of(dim)), 24))]
+    return [list(g) for g in dict.fromkeys(map(tuple, powers + orders + [[dim]]))]
+
+
+def _joined(first: list | None, then: list | None) -> list | None:
+    return None if first is None or then is None else first + then
+
+
+def _factors(dim) -> list | None:
+    """One index per symbol factor of a size, or None where their order is open."""
+    dims = _dims_of(dim)
+    return dims if len(set(dims)) <= 1 else None
 
 
 def _dims_of(dim) -> list:
@@ -133,7 +155,7 @@ def _size(group) -> object:
 def _split(group: tuple, first) -> tuple[tuple, tuple]:
     """The leading indices of ``group`` whose sizes multiply to ``first``, and the rest."""
     for cut in range(len(group) + 1):
-        if sp.simplify(_size(group[:cut]) - first) == 0:
+        if _size(group[:cut]) == sp.sympify(first):
             return group[:cut], group[cut:]
     raise NotIndexable(f"no split of {[i.dim for i in group]} at {first}")
 
@@ -150,8 +172,10 @@ def _single(group: tuple, dim) -> Index | None:
 
 
 class _Translator:
-    def __init__(self):
+    def __init__(self, sizes=()):
         self._fresh = count(1)
+        self.tries = 0
+        self.sizes = tuple(sizes)     # the free indices' sizes: likely inner splits
 
     def fresh(self, dims: list) -> tuple:
         return tuple(Index(f"_{next(self._fresh)}", d) for d in dims)
@@ -213,17 +237,26 @@ class _Translator:
 
     def product(self, e: Expr, rows: tuple, cols: tuple) -> list[Term]:
         """A chain: runs of plain factors stay one entry (``(A*x)[i]``); structural
-        factors and outer products (inner size 1) are split, with summed indices."""
+        factors and outer products (inner size 1) are split, with summed indices.  Where
+        neither neighbour fixes how an inner size splits, the possible splits are tried."""
         coef, scalars, chain = E.mul_parts(e)
-        out = [Term(sp.Rational(coef), tuple(scalars))]
         segments = _segments(chain)
-        inner = [_layout(left[-1], 1) or _layout(right[0], 0) or _dims_of(left[-1].cols)
-                 for left, right in zip(segments, segments[1:])]
-        groups = [rows] + [self.fresh(dims) for dims in inner] + [cols]
-        for k, seg in enumerate(segments):
-            part = seg[0] if len(seg) == 1 else E.mul(*seg)
-            out = _products(out, self.terms(part, groups[k], groups[k + 1]))
-        return out
+        options = [_inner_layouts(left[-1], right[0], self.sizes)
+                   for left, right in zip(segments, segments[1:])]
+        for inner in islice(cartesian(*options), MAX_LAYOUT_TRIES):
+            self.tries += 1
+            if self.tries > MAX_LAYOUT_TRIES:
+                break
+            groups = [rows] + [self.fresh(dims) for dims in inner] + [cols]
+            try:
+                out = [Term(sp.Rational(coef), tuple(scalars))]
+                for k, seg in enumerate(segments):
+                    part = seg[0] if len(seg) == 1 else E.mul(*seg)
+                    out = _products(out, self.terms(part, groups[k], groups[k + 1]))
+                return out
+            except NotIndexable:
+                continue
+        raise NotIndexable("no split of the inner sizes fits this product")
 
 
 def _entry(e: Expr, row: Index | None, col: Index | None) -> Term:
@@ -261,9 +294,9 @@ def _plain(e: Expr) -> bool:
 
 
 def _small_power(e: Expr) -> bool:
-    """An elementwise power x.^k (integer k from 2 to 9): printed x[i]^k."""
+    """An elementwise power x.^k (integer k from -9 to 9, not 0 or 1): x[i]^k."""
     k = e.args[1]
-    return k.op == "num" and k.data.is_integer and 2 <= k.data <= 9
+    return k.op == "num" and k.data.is_integer and -9 <= k.data <= 9 and k.data not in (0, 1)
 
 
 def _fits(group: tuple, dim) -> bool:
@@ -271,12 +304,11 @@ def _fits(group: tuple, dim) -> bool:
 
 
 def _products(xs: list[Term], ys: list[Term]) -> list[Term]:
-    return [x.times(y) for x, y in product(xs, ys)]
+    return [x.times(y) for x, y in cartesian(xs, ys)]
 
 
 def _deltas(rows: tuple, cols: tuple) -> Term:
-    if len(rows) != len(cols) or any(sp.simplify(r.dim - c.dim) != 0
-                                     for r, c in zip(rows, cols)):
+    if len(rows) != len(cols) or any(r.dim != c.dim for r, c in zip(rows, cols)):
         raise NotIndexable("a delta between index groups of different structure")
     return Term(sp.Integer(1), (), tuple(Factor("delta", r, c) for r, c in zip(rows, cols)))
 
@@ -306,6 +338,19 @@ def _contract(term: Term, free: frozenset) -> Term:
     sizes = tuple(E.dim_scalar(i.dim) for i in sorted(mentioned - left - free,
                                                         key=lambda i: i.name))
     return Term(term.coef, term.scalars + sizes, kept)
+
+
+def _on_diagonal(term: Term, free: tuple) -> Term:
+    """Beside δ[i,j] of two free indices the other factors may use either: they use the
+    earlier one, ``x[j]*δ[i,j]`` -> ``x[i]*δ[i,j]``, so that equal terms look equal."""
+    factors = list(term.factors)
+    for n in range(len(factors)):
+        f = factors[n]
+        if f.kind == "delta" and f.row != f.col and f.row in free and f.col in free:
+            keep, drop = sorted((f.row, f.col), key=free.index)
+            factors = [g if m == n else g.renamed(drop, keep) for m, g in enumerate(factors)]
+    kept = tuple(f for f in factors if not (f.kind == "delta" and f.row == f.col))
+    return Term(term.coef, term.scalars, kept)
 
 
 def _fuse(term: Term, free: frozenset) -> Term:
@@ -379,7 +424,7 @@ def _used(factors, index: Index) -> bool:
     return any(index in f.indices() for f in factors)
 
 
-def _canonical(term: Term, free: tuple) -> Term:
+def _canonical(term: Term, free: tuple, summed_names: list) -> Term:
     """Equal entries multiplied into powers; summed indices renamed a, b, c... in order
     of appearance; factors sorted."""
     powers: dict[Factor, int] = {}
@@ -393,9 +438,7 @@ def _canonical(term: Term, free: tuple) -> Term:
     for f in factors:
         for i in f.indices():
             if i not in free and i not in names:
-                k = len(names)
-                names[i] = Index(SUMMED_NAMES[k] if k < len(SUMMED_NAMES) else f"a{k + 1}",
-                                 i.dim)
+                names[i] = Index(summed_names[len(names)], i.dim)
     for old, new in names.items():
         factors = [g.renamed(old, new) for g in factors]
     factors = sorted(factors, key=lambda f: (f.kind != "entry", _factor_key(f, free)))
@@ -430,23 +473,29 @@ class IndexForm:
     terms: tuple
 
 
+def _index_names(preferred: tuple, stem: str, taken: set) -> list:
+    """Index names that no variable of the expression has (``a[a]`` would confuse)."""
+    numbered = (f"{stem}{k}" for k in range(1, 10**6))
+    return [n for n in preferred if n not in taken] + \
+        list(islice((n for n in numbered if n not in taken), MAX_INDICES))
+
+
 def index_form(e: Expr, variables: list[Expr]) -> IndexForm:
     """Index notation of ``e = d vec(T)/d vec(X_k)'`` where T is the derivative wrt
     ``variables[:-1]``, each variable contributing its row then column index."""
-    names = iter(FREE_NAMES + tuple(f"i{k}" for k in range(1, 64)))
-    groups = []
-    for v in variables:
-        groups.append(tuple(Index(next(names), d) for d in v.shape if d != 1))
+    taken = {v.name for v in E.postorder(e) if v.op == "var"} | {v.name for v in variables}
+    names = iter(_index_names(FREE_NAMES, "i", taken))
+    groups = [tuple(Index(next(names), d) for d in v.shape if d != 1) for v in variables]
     rows = tuple(i for g in groups[:-1] for i in g)
     cols = groups[-1]
     free = rows + cols
-    if len(free) > len(FREE_NAMES) + 63:
-        raise NotIndexable("too many indices")
-    raw = _Translator().terms(e, rows, cols)
+    raw = _Translator(i.dim for i in free).terms(e, rows, cols)
     fs = frozenset(free)
-    terms = _collect([_canonical(_fuse(_contract(t, fs), fs), free) for t in raw])
+    summed = _index_names(SUMMED_NAMES, "a", taken)
+    terms = _collect([_canonical(_fuse(_on_diagonal(_contract(t, fs), free), fs), free, summed)
+                      for t in raw])
     for _ in range(len(terms)):
-        merged = _collect([_canonical(t, free) for t in _merge(terms, free)])
+        merged = _collect([_canonical(t, free, summed) for t in _merge(terms, free)])
         if merged == terms:
             break
         terms = merged

@@ -95,17 +95,18 @@ def _reciprocal(s: Expr) -> Expr | None:
 
 
 def _term_text(t: Term, named: dict) -> str:
-    dens = [d for d in map(_reciprocal, t.scalars) if d is not None]
+    """``coef*factors/denominators``: scalars b^-k and entries x[i]^-k divide."""
+    dens = [_scalar_text(d, named) for d in map(_reciprocal, t.scalars) if d is not None]
+    dens += [_factor_text(f, named, -1) for f in t.factors if f.power < 0]
     factors = [_scalar_text(s, named) for s in t.scalars if _reciprocal(s) is None]
-    factors += [_factor_text(f, named) for f in t.factors]
+    factors += [_factor_text(f, named) for f in t.factors if f.power > 0]
     coef = t.coef
     sign = "-" if coef < 0 else ""
     if abs(coef) != 1 or not factors:
         factors.insert(0, number_text(abs(coef))[0])
     text = sign + "*".join(factors)
     if dens:
-        den = "*".join(_scalar_text(d, named) for d in dens)
-        text += "/" + (den if len(dens) == 1 else f"({den})")
+        text += "/" + (dens[0] if len(dens) == 1 else f"({'*'.join(dens)})")
     return text
 
 
@@ -114,22 +115,28 @@ def _scalar_text(s: Expr, named: dict) -> str:
     return text if s.op not in _OPERATORS or s.op == "pow" or s in named else f"({text})"
 
 
-def _factor_text(f: Factor, named: dict) -> str:
+def _factor_text(f: Factor, named: dict, sign: int = 1) -> str:
     ix = ",".join(i.name for i in f.indices())
     if f.kind == "delta":
         return f"δ[{ix}]"
     text = to_text(_named(f.expr, named), bind=False)
     if f.expr.op in _OPERATORS and f.expr not in named:
         text = f"({text})"
-    return f"{text}[{ix}]" + (f"^{f.power}" if f.power != 1 else "")
+    power = sign * f.power
+    return f"{text}[{ix}]" + (f"^{power}" if power != 1 else "")
 
 
 def index_latex(form: IndexForm, names: list[str], let_names: dict | None = None) -> str:
     order = len(names)
-    parts = [r"\partial " + _latex_name(n) + (f"_{{{''.join(ix)}}}" if ix else "")
+    parts = [r"\partial " + (f"{_base(_latex_name(n))}_{{{''.join(ix)}}}" if ix else _latex_name(n))
              for n, ix in _lhs_parts(form, names)]
     lhs = rf"\frac{{\partial^{{{order}}} f}}{{{' '.join(parts)}}}"
     return f"{lhs} = {_sum(form.terms, lambda t: _term_latex(t, let_names))}"
+
+
+def _base(text: str) -> str:
+    """``text`` ready for a subscript: braced where it has its own (``{w_{1}}_{i}``)."""
+    return f"{{{text}}}" if "_" in text or "^" in text else text
 
 
 def _latex_name(name: str) -> str:
@@ -137,20 +144,27 @@ def _latex_name(name: str) -> str:
 
 
 def _term_latex(t: Term, let_names) -> str:
-    factors = [_wrap_latex(_latex(s, let_names), s) for s in t.scalars]
-    for f in t.factors:
+    """``coef \\frac{factors}{denominators}``, as the text form divides."""
+    def entry(f: Factor, power: int) -> str:
         ix = "".join(i.name for i in f.indices())
         if f.kind == "delta":
-            factors.append(rf"\delta_{{{ix}}}")
-        else:
-            power = f"^{{{f.power}}}" if f.power != 1 else ""
-            factors.append(f"{_wrap_latex(_latex(f.expr, let_names), f.expr)}_{{{ix}}}{power}")
-    coef = t.coef
-    sign = "-" if coef < 0 else ""
-    if abs(coef) != 1 or not factors:
-        q = abs(coef)
-        factors.insert(0, str(q) if q.q == 1 else rf"\frac{{{q.p}}}{{{q.q}}}")
-    return sign + " ".join(factors)
+            return rf"\delta_{{{ix}}}"
+        sup = f"^{{{power}}}" if power != 1 else ""
+        return f"{_base(_wrap_latex(_latex(f.expr, let_names), f.expr))}_{{{ix}}}{sup}"
+
+    def scalar(s: Expr) -> str:
+        return _wrap_latex(_latex(s, let_names), s)
+
+    dens = [scalar(d) for d in map(_reciprocal, t.scalars) if d is not None]
+    dens += [entry(f, -f.power) for f in t.factors if f.power < 0]
+    factors = [scalar(s) for s in t.scalars if _reciprocal(s) is None]
+    factors += [entry(f, f.power) for f in t.factors if f.power > 0]
+    q = abs(t.coef)
+    coef = "" if q == 1 else str(q) if q.q == 1 else rf"\frac{{{q.p}}}{{{q.q}}}"
+    body = " ".join(factors) or ("" if coef else "1")
+    if dens:
+        body = rf"\frac{{{body or 1}}}{{{' '.join(dens)}}}"
+    return ("-" if t.coef < 0 else "") + " ".join(x for x in (coef, body) if x)
 
 
 def _latex(e: Expr, let_names) -> str:
@@ -158,4 +172,5 @@ def _latex(e: Expr, let_names) -> str:
 
 
 def _wrap_latex(text: str, e: Expr) -> str:
-    return text if e.op not in _OPERATORS else rf"\left({text}\right)"
+    return text if e.op not in _OPERATORS or e.op == "pow" and e.is_scalar else \
+        rf"\left({text}\right)"

@@ -236,6 +236,33 @@ def ones_product(a: Expr, b: Expr):
     return [num(a.data * b.data), dim_scalar(a.cols)], [merged] if merged.op == "fill" else []
 
 
+@adjacent
+def sum_as_inner_product(a: Expr, b: Expr):
+    """u'*vector(1) = vector(1)'*u = sum(u); u'*(v ./ u) = (v ./ u)'*u = sum(v) (the
+    quotient already needs u's entries nonzero)."""
+    if a.rows != 1 or b.cols != 1 or a.is_scalar or b.is_scalar:
+        return None
+    row = a.args[0] if a.op == "T" else a if _is_ones(a) else None   # a = row'
+    if row is None or (_is_ones(row) and b.op == "fill"):
+        return None
+    if _is_ones(b) or _is_ones(row):
+        return [apply("sum", row if _is_ones(b) else b)], []
+    for u, w in ((row, b), (b, row)):
+        v = _numerator_over(w, u)
+        if v is not None:
+            return [apply("sum", v)], []
+    return None
+
+
+def _numerator_over(w: Expr, u: Expr) -> Expr | None:
+    """v where w = v ./ u."""
+    if w.op == "had":
+        for v, q in (w.args, w.args[::-1]):
+            if q.op == "pow" and q.args[0] is u and q.args[1].op == "num" and q.args[1].data == -1:
+                return v
+    return None
+
+
 def distribute_before_ones(e: Expr):
     """(A - m*1')*1 = A*1 - N*m: distribute a sum that meets a ones vector when a term
     of the sum ends in a ones row (so vector(1)'*vector(1) = N can apply)."""
@@ -338,6 +365,27 @@ def diag_of_outer(e: Expr):
     if len(chain) == 2 and chain[0].cols == 1 and chain[1].rows == 1:
         return _remake(coef, scalars, [hadamard(chain[0], transpose(chain[1]))])
     return None
+
+
+def diag_with_ones(e: Expr):
+    """diag(matrix(1)*M) = M'*vector(1) (column sums), diag(M*matrix(1)) = M*vector(1)
+    (row sums); a sum with such a term is split first (diag is linear)."""
+    x = e.args[0]
+    if x.op == "add" and any(_ones_at_an_end(t) for t in x.args):
+        return add(*(apply("diag", t) for t in x.args))
+    if not _ones_at_an_end(x):
+        return None
+    coef, scalars, chain = _chain_parts(x)
+    if _is_ones(chain[0]):
+        rest = mul(*chain[1:])
+        return _remake(coef, scalars, [transpose(rest), fill(1, (rest.rows, sp.Integer(1)))])
+    rest = mul(*chain[:-1])
+    return _remake(coef, scalars, [rest, fill(1, (rest.cols, sp.Integer(1)))])
+
+
+def _ones_at_an_end(x: Expr) -> bool:
+    chain = _chain_parts(x)[2] if x.op == "mul" else []
+    return len(chain) >= 2 and (_is_ones(chain[0]) or _is_ones(chain[-1]))
 
 
 @adjacent
@@ -703,6 +751,9 @@ IDENTITIES = [
              diag_of_diagonal, "L: matrix(n,n) diagonal; diag(diag(inv(L)))"),
     Identity("diagonal of an outer product", "diag(u*v') = u .* v", "definition", "diagv",
              diag_of_outer, "diag(u*v')"),
+    Identity("diagonal with ones", "diag(matrix(1)*M) = M'*vector(1), diag(M*matrix(1)) = M*vector(1)",
+             "definition", "diagv", diag_with_ones,
+             "x: vector(n); A: matrix(n,n); diag(matrix(1)*diag(x)*A' + A'*diag(x)*matrix(1))"),
     Identity("product of diagonals", "diag(a)*diag(b) = diag(a .* b)", "definition", "mul",
              diag_product, "diag(u)*diag(v)"),
     Identity("vec of a Hadamard product", "vec(A) .* vec(B) = vec(A .* B)", "definition", "had",
@@ -715,6 +766,9 @@ IDENTITIES = [
              "algebra", "mul", pull_sum_coefficient, "2*(1/2*A - 1/2*B)*C"),
     Identity("ones times ones", "vector(1)'*vector(1) = N", "definition", "mul",
              ones_product, "x: vector(N); vector(1)'*vector(1)*x"),
+    Identity("sum as an inner product", "u'*vector(1) = sum(u), u'*(v ./ u) = sum(v)",
+             "definition", "mul", sum_as_inner_product,
+             "u: vector(n); v: vector(n); A: matrix(n,n); A*u*u'*vector(1) + A*u*(v ./ u)'*u"),
     Identity("distribute before ones", "(A - m*vector(1)')*vector(1) = A*vector(1) - N*m",
              "algebra", "mul", distribute_before_ones,
              "D: matrix(p,N); m: vector(p); (D - m*vector(1)')*vector(1)"),

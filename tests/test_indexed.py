@@ -168,3 +168,10 @@ def test_elementwise_reciprocals_divide():
     r = mdiff.diff("sum(log(x))", wrt="x", order=3)
     assert str(r) == "∂³f/∂x[i]∂x[j]∂x[k] = 2*δ[i,j]*δ[i,k]/x[i]^3"
     assert _agrees(r) < 1e-10
+
+
+def test_an_expansion_past_the_term_limit_prints_the_matrix_form():
+    """Index notation expands products of sums; past MAX_TERMS it is not shown."""
+    r = mdiff.diff("sum(tanh(A*tanh(B*tanh(C*x))))", wrt="x", order=5)
+    assert r.index_form() is None
+    assert str(r).startswith("t1 = ") and "∂" not in str(r)

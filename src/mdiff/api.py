@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +12,7 @@ from . import expr as E
 from .check import CheckReport, fd_check, relative_error, sample_point
 from .diff import (CONVENTIONS, differential as _differential, gradients as _sweep, jacobian as _jacobian, project_gradient,
                    project_jacobian, structure_of)
-from .errors import DiffError, MdiffError, ShapeError
+from .errors import DiffError, LimitError, MdiffError, ShapeError
 from .evaluate import Env, evaluate, make_function, to_user_layout
 from .expr import Expr
 from .parser import Parsed, parse
@@ -100,12 +101,16 @@ class Derivative:
         """A third or higher derivative in index notation (it has no matrix form);
         None for lower orders, or where the Kronecker structure does not split into
         indices (then the vec-Jacobian matrix is printed, as ``kron()`` always is)."""
+        return self._index_form
+
+    @functools.cached_property
+    def _index_form(self) -> IndexForm | None:
         if self.order < 3 or self.base is not None:
             return None
         try:
             with E.bounded_work():
                 return index_form(self.expr, [self.f.variables[n] for n in self.wrt_all])
-        except NotIndexable:
+        except (NotIndexable, LimitError):    # the matrix form is printed instead
             return None
 
     def __repr__(self) -> str:

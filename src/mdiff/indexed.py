@@ -33,9 +33,13 @@ from .simplify import simplify
 FREE_NAMES = ("i", "j", "k", "l", "p", "q", "r", "s")
 #: Names of the summed indices, in order of first use within a term (then a1, a2, ...).
 SUMMED_NAMES = ("a", "b", "c", "d", "e", "f", "g", "h")
+#: Most terms the translation expands to (else the matrix form is printed), and most
+#: that are searched pairwise for entries to merge (A[i,k] + A[k,i]).
+MAX_TERMS = 20_000
+MAX_MERGED_TERMS = 400
 #: Most indices in one term (the derivative's own plus summed ones) that are named.
 MAX_INDICES = 256
-#: Index splits tried, in all, before a derivative is printed in matrix form instead.
+#: Index splits that may fail, in all, before a derivative is printed in matrix form instead.
 MAX_LAYOUT_TRIES = 256
 #: Operations translated structurally; any other node is an entry of a matrix.
 STRUCTURAL = frozenset({"add", "mul", "T", "kron", "vec", "unvec", "diagm", "diagv", "eye",
@@ -174,7 +178,7 @@ def _single(group: tuple, dim) -> Index | None:
 class _Translator:
     def __init__(self, sizes=()):
         self._fresh = count(1)
-        self.tries = 0
+        self.failures = 0
         self.sizes = tuple(sizes)     # the free indices' sizes: likely inner splits
 
     def fresh(self, dims: list) -> tuple:
@@ -244,8 +248,7 @@ class _Translator:
         options = [_inner_layouts(left[-1], right[0], self.sizes)
                    for left, right in zip(segments, segments[1:])]
         for inner in islice(cartesian(*options), MAX_LAYOUT_TRIES):
-            self.tries += 1
-            if self.tries > MAX_LAYOUT_TRIES:
+            if self.failures > MAX_LAYOUT_TRIES:
                 break
             groups = [rows] + [self.fresh(dims) for dims in inner] + [cols]
             try:
@@ -255,7 +258,7 @@ class _Translator:
                     out = _products(out, self.terms(part, groups[k], groups[k + 1]))
                 return out
             except NotIndexable:
-                continue
+                self.failures += 1
         raise NotIndexable("no split of the inner sizes fits this product")
 
 
@@ -304,6 +307,8 @@ def _fits(group: tuple, dim) -> bool:
 
 
 def _products(xs: list[Term], ys: list[Term]) -> list[Term]:
+    if len(xs) * len(ys) > MAX_TERMS:
+        raise NotIndexable(f"more than {MAX_TERMS} terms")
     return [x.times(y) for x, y in cartesian(xs, ys)]
 
 
@@ -494,7 +499,7 @@ def index_form(e: Expr, variables: list[Expr]) -> IndexForm:
     summed = _index_names(SUMMED_NAMES, "a", taken)
     terms = _collect([_canonical(_fuse(_on_diagonal(_contract(t, fs), free), fs), free, summed)
                       for t in raw])
-    for _ in range(len(terms)):
+    for _ in range(len(terms) if len(terms) <= MAX_MERGED_TERMS else 0):
         merged = _collect([_canonical(t, free, summed) for t in _merge(terms, free)])
         if merged == terms:
             break

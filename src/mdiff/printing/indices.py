@@ -7,6 +7,8 @@ parenthesised unless it is a name or a function call: ``(A*x)[i]``, ``exp(x)[i]`
 
 from __future__ import annotations
 
+from collections import Counter
+
 from ..expr import Expr, count_nodes, postorder, substitute, var
 from ..indexed import Factor, IndexForm, Term
 from .latex import to_latex
@@ -28,22 +30,23 @@ def index_text(form: IndexForm, names: list[str], let_names: dict | None = None)
     order = len(names)
     parts = [f"∂{n}[{','.join(ix)}]" if ix else f"∂{n}" for n, ix in _lhs_parts(form, names)]
     lhs = f"∂{str(order).translate(SUPERSCRIPTS)}f/" + "".join(parts)
-    named, lines = _bindings(form, let_names or {})
+    named = _bindings(form, let_names or {})
+    lines = []
     for node, name in named.items():
         lines.append(f"{name} = {to_text(_named(node, named, skip=node), bind=False)}")
     body = _sum(form.terms, lambda t: _term_text(t, named))
     return "; ".join(lines + [f"{lhs} = {body}"])
 
 
-def _bindings(form: IndexForm, let_names: dict) -> tuple[dict, list]:
+def _bindings(form: IndexForm, let_names: dict) -> dict:
     """node -> name for subexpressions shared by several entries or scalars (children
     before parents), the user's let-names first."""
     roots = [r for t in form.terms for r in tuple(_reciprocal(s) or s for s in t.scalars)
              + tuple(f.expr for f in t.factors if f.kind == "entry")]
-    uses: dict[Expr, int] = {}
-    for r in set(roots):
+    uses: Counter = Counter()
+    for r, k in Counter(roots).items():
         for node in set(postorder(r)):
-            uses[node] = uses.get(node, 0) + roots.count(r)
+            uses[node] += k
     shared = [n for n, k in uses.items() if k >= 2 and n.args and n.op != "T"
               and not (n.op == "pow" and n.args[1].op == "num")
               and count_nodes(n) >= MIN_SHARED_WEIGHT]
@@ -63,7 +66,7 @@ def _bindings(form: IndexForm, let_names: dict) -> tuple[dict, list]:
             name = f"t{counter}"
         taken.add(name)
         named[n] = name
-    return named, []
+    return named
 
 
 def _named(e: Expr, named: dict, skip: Expr | None = None) -> Expr:

@@ -18,6 +18,7 @@ the printed notation itself is checked numerically (tests/test_indexed.py).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from itertools import count, islice, permutations, product as cartesian
 
@@ -35,7 +36,7 @@ FREE_NAMES = ("i", "j", "k", "l", "p", "q", "r", "s")
 SUMMED_NAMES = ("a", "b", "c", "d", "e", "f", "g", "h")
 #: Most terms the translation expands to (else the matrix form is printed), and most
 #: that are searched pairwise for entries to merge (A[i,k] + A[k,i]).
-MAX_TERMS = 20_000
+MAX_TERMS = 2_000
 MAX_MERGED_TERMS = 400
 #: Most indices in one term (the derivative's own plus summed ones) that are named.
 MAX_INDICES = 256
@@ -262,12 +263,18 @@ class _Translator:
         raise NotIndexable("no split of the inner sizes fits this product")
 
 
+@functools.lru_cache(maxsize=4096)
+def _simplified(e: Expr) -> Expr:
+    """simplify, remembered: the same products and sums recur across many terms."""
+    return simplify(e)
+
+
 def _entry(e: Expr, row: Index | None, col: Index | None) -> Term:
     """``e[row, col]``; a transpose reads as swapped indices and a row vector as its
     transpose, so entries are of matrices and column vectors as written."""
     coef, e = E.coefficient(e)
     if e.op == "T" or (row is None and col is not None):
-        e, row, col = simplify(E.transpose(e)), col, row
+        e, row, col = _simplified(E.transpose(e)), col, row
         c, e = E.coefficient(e)
         coef *= c
     return Term(sp.Rational(coef), (), (Factor("entry", row, col, e),))
@@ -322,20 +329,24 @@ def _deltas(rows: tuple, cols: tuple) -> Term:
 
 
 def _contract(term: Term, free: frozenset) -> Term:
-    """Contract deltas over summed indices; then drop ones vectors and δ[a,a] (both are
-    1 entry-wise): a summed index that no other factor mentions sums 1 to its size."""
-    factors = list(term.factors)
-    changed = True
-    while changed:
-        changed = False
-        for n, f in enumerate(factors):
-            a, b = f.row, f.col
-            if f.kind != "delta" or a == b or (a in free and b in free):
-                continue
-            old, new = (b, a) if b not in free else (a, b)
-            factors = [g.renamed(old, new) for g in factors[:n] + factors[n + 1:]]
-            changed = True
-            break
+    """Contract deltas over summed indices (each summed index joins the other end of its
+    delta, free ends win); then drop ones vectors and δ[a,a] (both are 1 entry-wise): a
+    summed index that no other factor mentions sums 1 to its size."""
+    joined: dict[Index, Index] = {}
+
+    def end(i: Index) -> Index:
+        while i in joined:
+            i = joined[i]
+        return i
+
+    for f in term.factors:
+        if f.kind == "delta":
+            a, b = end(f.row), end(f.col)
+            if a != b and not (a in free and b in free):
+                old, new = (b, a) if b not in free else (a, b)
+                joined[old] = new
+    factors = [Factor(f.kind, f.row and end(f.row), f.col and end(f.col), f.expr, f.power)
+               for f in term.factors]
     mentioned = {i for f in factors for i in f.indices()}
     kept = tuple(f for f in factors
                  if f.kind == "entry" or (f.kind == "delta" and f.row != f.col))
@@ -375,7 +386,7 @@ def _fuse(term: Term, free: frozenset) -> Term:
             f, g = (factors[n] for n in users)
             left, row = (f.expr, f.row) if f.col == a else (E.transpose(f.expr), f.col)
             right, col = (g.expr, g.col) if g.row == a else (E.transpose(g.expr), g.row)
-            fused = simplify(E.mul(left, right))
+            fused = _simplified(E.mul(left, right))
             factors = [h for n, h in enumerate(factors) if n not in users]
             if fused.is_scalar:
                 c, rest = E.coefficient(fused)
@@ -420,7 +431,7 @@ def _merged(u: Term, t: Term) -> Term | None:
                 other = E.transpose(g.expr)
             else:
                 continue
-            total = _entry(simplify(E.add(f.expr, other)), f.row, f.col)
+            total = _entry(_simplified(E.add(f.expr, other)), f.row, f.col)
             return Term(u.coef * total.coef, u.scalars, rest + total.factors)
     return None
 

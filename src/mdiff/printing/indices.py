@@ -30,12 +30,28 @@ def index_text(form: IndexForm, names: list[str], let_names: dict | None = None)
     order = len(names)
     parts = [f"∂{n}[{','.join(ix)}]" if ix else f"∂{n}" for n, ix in _lhs_parts(form, names)]
     lhs = f"∂{str(order).translate(SUPERSCRIPTS)}f/" + "".join(parts)
-    named = _bindings(form, let_names or {})
-    lines = []
-    for node, name in named.items():
-        lines.append(f"{name} = {to_text(_named(node, named, skip=node), bind=False)}")
+    named = _Named(_bindings(form, let_names or {}))
+    lines = [f"{name} = {named.text(node, defining=True)}" for node, name in named.bound.items()]
     body = _sum(form.terms, lambda t: _term_text(t, named))
     return "; ".join(lines + [f"{lhs} = {body}"])
+
+
+class _Named:
+    """Text of expressions with the bound subexpressions printed as their names
+    (remembered: the same entries recur across many terms)."""
+
+    def __init__(self, bound: dict):
+        self.bound = bound
+        self._vars = {n: var(name, n.shape) for n, name in bound.items()}
+        self._texts: dict[Expr, str] = {}
+
+    def text(self, e: Expr, defining: bool = False) -> str:
+        if defining:    # a binding's own right-hand side
+            return to_text(substitute(e, {n: v for n, v in self._vars.items() if n is not e}),
+                           bind=False)
+        if e not in self._texts:
+            self._texts[e] = to_text(substitute(e, self._vars), bind=False)
+        return self._texts[e]
 
 
 def _bindings(form: IndexForm, let_names: dict) -> dict:
@@ -69,10 +85,6 @@ def _bindings(form: IndexForm, let_names: dict) -> dict:
     return named
 
 
-def _named(e: Expr, named: dict, skip: Expr | None = None) -> Expr:
-    return substitute(e, {n: var(name, n.shape) for n, name in named.items() if n is not skip})
-
-
 def _sum(terms, render) -> str:
     if not terms:
         return "0"
@@ -97,7 +109,7 @@ def _reciprocal(s: Expr) -> Expr | None:
     return None
 
 
-def _term_text(t: Term, named: dict) -> str:
+def _term_text(t: Term, named: _Named) -> str:
     """``coef*factors/denominators``: scalars b^-k and entries x[i]^-k divide."""
     dens = [_scalar_text(d, named) for d in map(_reciprocal, t.scalars) if d is not None]
     dens += [_factor_text(f, named, -1) for f in t.factors if f.power < 0]
@@ -113,17 +125,17 @@ def _term_text(t: Term, named: dict) -> str:
     return text
 
 
-def _scalar_text(s: Expr, named: dict) -> str:
-    text = to_text(_named(s, named), bind=False)
-    return text if s.op not in _OPERATORS or s.op == "pow" or s in named else f"({text})"
+def _scalar_text(s: Expr, named: _Named) -> str:
+    text = named.text(s)
+    return text if s.op not in _OPERATORS or s.op == "pow" or s in named.bound else f"({text})"
 
 
-def _factor_text(f: Factor, named: dict, sign: int = 1) -> str:
+def _factor_text(f: Factor, named: _Named, sign: int = 1) -> str:
     ix = ",".join(i.name for i in f.indices())
     if f.kind == "delta":
         return f"δ[{ix}]"
-    text = to_text(_named(f.expr, named), bind=False)
-    if f.expr.op in _OPERATORS and f.expr not in named:
+    text = named.text(f.expr)
+    if f.expr.op in _OPERATORS and f.expr not in named.bound:
         text = f"({text})"
     power = sign * f.power
     return f"{text}[{ix}]" + (f"^{power}" if power != 1 else "")

@@ -717,3 +717,19 @@ def test_hostile_python_arguments():
                  lambda: mdiff.function("x: vector(n); sum(x)")(x=[[1, 2], [3]]),
                  lambda: mdiff.function("x: vector(n); sum(x)")(n=-1)]:
         assert isinstance(bounded(call), mdiff.MdiffError)
+
+
+@pytest.mark.parametrize("text, wrt", [
+    ("det(tanh((kron(u, u')/8)^3)*tanh((kron(u, u')/8)^3)' + eye(m))", ["u", "u", "u"]),
+    ("log(sum(exp(x)))", ["x"] * 6),
+    ("sum(tanh(A*tanh(B*tanh(C*x))))", ["x"] * 5),
+    ("P: matrix(n,n) spd; inv(tanh(det(arctan(P)*arctan(P)' + eye)) + 1)", ["P"] * 3),
+])
+def test_high_order_derivatives_print_in_bounded_time(text, wrt):
+    """Index notation of a large third-or-higher derivative expands products of sums;
+    past indexed.MAX_TERMS the matrix form is printed instead (a 6,000-term case once
+    took a minute)."""
+    r = bounded(lambda: mdiff.diff(text, wrt=wrt), DIFF_LIMIT)
+    assert isinstance(r, mdiff.Derivative), r
+    text_out = bounded(lambda: str(r) + r.latex(), DIFF_LIMIT)
+    assert isinstance(text_out, str) and text_out

@@ -175,3 +175,24 @@ def test_an_expansion_past_the_term_limit_prints_the_matrix_form():
     r = mdiff.diff("sum(tanh(A*tanh(B*tanh(C*x))))", wrt="x", order=5)
     assert r.index_form() is None
     assert str(r).startswith("t1 = ") and "∂" not in str(r)
+
+
+#: Small scalar pieces whose products exercise sums of Kronecker terms, diag, powers and
+#: scalar factors in third and fourth derivatives (a review found two index-renaming
+#: bugs this way that the random programs above missed).
+PIECES = ["sum(exp(A*x))", "sum(exp(B*x))", "x'*C*x", "sum(exp(A'*x))", "x'*C*A*x",
+          "sum(exp(A*x) .* (C*x))", "(x'*C*x)^2", "sum(exp(A*x))^2", "sum(log(1 + exp(A*x)))",
+          "sum(exp(A*x) .* exp(B*x))", "sum((A*x).^3)", "x'*A*diag(x)*B*x", "sum(exp(x))",
+          "x'*C*exp(A*x)", "exp(x)'*C*exp(x)", "sum(exp(x .* (A*x)))", "x'*diag(x)*A*x",
+          "sum(x.^2)", "logsumexp(A*x)", "norm2(A*x)^2"]
+PIECE_DECLS = "x: vector(n); A: matrix(n,n); B: matrix(n,n); C: matrix(n,n); "
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=3), st.sampled_from([3, 3, 4]),
+       st.integers(0, 4))
+def test_products_of_pieces_in_index_notation(pieces, order, seed):
+    text = PIECE_DECLS + "*".join(f"({p})" for p in pieces)
+    r = mdiff.diff(text, wrt="x", order=order)
+    if r.index_form() is not None:
+        assert _agrees(r, seed) < 1e-8, f"{text} order {order}: {r}"

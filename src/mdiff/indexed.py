@@ -72,8 +72,14 @@ class Factor:
         return tuple(i for i in (self.row, self.col) if i is not None)
 
     def renamed(self, old: Index, new: Index) -> "Factor":
-        return Factor(self.kind, new if self.row == old else self.row,
-                      new if self.col == old else self.col, self.expr, self.power)
+        return self.relabelled({old: new})
+
+    def relabelled(self, mapping: dict) -> "Factor":
+        """All indices renamed at once (a swap a <-> b stays a swap)."""
+        row, col = mapping.get(self.row, self.row), mapping.get(self.col, self.col)
+        if self.kind == "delta" and _name_key(col) < _name_key(row):
+            row, col = col, row     # δ is symmetric: δ[j,i] is δ[i,j]
+        return Factor(self.kind, row, col, self.expr, self.power)
 
 
 @dataclass(frozen=True)
@@ -107,8 +113,10 @@ def _layout(e: Expr, side: int) -> list | None:
             return _layout(chain[0] if side == 0 else chain[-1], side)
     if op in ("add", "had") and not e.is_scalar:
         return next((g for g in (_layout(a, side) for a in e.args) if g is not None), None)
-    if op in ("diagm", "diagv"):
+    if op == "diagm" or (op == "diagv" and side == 0):
         return _layout(e.args[0], 0)
+    if op == "diagv":
+        return []
     if op == "comm":
         m, n = e.data
         return _joined(_factors(n), _factors(m)) if side == 0 else _joined(_factors(m), _factors(n))
@@ -153,6 +161,10 @@ def _dims_of(dim) -> list:
     return sorted(out, key=str)
 
 
+def _name_key(i: Index) -> tuple:
+    return (len(i.name), i.name)
+
+
 def _size(group) -> object:
     return sp.Mul(*[i.dim for i in group])
 
@@ -186,6 +198,8 @@ class _Translator:
         return tuple(Index(f"_{next(self._fresh)}", d) for d in dims)
 
     def terms(self, e: Expr, rows: tuple, cols: tuple) -> list[Term]:
+        if _size(rows) != sp.sympify(e.rows) or _size(cols) != sp.sympify(e.cols):
+            raise NotIndexable("index groups of the wrong size")
         op = e.op
         if op == "num":
             return [Term(sp.Rational(e.data))]
@@ -371,7 +385,8 @@ def _on_diagonal(term: Term, free: tuple) -> Term:
 
 def _fuse(term: Term, free: frozenset) -> Term:
     """Contractions back into matrix products where that is all they are: a summed
-    index in exactly two plain entries, ``A[i,a]*x[a]`` -> ``(A*x)[i]``."""
+    index in exactly two plain entries, ``A[i,a]*x[a]`` -> ``(A*x)[i]``, or in one,
+    ``A[a,i]`` -> ``(A'*vector(1))[i]``."""
     factors = list(term.factors)
     coef, scalars = term.coef, term.scalars
     changed = True
@@ -380,10 +395,12 @@ def _fuse(term: Term, free: frozenset) -> Term:
         summed = {i for f in factors for i in f.indices()} - free
         for a in sorted(summed, key=lambda i: i.name):
             users = [n for n, f in enumerate(factors) if a in f.indices()]
-            if len(users) != 2 or any(factors[n].kind != "entry" or factors[n].power != 1
-                                      or factors[n].row == factors[n].col for n in users):
+            if len(users) not in (1, 2) or any(
+                    factors[n].kind != "entry" or factors[n].power != 1
+                    or factors[n].row == factors[n].col for n in users):
                 continue
-            f, g = (factors[n] for n in users)
+            f, g = (factors[n] for n in users) if len(users) == 2 else (
+                factors[users[0]], Factor("entry", a, None, E.ones((a.dim, 1))))
             left, row = (f.expr, f.row) if f.col == a else (E.transpose(f.expr), f.col)
             right, col = (g.expr, g.col) if g.row == a else (E.transpose(g.expr), g.row)
             fused = _simplified(E.mul(left, right))
@@ -400,7 +417,7 @@ def _fuse(term: Term, free: frozenset) -> Term:
     return Term(coef, scalars, tuple(factors))
 
 
-def _merge(terms: list[Term], free: tuple) -> list[Term]:
+def _merge(terms: list[Term]) -> list[Term]:
     """Terms equal but for one entry over the same indices add their matrices:
     ``A[i,k]*y[j] + A[k,i]*y[j]`` -> ``(A + A')[i,k]*y[j]``."""
     out: list[Term] = []
@@ -436,10 +453,6 @@ def _merged(u: Term, t: Term) -> Term | None:
     return None
 
 
-def _used(factors, index: Index) -> bool:
-    return any(index in f.indices() for f in factors)
-
-
 def _canonical(term: Term, free: tuple, summed_names: list) -> Term:
     """Equal entries multiplied into powers; summed indices renamed a, b, c... in order
     of appearance; factors sorted."""
@@ -454,12 +467,22 @@ def _canonical(term: Term, free: tuple, summed_names: list) -> Term:
     for f in factors:
         for i in f.indices():
             if i not in free and i not in names:
+                if len(names) >= len(summed_names):
+                    raise NotIndexable("too many summed indices")
                 names[i] = Index(summed_names[len(names)], i.dim)
-    for old, new in names.items():
-        factors = [g.renamed(old, new) for g in factors]
+    factors = [g.relabelled(names) for g in factors]
     factors = sorted(factors, key=lambda f: (f.kind != "entry", _factor_key(f, free)))
-    scalars = tuple(sorted(term.scalars, key=lambda s: s.sort_key()))
-    return Term(term.coef, scalars, tuple(factors))
+    coef, scalars = _scalar_product(term.coef, term.scalars)
+    return Term(coef, scalars, tuple(factors))
+
+
+def _scalar_product(coef, scalars: tuple) -> tuple:
+    """The scalar factors as one simplified product: ``c*c^3`` -> ``c^4``."""
+    if len(scalars) > 1:
+        c, scalars, chain = E.mul_parts(_simplified(E.mul(*scalars)))
+        coef *= c
+        scalars += ((E.mul(*chain),) if chain else ())
+    return coef, tuple(sorted(scalars, key=lambda s: s.sort_key()))
 
 
 def _factor_key(f: Factor, free: tuple):
@@ -505,13 +528,15 @@ def index_form(e: Expr, variables: list[Expr]) -> IndexForm:
     rows = tuple(i for g in groups[:-1] for i in g)
     cols = groups[-1]
     free = rows + cols
+    if not free:
+        raise NotIndexable("all variables are scalars: the derivative is a scalar")
     raw = _Translator(i.dim for i in free).terms(e, rows, cols)
     fs = frozenset(free)
     summed = _index_names(SUMMED_NAMES, "a", taken)
     terms = _collect([_canonical(_fuse(_on_diagonal(_contract(t, fs), free), fs), free, summed)
                       for t in raw])
     for _ in range(len(terms) if len(terms) <= MAX_MERGED_TERMS else 0):
-        merged = _collect([_canonical(t, free, summed) for t in _merge(terms, free)])
+        merged = _collect([_canonical(t, free, summed) for t in _merge(terms)])
         if merged == terms:
             break
         terms = merged
@@ -523,26 +548,24 @@ def index_form(e: Expr, variables: list[Expr]) -> IndexForm:
 
 def evaluate_terms(form: IndexForm, env: Env) -> np.ndarray:
     """The tensor the notation denotes, by einsum: shape = sizes of the free indices."""
-    sizes = {i: env.need(i.dim) for t in form.terms for f in t.factors for i in f.indices()}
-    sizes.update({i: env.need(i.dim) for i in form.free})
-    letters = {}
-    for i in list(form.free) + [i for t in form.terms for f in t.factors for i in f.indices()]:
-        letters.setdefault(i, _letter(len(letters)))
-    out = np.zeros(tuple(sizes[i] for i in form.free))
-    target = "".join(letters[i] for i in form.free)
+    free_letters = {i: _letter(k) for k, i in enumerate(form.free)}
+    target = "".join(free_letters.values())
+    out = np.zeros(tuple(env.need(i.dim) for i in form.free))
     for t in form.terms:
+        letters = dict(free_letters)
         scale = float(t.coef)
         for s in t.scalars:
             scale *= float(np.asarray(evaluate(s, env)).reshape(-1)[0])
         operands, subs = [], []
         for f in t.factors:
-            operands.append(_factor_value(f, env, sizes))
+            for i in f.indices():
+                letters.setdefault(i, _letter(len(letters)))
+            operands.append(_factor_value(f, env))
             subs.append("".join(letters[i] for i in f.indices()))
-        # a free index no factor mentions: the term is constant along it
-        missing = [i for i in form.free if not any(i in f.indices() for f in t.factors)]
-        for i in missing:
-            operands.append(np.ones(sizes[i]))
-            subs.append(letters[i])
+        for i in form.free:    # a free index no factor mentions: constant along it
+            if not any(i in f.indices() for f in t.factors):
+                operands.append(np.ones(env.need(i.dim)))
+                subs.append(letters[i])
         spec = ",".join(subs) + "->" + target
         out = out + scale * (np.einsum(spec, *operands) if operands else 1.0)
     return out
@@ -552,11 +575,9 @@ def _letter(k: int) -> str:
     return "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[k]
 
 
-def _factor_value(f: Factor, env: Env, sizes: dict) -> np.ndarray:
+def _factor_value(f: Factor, env: Env) -> np.ndarray:
     if f.kind == "delta":
-        return np.eye(sizes[f.row])
-    if f.kind == "ones":
-        return np.ones(sizes[f.row])
+        return np.eye(env.need(f.row.dim))
     value = np.asarray(evaluate(f.expr, env), dtype=float).reshape(
         env.need(f.expr.rows), env.need(f.expr.cols)) ** f.power
     if f.row is None and f.col is None:

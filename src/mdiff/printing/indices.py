@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..expr import Expr, count_nodes, postorder, substitute, var
+from ..expr import Expr, count_nodes, fmt_dim, postorder, substitute, var
 from ..indexed import Factor, IndexForm, Term
 from .latex import to_latex
 from .text import MIN_SHARED_WEIGHT, number_text, to_text
@@ -73,11 +73,12 @@ def _bindings(form: IndexForm, let_names: dict) -> dict:
             chosen.append(n)
     chosen.sort(key=count_nodes)
     taken = {v.name for r in roots for v in postorder(r) if v.op == "var"}
+    users = set(let_names.values())     # the user's let names mean their own nodes only
     named, counter = {}, 0
     for n in chosen:
         name = let_names.get(n)
         if name is None or name in taken:
-            while f"t{counter}" in taken or counter == 0:
+            while counter == 0 or f"t{counter}" in taken | users:
                 counter += 1
             name = f"t{counter}"
         taken.add(name)
@@ -126,6 +127,8 @@ def _term_text(t: Term, named: _Named) -> str:
 
 
 def _scalar_text(s: Expr, named: _Named) -> str:
+    if s.op == "dim":                   # a size: n, not tr(eye(n))
+        return fmt_dim(s.data)
     text = named.text(s)
     return text if s.op not in _OPERATORS or s.op == "pow" or s in named.bound else f"({text})"
 

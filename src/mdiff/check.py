@@ -223,7 +223,8 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 #: Relative steps of the central differences: the first is tried along every direction;
 #: the larger ones (fourth-order, Richardson) only where it disagrees, since round-off
 #: of a large value (eps·|f|/h) can swamp a small derivative at a small step.  A wrong
-#: derivative disagrees at every step, so the best of them is still a sound verdict.
+#: derivative disagrees at every step, so taking the best step rejects it all the same
+#: (agreement by chance would have to hold along every direction, three of them random).
 FD_STEPS = (1e-6, 1e-4, 1e-3, 1e-2)
 
 

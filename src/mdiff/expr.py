@@ -127,6 +127,17 @@ def bounded_work(limit: int = MAX_NEW_NODES):
         _WORK.limit = None
 
 
+def charge_work(units: int) -> None:
+    """Count work that creates no nodes (a rule scanning a long chain) against the
+    running operation's budget, so repeated scans end in a LimitError, not a hang."""
+    if _WORK.limit is not None:
+        _WORK.used += units
+        if _WORK.used > _WORK.limit:
+            raise LimitError(f"the work grows past {_WORK.limit:,} expression "
+                             "nodes and operands (mdiff's work limit); "
+                             "differentiate a smaller piece")
+
+
 def within_work_limits(fn):
     """Decorator: ``fn`` runs under ``bounded_work``."""
     @functools.wraps(fn)
@@ -139,26 +150,22 @@ def within_work_limits(fn):
 class Expr:
     """An immutable, interned expression node."""
 
-    __slots__ = ("op", "args", "data", "shape", "is_scalar", "_skey", "_sym", "_delta",
-                 "__weakref__")
+    __slots__ = ("op", "args", "data", "shape", "is_scalar", "height", "_skey", "_sym",
+                 "_delta", "__weakref__")
     _interned: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary()
 
     def __new__(cls, op: str, args: tuple = (), data=None, shape=(ONE, ONE)):
         key = (op, args, data, shape)
         node = cls._interned.get(key)
         if node is None:
-            if _WORK.limit is not None:
-                _WORK.used += 1 + len(args)
-                if _WORK.used > _WORK.limit:
-                    raise LimitError(f"the work grows past {_WORK.limit:,} expression "
-                                     "nodes and operands (mdiff's work limit); "
-                                     "differentiate a smaller piece")
+            charge_work(1 + len(args))
             node = object.__new__(cls)
             object.__setattr__(node, "op", op)
             object.__setattr__(node, "args", args)
             object.__setattr__(node, "data", data)
             object.__setattr__(node, "shape", shape)
             object.__setattr__(node, "is_scalar", shape[0] == 1 and shape[1] == 1)
+            object.__setattr__(node, "height", 1 + max((a.height for a in args), default=0))
             object.__setattr__(node, "_skey", None)
             object.__setattr__(node, "_sym", None)
             object.__setattr__(node, "_delta", None)

@@ -594,8 +594,12 @@ def hadamard_powers(e: Expr):
 
 
 def _had_key(x: Expr):
-    """Order of elementwise factors: sums last (y.^2 .* s .* (1 - s))."""
-    return (x.op == "add", x.sort_key())
+    """Order of elementwise factors: sums last (y.^2 .* s .* (1 - s)); among alike
+    factors the taller first, so the backward sweep of a chain of elementwise functions
+    (each step multiplies by a shallower factor) appends to a shared prefix instead of
+    rebuilding the chain at every step (k^2 nodes for k steps)."""
+    head, children, shape, digest = x.sort_key()
+    return (x.op == "add", head, -x.height, children, shape, digest)
 
 
 def _had_leaves(e: Expr) -> list:
@@ -609,6 +613,7 @@ def _had_leaves(e: Expr) -> list:
             stack.extend((a, k * j) for a in reversed(b.args))
         else:
             out.append((b, k * j))
+    E.charge_work(len(out))     # called on every level of a long chain
     return out
 
 
@@ -622,8 +627,8 @@ def hadamard_collect(e: Expr):
             powers[b] = 0
             order.append(b)
         powers[b] += k
-    factors = sorted((power(b, num(powers[b])) for b in order if powers[b] != 0),
-                     key=_had_key)
+    factors = sorted((b if powers[b] == 1 else power(b, num(powers[b]))
+                      for b in order if powers[b] != 0), key=_had_key)
     if not factors:
         return E.ones(e.shape)
     out = factors[0]

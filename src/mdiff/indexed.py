@@ -246,8 +246,6 @@ class _Translator:
             m, n = e.data
             r_n, r_m = _split(rows, n)
             c_m, c_n = _split(cols, m)
-            if len(r_n) != len(c_n):    # K(m,n) with m = n^2: the groups differ in order
-                raise NotIndexable("a commutation of compound sizes")
             return [_deltas(r_n, c_n).times(_deltas(r_m, c_m))]
         raise NotIndexable(op)
 

@@ -341,3 +341,19 @@ def test_dims_are_symbols():
     p = mdiff.parse("A: matrix(n,m); A*x")
     assert set(p.dims) == {n_("n"), n_("m")}
     assert all(isinstance(d, sp.Symbol) for d in p.dims)
+
+
+@pytest.mark.parametrize("text, shapes", [
+    ("tr(X ⊗ X)", {"X": "matrix(n,n)"}),                        # ?1^2 = ?2^2: X is square
+    ("A: matrix(m,m); tr(kron(A, X))", {"X": "matrix(n,n)"}),   # ?1*m = ?2*m: cancel m
+    ("A: matrix(m,m); tr(kron(X, A))", {"X": "matrix(n,n)"}),
+])
+def test_sizes_are_positive_so_powers_and_common_factors_cancel(text, shapes):
+    p = mdiff.parse(text)
+    for name, spec in shapes.items():
+        assert p.symbols()[name] == spec
+
+
+def test_an_underdetermined_kronecker_trace_says_so():
+    with pytest.raises(mdiff.ShapeError, match="tr needs a square matrix"):
+        mdiff.parse("A: matrix(m,p); tr(kron(A, X))")

@@ -418,6 +418,13 @@ class _Typer:
         if len(fa) == len(fb) > 1 and (all(map(self.is_flex, fa)) or all(map(self.is_flex, fb))):
             # n*m against p*q (a Kronecker product against a vec): match factor by factor
             return all(self.unify_dim(x, y) for x, y in zip(fa, fb))
+        common = sp.gcd(a, b) if a.is_Mul and b.is_Mul else 1
+        if common != 1:     # ?1*m = ?2*m: sizes are positive, cancel the common factor
+            return self.unify_dim(sp.cancel(a / common), sp.cancel(b / common))
+        (base_a, k_a), (base_b, k_b) = a.as_base_exp(), b.as_base_exp()
+        if k_a == k_b and k_a != 1 and k_a.is_Integer:
+            # sizes are positive, so x^k = y^k means x = y (tr(X ⊗ X) makes X square)
+            return self.unify_dim(base_a, base_b)
         flex = [s for s in (a - b).free_symbols if self.is_flex(s)]
         if len(flex) == 1:
             sol = sp.solve(sp.Eq(a, b), flex[0])

@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--hessian", action="store_true",
                     help="the Hessian d vec(grad f)/d vec(X)' of a scalar f")
     ap.add_argument("--order", type=int, default=1, metavar="K",
-                    help="the K-th derivative wrt one variable (a tensor for K >= 3)")
+                    help="the K-th derivative wrt one variable (for K >= 3 a tensor, "
+                         "printed in index notation; --kron for its vec-Jacobian)")
     ap.add_argument("--mixed", action="store_true",
                     help="with 'wrt x y': the mixed derivative d vec(grad_x f)/d vec(y)'")
     ap.add_argument("--layout", choices=("denominator", "numerator"), default="denominator",

@@ -43,6 +43,8 @@ CASES = [
     ("logdet(X)", "X", 3),
     ("tr(X'*A*X)*tr(X)", "X", 3),
     ("sum(exp(X*y))", ["X", "y", "y"], 1),
+    ("sum(A*x)^2*sum(x)", "x", 3),
+    ("X: matrix(n,m); sum(X*X')^2", "X", 3),
 ]
 
 
@@ -91,6 +93,7 @@ def test_index_notation_denotes_the_derivative(text, wrt, order):
      "+ 2*exp(x)[i]*exp(x)[j]*exp(x)[k]/sum(exp(x))^3 - exp(x)[i]*exp(x)[j]*δ[i,k]/sum(exp(x))^2"
      " - exp(x)[i]*exp(x)[j]*δ[j,k]/sum(exp(x))^2 - exp(x)[i]*exp(x)[k]*δ[i,j]/sum(exp(x))^2"),
     ("x'*x*sum(x)", 4, "∂⁴f/∂x[i]∂x[j]∂x[k]∂x[l] = 0"),
+    ("sum(A*x)^3", 3, "t1 = A'*vector(1); ∂³f/∂x[i]∂x[j]∂x[k] = 6*t1[i]*t1[j]*t1[k]"),
 ])
 def test_textbook_index_forms(text, order, printed):
     r = mdiff.diff(text, wrt="x", order=order)

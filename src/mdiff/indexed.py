@@ -214,8 +214,8 @@ class _Translator:
                 t, f = base[0], base[0].factors[0]
                 return [Term(t.coef ** e.args[1].data, (),
                              (Factor(f.kind, f.row, f.col, f.expr, int(e.args[1].data)),))]
-        if _plain(e) and op != "had" and _fits(rows, e.rows) and _fits(cols, e.cols) and not (
-                op == "mul" and any(f.rows == 1 for f in E.mul_chain(e)[1:])):
+        if _plain(e) and op != "had" and _fits(rows, e.rows) and _fits(cols, e.cols) and \
+                not _has_outer_product(e):
             return [self.entry(e, rows, cols)]
         if op == "add":
             return [t for a in e.args for t in self.terms(a, rows, cols)]
@@ -257,7 +257,7 @@ class _Translator:
         factors and outer products (inner size 1) are split, with summed indices.  Where
         neither neighbour fixes how an inner size splits, the possible splits are tried."""
         coef, scalars, chain = E.mul_parts(e)
-        segments = _segments(chain)
+        segments = _segments([g for f in chain for g in _outer_ones(f)])
         options = [_inner_layouts(left[-1], right[0], self.sizes)
                    for left, right in zip(segments, segments[1:])]
         for inner in islice(cartesian(*options), MAX_LAYOUT_TRIES):
@@ -290,6 +290,23 @@ def _entry(e: Expr, row: Index | None, col: Index | None) -> Term:
         c, e = E.coefficient(e)
         coef *= c
     return Term(sp.Rational(coef), (), (Factor("entry", row, col, e),))
+
+
+def _has_outer_product(e: Expr) -> bool:
+    """A product (or a sum with one) that splits into factors with separate indices: an
+    inner size 1, or a constant matrix (an outer product of ones) in the chain."""
+    if e.op == "add":
+        return any(_has_outer_product(t) for t in e.args)
+    chain = E.mul_chain(e) if e.op == "mul" else ()
+    return any(f.rows == 1 for f in chain[1:]) or any(len(_outer_ones(f)) == 2 for f in chain)
+
+
+def _outer_ones(f: Expr) -> list:
+    """A constant matrix c*ones(m, n) as the outer product c*ones(m)*ones(n)', so the
+    factors either side read as ``(A'*vector(1))[i]*(A'*vector(1))[j]``."""
+    if f.op == "fill" and f.rows != 1 and f.cols != 1:
+        return [E.fill(f.data, (f.rows, sp.Integer(1))), E.fill(1, (sp.Integer(1), f.cols))]
+    return [f]
 
 
 def _segments(chain) -> list[list]:

@@ -748,10 +748,9 @@ def register_profiles() -> None:
 def use_profile() -> str:
     """Load ``ci`` unless a profile was chosen (``--hypothesis-profile`` or the
     ``MDIFF_HYPOTHESIS_PROFILE`` environment variable); return the profile's name."""
-    register_profiles()
     if settings.get_current_profile_name() == "default":
         settings.load_profile(os.environ.get("MDIFF_HYPOTHESIS_PROFILE", "ci"))
     return settings.get_current_profile_name()
 
 
-register_profiles()
+register_profiles()     # on import, so conftest.py has them before --hypothesis-profile

@@ -43,11 +43,9 @@ from mdiff.evaluate import Env, evaluate
 from mdiff.expr import free_dims, postorder
 from mdiff.printing.text import to_text
 from mdiff.simplify import simplify
-from strategies import (TIME_BOX, check_dims, dim_sizes, programs, register_profiles,
-                        use_profile)
+from strategies import TIME_BOX, check_dims, dim_sizes, programs, use_profile
 
-# Profiles: "ci" (the default here) and "long"; see strategies.register_profiles.
-register_profiles()
+# Profiles: "ci" (the default here), "explore" and "long"; see strategies.register_profiles.
 PROFILE = use_profile()     # "ci" unless --hypothesis-profile or MDIFF_HYPOTHESIS_PROFILE
 BASE_EXAMPLES = settings.default.max_examples
 

@@ -10,6 +10,8 @@ without a rule is a ``DiffError`` naming it, never a silent zero.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from . import expr as E
 from .errors import DiffError
 from .expr import (Expr, add, apply, fill, hadamard, mul, neg, num, ones, power, sub,
@@ -69,16 +71,14 @@ def _mul(node, d):
     times counts once, as d(s^m) = m s^(m-1) ds (c*c*...*c stays one term)."""
     coef, nscal = node.data
     scalars = node.args[:nscal]
-    repeats = {}
-    for s in scalars:
-        repeats[s] = repeats.get(s, 0) + 1
+    repeats = Counter(scalars)
+    done = set()
     terms = []
     for i, a in enumerate(node.args):
         m = repeats[a] if i < nscal else 1
-        if m == 0:                      # a repeat already counted
+        if m > 1 and a in done:         # a repeat already counted
             continue
-        if i < nscal and m > 1:
-            repeats[a] = 0
+        done.add(a)
         di = d(i)
         if E.is_zero(di):
             continue

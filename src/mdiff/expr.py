@@ -158,7 +158,8 @@ class Expr:
         key = (op, args, data, shape)
         node = cls._interned.get(key)
         if node is None:
-            charge_work(1 + len(args))
+            if _WORK.limit is not None:     # hot path: no call outside an operation
+                charge_work(1 + len(args))
             node = object.__new__(cls)
             object.__setattr__(node, "op", op)
             object.__setattr__(node, "args", args)

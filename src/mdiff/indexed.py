@@ -71,9 +71,6 @@ class Factor:
     def indices(self):
         return tuple(i for i in (self.row, self.col) if i is not None)
 
-    def renamed(self, old: Index, new: Index) -> "Factor":
-        return self.relabelled({old: new})
-
     def relabelled(self, mapping: dict) -> "Factor":
         """All indices renamed at once (a swap a <-> b stays a swap)."""
         row, col = mapping.get(self.row, self.row), mapping.get(self.col, self.col)
@@ -393,7 +390,7 @@ def _on_diagonal(term: Term, free: tuple) -> Term:
         f = factors[n]
         if f.kind == "delta" and f.row != f.col and f.row in free and f.col in free:
             keep, drop = sorted((f.row, f.col), key=free.index)
-            factors = [g if m == n else g.renamed(drop, keep) for m, g in enumerate(factors)]
+            factors = [g if m == n else g.relabelled({drop: keep}) for m, g in enumerate(factors)]
     kept = tuple(f for f in factors if not (f.kind == "delta" and f.row == f.col))
     return Term(term.coef, term.scalars, kept)
 

@@ -602,9 +602,11 @@ def _had_key(x: Expr):
     return (x.op == "add", head, -x.height, children, shape, digest)
 
 
-def _had_leaves(e: Expr) -> list:
+@functools.lru_cache(maxsize=1024)
+def _had_leaves(e: Expr) -> tuple:
     """(base, exponent) of each elementwise factor; an integer power of a Hadamard
-    product counts as powers of its factors ((a .* b).^2 = a.^2 .* b.^2)."""
+    product counts as powers of its factors ((a .* b).^2 = a.^2 .* b.^2).  Remembered:
+    two rules read it for every node of a chain."""
     stack, out = [(e, sp.Integer(1))], []
     while stack:
         x, k = stack.pop()
@@ -614,7 +616,7 @@ def _had_leaves(e: Expr) -> list:
         else:
             out.append((b, k * j))
     E.charge_work(len(out))     # called on every level of a long chain
-    return out
+    return tuple(out)
 
 
 def hadamard_collect(e: Expr):

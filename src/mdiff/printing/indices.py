@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..expr import Expr, count_nodes, fmt_dim, postorder, substitute, var
+from ..expr import Expr, count_nodes, fmt_dim, num, postorder, power, substitute, var
 from ..indexed import Factor, IndexForm, Term
 from .latex import to_latex
-from .text import MIN_SHARED_WEIGHT, number_text, to_text
+from .text import MIN_SHARED_WEIGHT, _is_reciprocal, number_text, to_text
 
 SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 #: Ops printed with an operator; other nodes print as a name or a call, which an index
@@ -103,11 +103,7 @@ def _sum(terms, render) -> str:
 
 def _reciprocal(s: Expr) -> Expr | None:
     """``b^k`` for a factor ``b^-k`` (printed as a denominator), else None."""
-    if s.op == "pow" and s.args[1].op == "num" and s.args[1].data < 0:
-        k = -s.args[1].data
-        return s.args[0] if k == 1 else Expr("pow", (s.args[0], Expr("num", (), k)), None,
-                                             s.shape)
-    return None
+    return power(s.args[0], num(-s.args[1].data)) if _is_reciprocal(s) else None
 
 
 def _term_text(t: Term, named: _Named) -> str:
@@ -158,7 +154,7 @@ def _base(text: str) -> str:
 
 
 def _latex_name(name: str) -> str:
-    return to_latex(Expr("var", (), (name, frozenset())))
+    return to_latex(var(name))
 
 
 def _term_latex(t: Term, let_names) -> str:

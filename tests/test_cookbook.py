@@ -174,7 +174,7 @@ def test_finite_differences_resolve_a_small_slope_on_a_large_value():
 def test_finite_differences_on_a_large_value_still_reject_a_wrong_jacobian(off):
     p = mdiff.parse("x: vector(n); tanh(sum(x)) + 2^20")
     x = p.variables["x"]
-    wrong = mdiff.parse(off + "(1 - tanh(sum(x))^2)*vector(1)'", p.symbols()).expr
+    wrong = mdiff.parse(off + "(1 - tanh(sum(x))^2)*vector(1, n)'", p.symbols()).expr
     assert not fd_check(p.expr, x, wrong, p.variables, seed=0).ok
 
 

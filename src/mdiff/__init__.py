@@ -6,7 +6,8 @@
 """
 
 from .errors import (CheckFailed, DeclarationError, DiffError, DomainError, EvaluationError,
-                     LimitError, MdiffError, ParseError, ShapeError, UnknownFunction)
+                     LimitError, MdiffError, NoDomainPoint, ParseError, ShapeError,
+                     UnknownFunction)
 from .parser import Parsed, parse
 from .api import (Comparison, Derivative, against, check, diff, equivalent, from_sympy, function,
                   gradients, hessian, solve, Solution, value_and_grad)
@@ -21,5 +22,5 @@ __all__ = [
     "maximize", "OptimizeResult", "from_sympy",
     "Derivative", "Comparison", "__version__",
     "MdiffError", "ParseError", "ShapeError", "UnknownFunction", "DeclarationError",
-    "DomainError", "LimitError", "DiffError", "EvaluationError", "CheckFailed",
+    "DomainError", "NoDomainPoint", "LimitError", "DiffError", "EvaluationError", "CheckFailed",
 ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import expr as E
-from .check import CheckReport, fd_check, relative_error, sample_point
+from .check import CheckReport, fd_check, narrowed_note, relative_error, sample_point
 from .diff import (CONVENTIONS, differential as _differential, gradients as _sweep, jacobian as _jacobian, project_gradient,
                    project_jacobian, structure_of)
 from .errors import DiffError, LimitError, MdiffError, ShapeError
@@ -207,7 +207,7 @@ class Derivative:
         return to_code([self.layout_expr], self.f.variables, name, doc)
 
     def check(self, seed: int = 0, tolerance: float = 1e-6, dims: dict | None = None) -> CheckReport:
-        """Compare with central finite differences at a random point (a Hessian against
+        """Compare with central finite differences at random points (a Hessian against
         differences of the gradient; a vech result through its sym-convention form)."""
         if self.base is not None:
             return self.base.check(seed=seed, tolerance=tolerance, dims=dims)
@@ -425,47 +425,59 @@ def check(expr, wrt: str, seed: int = 0, symbols: dict | None = None,
 
 @dataclass
 class Comparison:
-    """Whether two expressions agree at several random points."""
+    """Whether two expressions agree at several random points of the first one's domain
+    (``narrowed``: variables the domain forced off generic values, and why)."""
 
     equal: bool
     max_abs_difference: float
     max_rel_difference: float
     points: int
+    narrowed: dict = dataclasses.field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return self.equal
 
     def to_dict(self) -> dict:
         return {"equal": self.equal, "max_abs_difference": self.max_abs_difference,
-                "max_rel_difference": self.max_rel_difference, "points": self.points}
+                "max_rel_difference": self.max_rel_difference, "points": self.points,
+                "narrowed": dict(self.narrowed)}
 
     def __str__(self) -> str:
         verdict = "equal" if self.equal else "NOT equal"
-        return (f"{verdict}: largest difference {self.max_abs_difference:.3g} "
-                f"(relative {self.max_rel_difference:.2e}) over {self.points} random points")
+        if np.isfinite(self.max_abs_difference):
+            how = (f"largest difference {self.max_abs_difference:.3g} "
+                   f"(relative {self.max_rel_difference:.2e})")
+        else:
+            how = "the second is not finite where the first is"
+        return f"{verdict}: {how} over {self.points} random points" + narrowed_note(self.narrowed)
 
 
 def compare_exprs(a: Expr, b: Expr, variables: dict, points: int = 5, seed: int = 0,
                   tolerance: float = 1e-8, domain: Expr | None = None) -> Comparison:
-    """Compare at random points drawn from ``domain``'s domain (default: a's and b's)."""
+    """Compare ``b`` with the reference ``a`` at random points where ``domain`` (if
+    given) and ``a`` are finite but otherwise generic; ``b`` not finite there is a
+    difference, not a reason to move the point."""
     if a.shape != b.shape:
         raise ShapeError(f"cannot compare a {E.fmt_shape(a.shape)} result with a "
                          f"{E.fmt_shape(b.shape)} one")
     rng = np.random.default_rng(seed)
     worst_abs = worst_rel = 0.0
+    narrowed: dict = {}
     for _ in range(points):
-        point = sample_point(variables, ([domain] if domain is not None else []) + [a, b], rng)
+        point = sample_point(variables, ([domain] if domain is not None else []) + [a], rng)
+        narrowed.update(point.narrowed)
         env = point.env(variables)
         rel, ab = relative_error(evaluate(a, env), evaluate(b, env))
         worst_abs, worst_rel = max(worst_abs, ab), max(worst_rel, rel)
-    return Comparison(bool(worst_rel <= tolerance), worst_abs, worst_rel, points)
+    return Comparison(bool(worst_rel <= tolerance), worst_abs, worst_rel, points, narrowed)
 
 
 def equivalent(a, b, symbols: dict | None = None, points: int = 5, seed: int = 0) -> Comparison:
-    """Do two expressions (text) agree at random points?  ``b`` is read with ``a``'s
-    declarations, so its names have the same shapes."""
+    """Does ``b`` agree with ``a`` at random points of ``a``'s domain?  ``b`` is read
+    with ``a``'s declarations and shape, so its names and open sizes are ``a``'s."""
     pa = _parsed(a, symbols)
-    pb = parse(b, {**pa.symbols(), **(symbols or {})}) if isinstance(b, str) else b
+    pb = parse(b, {**pa.symbols(), **(symbols or {})}, shape=pa.expr.shape) \
+        if isinstance(b, str) else b
     variables = {**pb.variables, **pa.variables}
     return compare_exprs(pa.expr, pb.expr, variables, points, seed)
 
@@ -486,13 +498,16 @@ def against(derivative: Derivative, formula: str, points: int = 5, seed: int = 0
 
 @dataclass(frozen=True)
 class Solution:
-    """A closed-form stationary point ``wrt = expr`` of ``f`` (grad f = 0)."""
+    """A closed-form stationary point ``wrt = expr`` of ``f`` (grad f = 0), verified:
+    ``verified`` says how ('symbolic': the gradient at ``expr`` simplifies to 0;
+    'numeric': it vanishes at random data)."""
 
     f: Parsed
     wrt: str
     expr: Expr
     method: str            # which form of the gradient was linear ("the gradient", "X*G*X", ...)
     gradient: Expr
+    verified: str = "symbolic"
 
     @property
     def variable(self) -> Expr:
@@ -541,32 +556,197 @@ class Solution:
         return g(**{**values, self.wrt: x})
 
     def classify(self, **values) -> str:
-        """'minimum', 'maximum' or 'saddle' at the solution for these values (from the
-        Hessian's eigenvalues; directions a symmetric/diagonal projection removes are
-        ignored)."""
-        x = self.function()(**values)
-        h = hessian(self.f, self.wrt).function()(**{**values, self.wrt: x})
-        eig = np.linalg.eigvalsh((np.atleast_2d(h) + np.atleast_2d(h).T) / 2)
-        scale = max(1.0, float(np.max(np.abs(eig))))
-        eig = eig[np.abs(eig) > 1e-9 * scale]
-        if eig.size and np.all(eig > 0):
-            return "minimum"
-        if eig.size and np.all(eig < 0):
-            return "maximum"
-        return "saddle" if eig.size else "degenerate"
+        """What the solution is for these values: 'minimum' / 'maximum' (stationary, the
+        Hessian definite on the variable's structure), 'saddle', 'degenerate' (a
+        semidefinite Hessian: second order does not decide) or 'not stationary' (the
+        gradient does not vanish there: the data make the closed form singular)."""
+        return _classify(self.f, [self], {**values, self.wrt: self.function()(**values)})
 
     def to_dict(self) -> dict:
         return {"input": self.f.text, "wrt": self.wrt, "solution": str(self),
-                "latex": self.latex(), "method": self.method}
+                "latex": self.latex(), "method": self.method, "verified": self.verified}
+
+
+@dataclass(frozen=True)
+class Solutions:
+    """Stationary points for several variables.  ``joint``: the solutions form a
+    sequence (each uses only the ones before it, by name), so together they are one
+    joint stationary point, computed in this order; otherwise each variable was solved
+    with the others held fixed, which is not a joint solution."""
+
+    f: Parsed
+    parts: tuple
+    joint: bool
+
+    @property
+    def wrt(self) -> list:
+        return [s.wrt for s in self.parts]
+
+    def __getitem__(self, name: str) -> Solution:
+        return next(s for s in self.parts if s.wrt == name)
+
+    def note(self) -> str:
+        if self.joint:
+            return ""
+        return ("no joint closed form: each variable was solved with the others held fixed "
+                f"(the solutions for {', '.join(self.wrt)} depend on each other)")
+
+    def __str__(self) -> str:
+        return "\n".join([str(s) for s in self.parts] + ([self.note()] if not self.joint else []))
+
+    def __repr__(self) -> str:
+        return f"<Solutions {'; '.join(str(s) for s in self.parts)}>"
+
+    def latex(self) -> str:
+        return " \\\\\n".join(s.latex() for s in self.parts)
+
+    def function(self):
+        """numpy callable of the data returning {name: value} (joint solutions only)."""
+        if not self.joint:
+            raise MdiffError(self.note())
+        fns = [(s.wrt, s.function()) for s in self.parts]
+
+        def fn(**values):
+            out, vals = {}, dict(values)
+            for name, f in fns:
+                out[name] = vals[name] = f(**vals)
+            return out
+
+        return fn
+
+    def gradient_at_solution(self, **values) -> dict:
+        at = {**values, **self.function()(**values)}
+        return {s.wrt: make_function(s.gradient, self.f.variables)(**at) for s in self.parts}
+
+    def classify(self, **values) -> str:
+        """As ``Solution.classify``, with the joint Hessian of all the variables."""
+        return _classify(self.f, list(self.parts), {**values, **self.function()(**values)})
+
+    def to_dict(self) -> dict:
+        return {"input": self.f.text, "wrt": self.wrt, "joint": self.joint,
+                "results": [s.to_dict() for s in self.parts],
+                **({"note": self.note()} if not self.joint else {})}
+
+
+def _structure_basis(var: Expr, shape: tuple) -> np.ndarray:
+    """Orthonormal columns spanning the vec of the matrices the variable may take."""
+    r, c = (shape + (1, 1))[:2] if len(shape) < 2 else shape
+    cols = []
+    if "diagonal" in var.props:
+        for i in range(r):
+            e = np.zeros((r, c))
+            e[i, i] = 1
+            cols.append(e)
+    elif var.props & {"symmetric", "spd"} and r == c:
+        for j in range(c):
+            for i in range(j, r):
+                e = np.zeros((r, c))
+                e[i, j] = e[j, i] = 1
+                cols.append(e / np.linalg.norm(e))
+    else:
+        return np.eye(r * c)
+    return np.stack([e.reshape(-1, order="F") for e in cols], axis=1)
+
+
+def _classify(p: Parsed, parts: list, at: dict) -> str:
+    """Classify the point ``at`` (data and every solved variable) from the gradient and
+    the Hessian of ``p`` wrt the solved variables, restricted to their structure."""
+    rel = []
+    for s in parts:
+        g_star = np.asarray(make_function(s.gradient, p.variables)(**at), dtype=float)
+        x = np.asarray(at[s.wrt], dtype=float)
+        moved = {**at, s.wrt: x + (np.abs(x) + 1.0)}
+        g_ref = np.asarray(make_function(s.gradient, p.variables)(**moved), dtype=float)
+        if not (np.all(np.isfinite(g_star)) and np.all(np.isfinite(g_ref))):
+            return "not stationary"
+        scale = max(float(np.max(np.abs(g_ref), initial=0.0)), 1e-300)
+        rel.append(float(np.max(np.abs(g_star), initial=0.0)) / scale)
+    if max(rel) > 1e-6:
+        return "not stationary"
+    names = [s.wrt for s in parts]
+    blocks = [[np.atleast_2d(np.asarray(diff(p, [a, b]).function()(**at), dtype=float))
+               if a != b else np.atleast_2d(np.asarray(hessian(p, a).function()(**at), dtype=float))
+               for b in names] for a in names]
+    h = np.block(blocks)
+    bases = [_structure_basis(p.variables[n], np.shape(np.atleast_2d(at[n])) if
+                              p.variables[n].cols != 1 else (np.size(at[n]), 1)) for n in names]
+    q = _block_diag(bases)
+    hr = q.T @ ((h + h.T) / 2) @ q
+    if not np.all(np.isfinite(hr)):
+        return "not stationary"
+    eig = np.linalg.eigvalsh(hr)
+    tol = 1e-9 * max(1.0, float(np.max(np.abs(eig), initial=0.0)))
+    if np.all(eig > tol):
+        return "minimum"
+    if np.all(eig < -tol):
+        return "maximum"
+    if np.any(eig > tol) and np.any(eig < -tol):
+        return "saddle"
+    return "degenerate"
+
+
+def _block_diag(mats: list) -> np.ndarray:
+    rows = sum(m.shape[0] for m in mats)
+    cols = sum(m.shape[1] for m in mats)
+    out = np.zeros((rows, cols))
+    i = j = 0
+    for m in mats:
+        out[i:i + m.shape[0], j:j + m.shape[1]] = m
+        i, j = i + m.shape[0], j + m.shape[1]
+    return out
+
+
+def _solve_one(p: Parsed, name: str) -> Solution:
+    from .stationary import NoClosedForm, stationary_point
+    var = _variable(p, name)
+    try:
+        sol, how, g, verified = stationary_point(p.expr, var)
+    except NoClosedForm as exc:
+        hint = _declaration_hint(p, var, exc)
+        raise NoClosedForm(exc.message + hint) if hint else exc
+    return Solution(p, name, sol, how, g, verified)
+
+
+def _declaration_hint(p: Parsed, var: Expr, exc) -> str:
+    """'; declaring S spd gives one' where that declaration makes grad f = 0 solvable."""
+    from .stationary import NoClosedForm, stationary_point
+    if var.rows != var.cols or var.is_scalar or var.props or "not linear" not in exc.message:
+        return ""
+    spec = f"matrix({E.fmt_dim(var.rows)},{E.fmt_dim(var.cols)}) spd"
+    try:
+        q = parse(p.text, {var.name: spec})
+        stationary_point(q.expr, q.variables[var.name])
+    except (NoClosedForm, MdiffError):
+        return ""
+    return f". Declaring {var.name}: {spec} gives a closed form (-d \"{var.name}: {spec}\")"
 
 
 @E.within_work_limits
-def solve(expr, wrt: str, symbols: dict | None = None) -> Solution:
+def solve(expr, wrt, symbols: dict | None = None):
     """Closed-form stationary point of a scalar ``expr``: grad = 0 solved for ``wrt``
-    when it is linear in it (or after multiplying through by it).  ``NoClosedForm``
-    otherwise — then use ``minimize``."""
-    from .stationary import stationary_point
+    when it is linear in it (or after multiplying through by it), verified to zero the
+    gradient; ``NoClosedForm`` otherwise — then use ``minimize``.  Several names give
+    ``Solutions``: a joint point where the solutions can be taken in sequence."""
     p = _parsed(expr, symbols)
-    var = _variable(p, wrt)
-    sol, how, g = stationary_point(p.expr, var)
-    return Solution(p, wrt, sol, how, g)
+    if isinstance(wrt, str):
+        return _solve_one(p, wrt)
+    names = list(dict.fromkeys(wrt))
+    if not names:
+        raise DiffError("solve needs at least one variable")
+    sols = {n: _solve_one(p, n) for n in names}
+    order = _sequence(sols, names)
+    if order is None:
+        return Solutions(p, tuple(sols[n] for n in names), joint=False)
+    return Solutions(p, tuple(sols[n] for n in order), joint=True)
+
+
+def _sequence(sols: dict, names: list) -> list | None:
+    """An order in which each solution uses only earlier ones, or None (a cycle)."""
+    deps = {n: set(E.free_vars(s.expr)) & (set(names) - {n}) for n, s in sols.items()}
+    order: list = []
+    while len(order) < len(names):
+        ready = [n for n in names if n not in order and deps[n] <= set(order)]
+        if not ready:
+            return None
+        order.append(ready[0])
+    return order

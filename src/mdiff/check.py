@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from .errors import EvaluationError
-from .evaluate import Env, evaluate
+from .errors import EvaluationError, NoDomainPoint
+from .evaluate import Env, evaluate, evaluate_nodes
 from .expr import Expr, free_dims, postorder
 
 POSITIVE_DOMAIN = ("log", "sqrt")
 BOUNDED_DOMAIN = ("arcsin", "arccos")
+POSITIVE_DET_DOMAIN = ("logdet",)
 SPD_DOMAIN = ("logdet", "det")
 
 
@@ -34,21 +35,26 @@ def _direct_vars(node: Expr):
     return out
 
 
-def domain_hints(root: Expr) -> dict[str, str]:
-    """name -> 'spd' | 'positive' | 'bounded' for variables the expression constrains."""
-    hints: dict[str, str] = {}
+def domain_hints(root: Expr) -> dict[str, set]:
+    """name -> the narrowings the expression suggests for it: 'posdet' (a direct
+    argument of logdet), 'spd' (of det/logdet), 'positive' (inside log, sqrt or a
+    fractional power), 'bounded' (inside arcsin/arccos).  Only 'posdet' is applied to
+    every draw; the others only where generic points are outside the domain."""
+    hints: dict[str, set] = {}
     for node in postorder(root):
         if node.op in SPD_DOMAIN:
             for n in _direct_vars(node.args[0]):
-                hints[n] = "spd"
+                hints.setdefault(n, set()).add("spd")
+                if node.op in POSITIVE_DET_DOMAIN:
+                    hints[n].add("posdet")
         elif node.op in POSITIVE_DOMAIN or (node.op == "pow" and not _integer_exponent(node)):
             for sub in postorder(node.args[0]):
                 if sub.op == "var":
-                    hints.setdefault(sub.name, "positive")
+                    hints.setdefault(sub.name, set()).add("positive")
         elif node.op in BOUNDED_DOMAIN:
             for sub in postorder(node.args[0]):
                 if sub.op == "var":
-                    hints.setdefault(sub.name, "bounded")
+                    hints.setdefault(sub.name, set()).add("bounded")
     return hints
 
 
@@ -67,33 +73,81 @@ def sample_dims(dims, rng, fixed: dict | None = None) -> dict:
     return sizes
 
 
-def sample_value(var: Expr, shape: tuple, rng, hint: str | None = None) -> np.ndarray:
+#: How far a draw narrows the values, most generic first.  ``narrow`` names the domain
+#: hints applied (besides declarations and a positive determinant under logdet, which
+#: every draw respects); ``scale`` shrinks unconstrained entries (inside ``sqrt(1 -
+#: x'*x)`` or ``arcsin`` only small values are in the domain).  Each rung is tried
+#: DRAWS_PER_RUNG times before the next: a point of a narrower rung is taken only where
+#: the whole expression is not finite at the generic ones.
+LADDER = (
+    ((), 1.0),
+    ((), 0.25),
+    (("positive", "bounded"), 1.0),
+    (("positive", "bounded"), 0.25),
+    (("positive", "bounded", "spd"), 1.0),
+    (("positive", "bounded", "spd"), 0.25),
+)
+DRAWS_PER_RUNG = 12
+
+#: Largest condition number of a sampled square matrix: a generic but nearly singular
+#: point makes central differences of inv/det meaningless (redrawn a few times).
+MAX_CONDITION = 50.0
+
+
+def _normal(rng, shape) -> np.ndarray:
+    """Standard normal entries, none within 0.1 of 0: a generic point stays off the kinks
+    of abs/relu/sign and the poles of 1/x, where central differences mean nothing."""
+    x = rng.standard_normal(shape)
+    small = np.abs(x) < 0.1
+    x[small] += np.copysign(0.2, x[small])
+    return x
+
+
+def _generic_square(r: int, rng, scale: float, posdet: bool) -> np.ndarray:
+    """A non-symmetric, well-conditioned matrix (with positive determinant if asked)."""
+    for _ in range(8):
+        x = _normal(rng, (r, r))
+        if np.linalg.cond(x) < MAX_CONDITION:
+            break
+    if posdet and np.linalg.det(x) < 0:
+        x[:, 0] = -x[:, 0]
+    return scale * x
+
+
+def sample_value(var: Expr, shape: tuple, rng, hints=(), scale: float = 1.0) -> np.ndarray:
+    """One variable's value: its declaration, then the hints of this rung; otherwise a
+    generic value (standard normal: mixed signs, non-symmetric, well-conditioned)."""
     props = var.props
+    hints = set(hints)
     r, c = shape
     if "diagonal" in props:   # declarations win over what the expression suggests
-        positive = "positive" in props or hint in ("spd", "positive")
-        vals = rng.uniform(0.5, 1.5, r) if positive else rng.standard_normal(r)
+        positive = "positive" in props or "spd" in props or hints & {"spd", "positive"}
+        vals = rng.uniform(0.5, 1.5, r) if positive else scale * _normal(rng, r)
         return np.diag(vals)
-    if "spd" in props or (hint == "spd" and r == c):
+    if "spd" in props or ("spd" in hints and r == c):
         a = rng.standard_normal((r, r))
-        return a @ a.T / r + np.eye(r)
-    if "positive" in props or hint == "positive":
-        x = rng.uniform(0.5, 1.5, (r, c))
-    elif hint == "bounded":
-        x = rng.uniform(-0.6, 0.6, (r, c))
-    else:
-        x = rng.standard_normal((r, c))
+        return scale * (a @ a.T / r + np.eye(r))
+    if "positive" in props or "positive" in hints:
+        return scale * rng.uniform(0.5, 1.5, (r, c))
+    if "bounded" in hints:
+        return rng.uniform(-0.6, 0.6, (r, c))
     if "symmetric" in props:
-        x = (x + x.T) / 2
-    return x
+        x = _normal(rng, (r, c))
+        return scale * (x + x.T) / 2
+    if r == c and r > 1:
+        return _generic_square(r, rng, scale, "posdet" in hints)
+    return scale * _normal(rng, (r, c))
 
 
 @dataclass
 class Point:
-    """A random evaluation point: dimension sizes and 2-D values by name."""
+    """A random evaluation point: dimension sizes and 2-D values by name.  ``narrowed``
+    says which variables had to be sampled from a narrower set than their declarations
+    allow, and why (empty for a generic point)."""
 
     dims: dict
     values: dict = field(default_factory=dict)
+    narrowed: dict = field(default_factory=dict)
 
     def env(self, variables: dict[str, Expr], overrides: dict | None = None) -> Env:
         vals = dict(self.values)
@@ -120,26 +174,106 @@ def _by_symbol(dims: dict | None, known: set) -> dict:
     return out
 
 
+#: Largest condition number of an inverted matrix at an accepted point: near a singular
+#: one, central differences of inv(...) lose every digit (generic points avoid it).
+MAX_INV_CONDITION = 1e3
+
+
+def finite_at(exprs, variables: dict, point: Point, conditioned: bool = True) -> bool:
+    """Every expression evaluates to finite numbers at ``point`` (and, if
+    ``conditioned``, every matrix it inverts is well-conditioned there)."""
+    try:
+        env = point.env(variables)
+        for e in exprs:
+            vals = evaluate_nodes(e, env)
+            if not np.all(np.isfinite(vals[id(e)])):
+                return False
+            if conditioned and not _inverses_conditioned(e, vals):
+                return False
+        return True
+    except (EvaluationError, np.linalg.LinAlgError, ArithmeticError):
+        return False
+
+
+def _inverses_conditioned(root: Expr, vals: dict) -> bool:
+    for node in postorder(root):
+        if node.op == "inv":
+            a = vals[id(node.args[0])]
+            if a.shape[0] > 1 and np.linalg.cond(a) > MAX_INV_CONDITION:
+                return False
+    return True
+
+
+def _first_nonfinite(exprs, variables: dict, point: Point) -> Expr | None:
+    """The innermost subexpression that is not finite at ``point`` (for the message)."""
+    for e in exprs:
+        for node in postorder(e):
+            if node.op in ("var", "num", "dim", "fill", "eye", "comm", "dup"):
+                continue
+            if not finite_at([node], variables, point, conditioned=False):
+                return node
+    return None
+
+
+_HINT_WORDS = {"positive": "positive (inside log, sqrt or a fractional power)",
+               "bounded": "in (-0.6, 0.6) (inside arcsin/arccos)",
+               "spd": "symmetric positive definite (inside det/logdet)"}
+
+
 def sample_point(variables: dict[str, Expr], exprs, rng, dims: dict | None = None) -> Point:
+    """A point where every expression in ``exprs`` (the function first, then what is
+    compared with it) is finite, as generic as the declarations allow (DESIGN §6): drawn
+    from the first rung of ``LADDER`` that has such a point, by rejection.  Raises
+    ``NoDomainPoint`` when none of the rungs has one."""
+    exprs = list(exprs)
     all_dims = set()
-    hints: dict[str, str] = {}
-    for e in exprs:      # the function's own domain first: it wins over its derivative's
+    hints: dict[str, set] = {}
+    for e in exprs:
         all_dims |= free_dims(e)
-        for name, hint in domain_hints(e).items():
-            hints.setdefault(name, hint)
+        for name, hs in domain_hints(e).items():
+            hints.setdefault(name, set()).update(hs)
     for v in variables.values():
         for d in v.shape:
             all_dims |= sp.sympify(d).free_symbols
-    sizes = sample_dims(all_dims, rng, _by_symbol(dims, all_dims))
-    point = Point(sizes)
-    for name, v in variables.items():
-        shape = tuple(int(sp.sympify(d).xreplace(sizes)) for d in v.shape)
-        if shape[0] * shape[1] > MAX_SAMPLE_ENTRIES:
-            raise EvaluationError(f"{name} would be a {shape[0]}×{shape[1]} array: beyond the "
-                                  f"{MAX_SAMPLE_ENTRIES:,} entries a numeric check samples; "
-                                  "check with smaller sizes (dims=...)")
-        point.values[name] = sample_value(v, shape, rng, hints.get(name))
-    return point
+    fixed = _by_symbol(dims, all_dims)
+    for rung, (narrow, scale) in enumerate(LADDER):
+        for _ in range(DRAWS_PER_RUNG):
+            point = Point(sample_dims(all_dims, rng, fixed))
+            for name, v in variables.items():
+                shape = tuple(int(sp.sympify(d).xreplace(point.dims)) for d in v.shape)
+                if shape[0] * shape[1] > MAX_SAMPLE_ENTRIES:
+                    raise EvaluationError(
+                        f"{name} would be a {shape[0]}×{shape[1]} array: beyond the "
+                        f"{MAX_SAMPLE_ENTRIES:,} entries a numeric check samples; "
+                        "check with smaller sizes (dims=...)")
+                mine = hints.get(name, set())
+                used = mine & set(narrow)
+                point.values[name] = sample_value(v, shape, rng, used | (mine & {"posdet"}),
+                                                  scale)
+                if used - set(_declared_hints(v)):
+                    point.narrowed[name] = " and ".join(_HINT_WORDS[h] for h in sorted(used))
+            if not exprs or finite_at(exprs, variables, point):
+                return point
+    culprit = _first_nonfinite(exprs, variables, point)
+    where = ""
+    if culprit is not None:
+        from .printing.text import to_text
+        where = f"; {to_text(culprit)} is not finite there"
+    raise NoDomainPoint(
+        f"no point of the domain found: {len(LADDER) * DRAWS_PER_RUNG} random points, from "
+        f"generic ones to positive/SPD arguments and small values, all gave a value that is "
+        f"not finite (or inverted a near-singular matrix){where}. Declare the variables' domain (e.g. 'positive', 'spd') or give "
+        "the sizes (dims=...)")
+
+
+def _declared_hints(var: Expr) -> set:
+    """The hints a declaration already implies (not a narrowing of the user's own)."""
+    out = set()
+    if "positive" in var.props:
+        out.add("positive")
+    if "spd" in var.props:
+        out |= {"spd", "positive"}
+    return out
 
 
 def directions(var: Expr, shape, rng, limit: int = 40):
@@ -180,7 +314,8 @@ def directions(var: Expr, shape, rng, limit: int = 40):
 
 @dataclass
 class CheckReport:
-    """Result of comparing a derivative with central finite differences."""
+    """Result of comparing a derivative with central finite differences at ``points``
+    random points (``dims``: the sizes at the worst one)."""
 
     max_rel_error: float
     max_abs_error: float
@@ -188,6 +323,8 @@ class CheckReport:
     seed: int | None
     tolerance: float
     dims: dict
+    points: int = 1
+    narrowed: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -199,15 +336,24 @@ class CheckReport:
     def to_dict(self) -> dict:
         return {"ok": self.ok, "max_rel_error": self.max_rel_error,
                 "max_abs_error": self.max_abs_error, "directions": self.directions,
-                "seed": self.seed, "tolerance": self.tolerance,
-                "dims": {str(k): v for k, v in self.dims.items()}}
+                "points": self.points, "seed": self.seed, "tolerance": self.tolerance,
+                "dims": {str(k): v for k, v in self.dims.items()},
+                "narrowed": dict(self.narrowed)}
 
     def __str__(self) -> str:
         verdict = "ok" if self.ok else "FAILED"
         dims = ", ".join(f"{k}={v}" for k, v in sorted((str(k), v) for k, v in self.dims.items()))
         return (f"check {verdict}: max relative error {self.max_rel_error:.2e} over "
-                f"{self.directions} directions (central differences, seed {self.seed}"
-                + (f", {dims}" if dims else "") + ")")
+                f"{self.directions} directions at {self.points} random points (central "
+                f"differences, seed {self.seed}" + (f", {dims}" if dims else "") + ")"
+                + narrowed_note(self.narrowed))
+
+
+def narrowed_note(narrowed: dict) -> str:
+    """'; x sampled positive (...)' for variables the domain forced off generic values."""
+    if not narrowed:
+        return ""
+    return "; the domain forced " + ", ".join(f"{n} {why}" for n, why in sorted(narrowed.items()))
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -241,11 +387,40 @@ def _central_difference(f: Expr, variables: dict, point: Point, var: Expr, x0, v
 
 def fd_check(f: Expr, var: Expr, jac: Expr, variables: dict, seed: int = 0,
              tolerance: float = 1e-6, dims: dict | None = None,
-             domain: Expr | None = None) -> CheckReport:
+             domain: Expr | None = None, points: int = 3) -> CheckReport:
     """Compare the Jacobian ``jac`` (size F x size X, vec layout) with central differences
-    of ``f``, at a point drawn from ``domain``'s domain (default: f's)."""
+    of ``f`` at ``points`` random points where ``domain`` (default: f), f and jac are
+    finite.  A point whose differences leave the domain (a step crosses its boundary)
+    is replaced by a new one."""
     rng = np.random.default_rng(seed)
-    point = sample_point(variables, ([domain] if domain is not None else []) + [f, jac], rng, dims)
+    exprs = ([domain] if domain is not None else []) + [f, jac]
+    worst_rel, worst_abs, count, worst_dims = 0.0, 0.0, 0, {}
+    narrowed: dict = {}
+    done = tries = 0
+    while done < points:
+        tries += 1
+        point = sample_point(variables, exprs, rng, dims)
+        result = _check_at(f, var, jac, variables, point, rng, tolerance)
+        if result is None:       # too close to the domain's boundary for differences
+            if tries >= 4 * points:
+                raise NoDomainPoint(
+                    "no point of the domain found far enough from its boundary for central "
+                    f"differences ({tries} random points); give the sizes (dims=...) or "
+                    "declare the variables' domain")
+            continue
+        rel, ab, n = result
+        done += 1
+        count += n
+        narrowed.update(point.narrowed)
+        if rel >= worst_rel:
+            worst_dims = point.dims
+        worst_rel, worst_abs = max(worst_rel, rel), max(worst_abs, ab)
+    return CheckReport(worst_rel, worst_abs, count, seed, tolerance, worst_dims, points, narrowed)
+
+
+def _check_at(f, var, jac, variables, point, rng, tolerance):
+    """(worst relative error, worst absolute error, directions) at one point, or None when
+    the differences along some direction are not finite at any step."""
     env = point.env(variables)
     jac_val = evaluate(jac, env)
     x0 = point.values[var.name]
@@ -253,15 +428,20 @@ def fd_check(f: Expr, var: Expr, jac: Expr, variables: dict, seed: int = 0,
     worst_rel, worst_abs, count = 0.0, 0.0, 0
     for v in directions(var, x0.shape, rng):
         analytic = jac_val @ v.reshape(-1, order="F")
-        rel, ab = float("inf"), float("inf")
+        rel, ab, finite = float("inf"), float("inf"), False
         for i, step in enumerate(FD_STEPS):
             numeric = _central_difference(f, variables, point, var, x0, v, step * scale,
                                           fourth_order=i > 0)
+            if not np.all(np.isfinite(numeric)):
+                continue
+            finite = True
             r, a = relative_error(analytic, numeric)
             if r < rel:
                 rel, ab = r, a
             if rel <= tolerance:
                 break
+        if not finite:
+            return None
         worst_rel, worst_abs = max(worst_rel, rel), max(worst_abs, ab)
         count += 1
-    return CheckReport(worst_rel, worst_abs, count, seed, tolerance, point.dims)
+    return worst_rel, worst_abs, count

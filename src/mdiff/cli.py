@@ -103,8 +103,38 @@ def _declarations(decls: list[str]) -> dict:
     return out
 
 
+def _words_last(ap: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """argv with every option (and its value) first and the words after '--', so that
+    an expression or a formula starting with '-' (``"-x'*x"``, ``--against "-inv(X)"``)
+    is read as text, not as an unknown option."""
+    options, words = [], []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            words.extend(argv[i + 1:])
+            break
+        name = tok.split("=", 1)[0]
+        action = ap._option_string_actions.get(name)
+        if action is None and len(tok) > 2 and tok[:2] in ap._option_string_actions \
+                and not tok.startswith("--"):
+            action, name = ap._option_string_actions[tok[:2]], tok[:2]   # -dA: matrix(n,n)
+        if action is None:
+            words.append(tok)
+        elif action.nargs == 0 or "=" in tok or name != tok:
+            options.append(tok)
+        elif i + 1 < len(argv):     # one token, so a value starting with '-' stays a value
+            options.append(f"{tok}={argv[i + 1]}" if tok.startswith("--") else tok + argv[i + 1])
+            i += 1
+        else:
+            options.append(tok)
+        i += 1
+    return options + ["--"] + words
+
+
 def run(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    ap = _parser()
+    args = ap.parse_args(_words_last(ap, sys.argv[1:] if argv is None else list(argv)))
     out = sys.stdout
     try:
         if args.words and args.words[0] in ("solve", "minimize", "maximize"):
@@ -201,16 +231,12 @@ def _extremum(args, out) -> int:
         raise MdiffError(f"'mdiff {verb}' needs 'wrt' and variable names")
     p = parse(text, _declarations(args.declare))
     if verb == "solve":
-        records = []
-        for name in names:
-            s = solve(p, name)
-            records.append(s.to_dict())
-            if not args.json:
-                print(str(s), file=out)
+        s = solve(p, names[0] if len(names) == 1 else names)
         if args.json:
-            json.dump(records[0] if len(records) == 1 else {"results": records}, out,
-                      ensure_ascii=False)
+            json.dump(s.to_dict(), out, ensure_ascii=False)
             out.write("\n")
+        else:
+            print(str(s), file=out)
         return 0
     values = _load_data(args.data)
     _initial_values(p, names, values, args.seed)

@@ -110,3 +110,8 @@ class EvaluationError(MdiffError):
 
 class CheckFailed(MdiffError):
     """A numeric check or comparison did not hold (CLI exit status 1)."""
+
+
+class NoDomainPoint(DomainError):
+    """A numeric check found no point where the expression is finite (CLI exit 2, not a
+    failed check: nothing was compared)."""

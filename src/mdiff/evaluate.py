@@ -262,6 +262,12 @@ class Env:
 
 def evaluate(root: Expr, env: Env) -> np.ndarray:
     """The value of ``root`` as a 2-D array (each shared node computed once)."""
+    return evaluate_nodes(root, env)[id(root)]
+
+
+def evaluate_nodes(root: Expr, env: Env) -> dict:
+    """id(node) -> value for every node of ``root`` (what a check inspects: the
+    arguments of ``inv``); diag/Kronecker factors of products may be kept structured."""
     try:
         return _evaluate(root, env)
     except MemoryError:
@@ -322,7 +328,7 @@ def _evaluate(root: Expr, env: Env) -> np.ndarray:
             else:
                 out = NUMPY[op](node, *(val[id(a)] for a in node.args))
             val[id(node)] = out
-    return val[id(root)]
+    return val
 
 
 def to_user_layout(node: Expr, arr: np.ndarray):

@@ -9,19 +9,50 @@ contains ``X``; then ``G(X) = L(X) + C`` with ``C = G(0)`` and
 
 which the identity catalogue turns back into matrix form (``inv(B' ⊗ A)*vec(C) =
 vec(inv(A)*C*inv(B))``, ``inv(c*A) = inv(A)/c``, ``X*inv(X) = I``).
+
+A candidate is only returned once it is known to be stationary: the gradient must be
+smooth in the variable (no ``abs``, ``norm1``, ``relu``, ``sign`` of it: there ``grad f
+= 0`` is not the optimality condition, and the rules' derivative 0 at the kink would
+make the non-smooth term vanish), and the gradient at the candidate must vanish —
+symbolically, or else numerically at random data.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import expr as E
+from .check import finite_at, sample_point
 from .diff import differential, gradients, jacobian, project_gradient
 from .errors import MdiffError
-from .expr import Expr, depends_on, substitute
+from .evaluate import evaluate
+from .expr import Expr, depends_on, postorder, substitute
 from .simplify import Simplifier
+
+#: Operations whose derivative is not continuous at a point of their argument's range.
+NONSMOOTH = ("abs", "sign", "relu", "norm1")
+
+#: Random data sets on which a candidate must zero the gradient, and how many draws may
+#: be tried to find them (a draw where the candidate's inverses are near-singular — a
+#: least-squares A with fewer rows than columns — says nothing and is skipped).
+VERIFY_POINTS = 3
+VERIFY_TRIES = 40
+STATIONARY_TOL = 1e-7
+SINGULAR_COND = 1e10
 
 
 class NoClosedForm(MdiffError):
-    """grad f = 0 is not linear in the variable (even multiplied through by it)."""
+    """grad f = 0 has no verified closed-form solution (not linear in the variable even
+    multiplied through by it, a non-smooth term, or a candidate that failed the check)."""
+
+
+def nonsmooth_term(f: Expr, names) -> Expr | None:
+    """The first ``abs``/``norm1``/``relu``/``sign`` node of ``f`` whose argument depends
+    on one of ``names``."""
+    for node in postorder(f):
+        if node.op in NONSMOOTH and depends_on(node.args[0], names):
+            return node
+    return None
 
 
 def _linear_part(g: Expr, var: Expr, simp: Simplifier):
@@ -45,9 +76,17 @@ def _candidates(g: Expr, var: Expr):
 
 
 def stationary_point(f: Expr, var: Expr, simp: Simplifier | None = None):
-    """(solution expression, the form that was linear, gradient) or NoClosedForm."""
+    """(solution expression, the form that was linear, gradient, how it was verified
+    stationary); NoClosedForm otherwise."""
     if not f.is_scalar:
         raise MdiffError("solve needs a scalar function")
+    kink = nonsmooth_term(f, [var.name])
+    if kink is not None:
+        from .printing.text import to_text
+        raise NoClosedForm(
+            f"no closed form: {to_text(kink)} is not differentiable where its argument "
+            f"crosses 0, so grad f = 0 is not the condition for an extremum in {var.name} "
+            "(a subgradient condition is); use mdiff.minimize / 'mdiff minimize' instead")
     simp = simp or Simplifier()
     g = simp(project_gradient(gradients(f, {var.name: var})[var.name], var))
     if E.is_zero(g):
@@ -67,7 +106,67 @@ def stationary_point(f: Expr, var: Expr, simp: Simplifier | None = None):
             sol = E.neg(E.mul(E.inv(m), c))
         else:
             sol = E.unvec(E.neg(E.mul(E.inv(m), E.apply("vec", c))), var.shape)
-        return Simplifier(mode="factor")(sol), how, g
+        sol = Simplifier(mode="factor")(sol)
+        return sol, how, g, verify_stationary(f, g, var, sol, expand)
     raise NoClosedForm(
         f"no closed form: the gradient wrt {var.name} is not linear in {var.name} (nor after "
         f"multiplying through by {var.name}); use mdiff.minimize / 'mdiff minimize' instead")
+
+
+def verify_stationary(f: Expr, g: Expr, var: Expr, sol: Expr, simp: Simplifier) -> str:
+    """'symbolic' when g(sol) simplifies to 0, 'numeric' when it vanishes at random data;
+    NoClosedForm when it does not (a multiplied-through form can admit a candidate
+    that zeroes X*G*X but not G)."""
+    if E.is_zero(simp(substitute(g, {var: sol}))):
+        return "symbolic"
+    variables = {**E.free_vars(f), **E.free_vars(sol)}
+    variables.setdefault(var.name, var)
+    rng = np.random.default_rng(0)
+    verified = 0
+    for _ in range(VERIFY_TRIES):
+        try:
+            point = sample_point(variables, [f, sol], rng)
+        except MdiffError:
+            break
+        at = stationarity_at(g, var, sol, variables, point)
+        if at is None:
+            continue
+        if at > STATIONARY_TOL:
+            raise NoClosedForm(
+                f"no closed form: the linear solution for {var.name} does not zero the "
+                f"gradient at random data (relative gradient {at:.2e} there); use "
+                "mdiff.minimize / 'mdiff minimize' instead")
+        verified += 1
+        if verified == VERIFY_POINTS:
+            return "numeric"
+    raise NoClosedForm(
+        f"no closed form could be verified: the candidate for {var.name} is singular at "
+        f"every random data set tried ({VERIFY_TRIES}); use mdiff.minimize instead")
+
+
+def stationarity_at(g: Expr, var: Expr, sol: Expr, variables: dict, point) -> float | None:
+    """|g(sol)| relative to |g| at the sampled (non-stationary) value of the variable, at
+    one data point; None where the candidate is singular or not finite there."""
+    env = point.env(variables)
+    x_star = evaluate(sol, env)
+    at_star = dict(point.values, **{var.name: x_star})
+    star = type(point)(point.dims, at_star)
+    if not finite_at([g], variables, star) or _near_singular([sol, g], variables, star):
+        return None
+    g_star = evaluate(g, star.env(variables))
+    g_ref = evaluate(g, env)
+    scale = max(float(np.max(np.abs(g_ref))), float(np.max(np.abs(g_star))), 1e-300)
+    if not np.isfinite(scale):
+        return None
+    return float(np.max(np.abs(g_star))) / scale if g_star.size else 0.0
+
+
+def _near_singular(exprs, variables: dict, point) -> bool:
+    env = point.env(variables)
+    for e in exprs:
+        for node in postorder(e):
+            if node.op == "inv":
+                a = evaluate(node.args[0], env)
+                if not np.all(np.isfinite(a)) or np.linalg.cond(a) > SINGULAR_COND:
+                    return True
+    return False

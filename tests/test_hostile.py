@@ -684,12 +684,14 @@ def test_check_with_a_huge_declared_dimension():
 
 
 def test_cli_expression_that_looks_like_an_option():
-    """Without '--', argparse reads '-x' as an option: status 2 and a usage line, no
-    traceback; with '--' it is the expression."""
-    status, out, err = run_cli(["-x'*A*x"])
-    assert status == 2 and "usage" in err
-    status, out, err = run_cli(["--", "-x'*A*x"])
-    assert status == 0 and out.startswith("-")
+    """An expression or a formula starting with '-' is text, with or without '--'; an
+    unknown '--option' is a usage error (status 2), never a traceback."""
+    for argv in (["-x'*A*x"], ["--", "-x'*A*x"], ["-h'*h"]):
+        status, out, err = run_cli(argv)
+        assert status == 0 and out.startswith("-"), (argv, out, err)
+    assert cli.run(["x'*x", "wrt", "x", "--against", "-2*x"]) == 1
+    status, out, err = run_cli(["x'*x", "--bogus"])
+    assert status == 2 and "usage" in err and "Traceback" not in err
 
 
 def test_evaluation_size_limits():

@@ -323,3 +323,54 @@ def test_derivative_repr_recomputes_it():
         kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
         again = _m.diff(ast.literal_eval(call.args[0]), **kwargs)
         assert again.expr is r.expr and again.form == r.form
+
+
+# --- every printed result reads back (issue 14): the whole derivative corpus ---------------
+
+from derivative_cases import CASES  # noqa: E402
+
+from mdiff.api import compare_exprs  # noqa: E402
+
+_CORPUS = [c for c in CASES if not c.xfail]
+
+
+def _reads_back(r):
+    q = mdiff.parse(str(r), r.f.symbols(), shape=r.expr.shape)
+    assert q.expr.shape == r.expr.shape, (str(r), q.expr.shape, r.expr.shape)
+    if q.expr is not r.expr:
+        cmp = compare_exprs(r.expr, q.expr, {**q.variables, **r.f.variables}, points=2,
+                            domain=r.f.expr)
+        assert cmp.equal, (str(r), cmp)
+
+
+@pytest.mark.parametrize("case", _CORPUS, ids=[c.id for c in _CORPUS])
+def test_corpus_derivative_reads_back(case):
+    _reads_back(mdiff.diff(case.text, wrt=case.wrt, symbols=case.symbols))
+
+
+_SCALAR_CORPUS = [c for c in _CORPUS if mdiff.parse(c.text, c.symbols).expr.is_scalar]
+
+
+@pytest.mark.parametrize("case", _SCALAR_CORPUS, ids=[c.id for c in _SCALAR_CORPUS])
+def test_corpus_hessian_reads_back(case):
+    _reads_back(mdiff.hessian(case.text, wrt=case.wrt, symbols=case.symbols))
+
+
+def test_the_corpus_read_back_is_large():
+    assert len(_CORPUS) >= 150 and len(_SCALAR_CORPUS) >= 80
+
+
+@pytest.mark.parametrize("text, wrt", [
+    ("norm2(A*x - b)^2", "x"),
+    ("norm2(A*X*B - C)^2", "X"),
+    ("D: matrix(p,N); S: matrix(p,p) spd; m: vector(p); "
+     "-N/2*logdet(S) - 1/2*tr((D - m*vector(1)')'*inv(S)*(D - m*vector(1)'))", "S"),
+    ("norm2(M - U*V')^2", "V"),
+])
+def test_solutions_read_back(text, wrt):
+    s = mdiff.solve(text, wrt=wrt)
+    body = str(s).replace(f"{wrt} = ", "", 1) if ";" not in str(s) else \
+        str(s).rsplit(f"; {wrt} = ", 1)[0] + "; " + str(s).rsplit(f"; {wrt} = ", 1)[1]
+    q = mdiff.parse(body, {k: v for k, v in s.f.symbols().items()}, shape=s.expr.shape)
+    cmp = compare_exprs(s.expr, q.expr, {**q.variables, **s.f.variables}, points=2)
+    assert cmp.equal, (str(s), cmp)

@@ -116,10 +116,12 @@ def _words_last(ap: argparse.ArgumentParser, argv: list[str]) -> list[str]:
             break
         name = tok.split("=", 1)[0]
         action = ap._option_string_actions.get(name)
-        if action is None and len(tok) > 2 and tok[:2] in ap._option_string_actions \
-                and not tok.startswith("--"):
-            action, name = ap._option_string_actions[tok[:2]], tok[:2]   # -dA: matrix(n,n)
-        if action is None:
+        short = ap._option_string_actions.get(tok[:2])
+        if action is None and not tok.startswith("--") and short is not None and short.nargs != 0:
+            action, name = short, tok[:2]       # -dA: matrix(n,n)
+        if action is None and tok.startswith("--") and len(tok) > 2:
+            options.append(tok)                 # an unknown option: argparse says so
+        elif action is None:
             words.append(tok)
         elif action.nargs == 0 or "=" in tok or name != tok:
             options.append(tok)

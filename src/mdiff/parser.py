@@ -39,7 +39,8 @@ MAX_MATRIX_POWER = E.MAX_MATRIX_POWER
 
 FUNCTION_ARITY = {**{f: 1 for f in E.ELEMENTWISE}, **{f: 1 for f in E.REDUCTIONS},
                   "inv": 1, "diag": 1, "vec": 1, "softmax": 1, "kron": 2,
-                  "eye": (0, 1), "vector": (1, 2), "matrix": (1, 3)}
+                  "eye": (0, 1), "vector": (1, 2), "matrix": (1, 3),
+                  "commutation": 2, "duplication": 1, "unvec": 3}
 
 
 def _grammar_text() -> str:
@@ -437,8 +438,17 @@ class _Typer:
         return E.fmt_shape(tuple(self._display(self.resolve(d)) for d in shape))
 
     def _display(self, d):
-        subs = {s: sp.Symbol(f"?{s.name[2:]}") for s in d.free_symbols if self.is_flex(s)}
-        return d.xreplace(subs) if subs else d
+        """A dimension as an error shows it: open sizes get readable names (n, m, ...)
+        not used by the text, the same name for the same size throughout."""
+        flex = sorted((s for s in d.free_symbols if self.is_flex(s)), key=lambda s: s.name)
+        shown = self.__dict__.setdefault("_shown", {})
+        for s in flex:
+            if s not in shown:
+                taken = set(self.used_names) | set(self.var_shapes) | {
+                    str(v) for v in shown.values()}
+                pool = [n for n in DISPLAY_DIMS if n not in taken] or [f"n{len(shown) + 1}"]
+                shown[s] = sp.Symbol(pool[0])
+        return d.xreplace({s: shown[s] for s in flex}) if flex else d
 
     def is_scalar(self, shape):
         return self.resolve(shape[0]) == 1 and self.resolve(shape[1]) == 1
@@ -675,6 +685,17 @@ class _Typer:
             a = self.infer(node.children[0])
             b = self.infer(node.children[1])
             return (self.resolve(a[0] * b[0]), self.resolve(a[1] * b[1]))
+        if fn == "commutation":     # K(m,n) vec(A) = vec(A') for an m×n matrix A
+            m, n = (self._dim_arg(d) for d in node.children)
+            return (m * n, m * n)
+        if fn == "duplication":     # D(n) vech(S) = vec(S) for a symmetric n×n S
+            n = self._dim_arg(node.children[0])
+            return (n * n, n * (n + 1) / 2)
+        if fn == "unvec":           # unvec(vec(A), m, n) = A
+            x = self.infer(node.children[0])
+            m, n = (self._dim_arg(d) for d in node.children[1:])
+            self.unify(x, (m * n, E.ONE), "unvec", node.span)
+            return (m, n)
         x = self.infer(node.children[0])
         if fn in E.ELEMENTWISE or fn == "softmax":
             return x
@@ -909,7 +930,16 @@ class _Builder:
             return E.mul(c, E.ones(self.shape(node)))
         if fn == "kron":
             return E.kron(self.build(node.children[0]), self.build(node.children[1]))
+        if fn == "commutation":
+            return E.commutation(*self.shape_args(node.children))
+        if fn == "duplication":
+            return E.duplication(*self.shape_args(node.children))
+        if fn == "unvec":
+            return E.unvec(self.build(node.children[0]), self.shape(node))
         return E.apply(fn, self.build(node.children[0]))
+
+    def shape_args(self, nodes):
+        return [self.dim(self.t._dim_arg(d)) for d in nodes]
 
 
 def _literal_value(node, depth=0):

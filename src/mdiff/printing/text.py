@@ -223,9 +223,9 @@ def _node_text(e: Expr, out, sized=frozenset(), dim_names=None, bound=()) -> tup
     if op == "eye":
         return (f"eye({fmt_dim(e.rows)})", ATOM)
     if op == "comm":
-        return (f"K({fmt_dim(e.data[0])},{fmt_dim(e.data[1])})", ATOM)
+        return (f"commutation({fmt_dim(e.data[0])}, {fmt_dim(e.data[1])})", ATOM)
     if op == "dup":
-        return (f"D({fmt_dim(e.data)})", ATOM)
+        return (f"duplication({fmt_dim(e.data)})", ATOM)
     if op == "delta":
         if isinstance(e.data, tuple) and e.data[0] == "shown":   # d(part) in a derivation
             inner = e.data[1]

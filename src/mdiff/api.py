@@ -562,6 +562,18 @@ class Solution:
         gradient does not vanish there: the data make the closed form singular)."""
         return _classify(self.f, [self], {**values, self.wrt: self.function()(**values)})
 
+    def check(self, seed: int = 0):
+        """The gradient at the solution for random data (``solve --check``)."""
+        from .stationary import check_stationary
+        return check_stationary(self.f.expr, self.gradient, self.variable, self.expr, seed)
+
+    def code(self) -> str:
+        """Python source of a function of the other symbols returning the solution."""
+        variables = {n: v for n, v in self.f.variables.items()
+                     if n != self.wrt and n in E.free_vars(self.expr)}
+        doc = f"{self.wrt} with grad f = 0 for f = {_one_line(self.f.text)}"
+        return to_code([self.expr], variables, "solve_" + py_name(self.wrt, ""), doc)
+
     def to_dict(self) -> dict:
         return {"input": self.f.text, "wrt": self.wrt, "solution": str(self),
                 "latex": self.latex(), "method": self.method, "verified": self.verified}
@@ -621,6 +633,14 @@ class Solutions:
     def classify(self, **values) -> str:
         """As ``Solution.classify``, with the joint Hessian of all the variables."""
         return _classify(self.f, list(self.parts), {**values, **self.function()(**values)})
+
+    def check(self, seed: int = 0) -> list:
+        """Each part's gradient at its solution for random data (``Solution.check``)."""
+        return [s.check(seed) for s in self.parts]
+
+    def code(self) -> str:
+        """Each solution's function, in solving order (later ones take earlier ones)."""
+        return "\n\n".join(s.code().rstrip() for s in self.parts) + "\n"
 
     def to_dict(self) -> dict:
         return {"input": self.f.text, "wrt": self.wrt, "joint": self.joint,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
 from .api import against, diff, gradients
-from .errors import MdiffError
+from .errors import DeclarationError, MdiffError
 from .parser import parse, parse_declaration
 
 EXAMPLES = """\
@@ -48,36 +49,76 @@ def _parser() -> argparse.ArgumentParser:
                          "optionally 'wrt' and variable names")
     ap.add_argument("-d", "--declare", action="append", default=[], metavar="DECL",
                     help="declare a symbol, e.g. \"A: matrix(n,n) symmetric\" (repeatable)")
-    ap.add_argument("--kron", action="store_true",
+    ap.add_argument("--kron", action="store_true", default=None,
                     help="print the vec/Kronecker form d vec(F)/d vec(X)'")
-    ap.add_argument("--check", action="store_true",
+    ap.add_argument("--check", action="store_true", default=None,
                     help="compare with central finite differences at a random point")
-    ap.add_argument("--seed", type=int, default=0, help="random seed for --check/--against")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="random seed for --check/--against (minimize: starting values)")
     ap.add_argument("--against", metavar="FORMULA",
                     help="is this hand-derived formula equal to mdiff's derivative?")
-    ap.add_argument("--hessian", action="store_true",
+    ap.add_argument("--hessian", action="store_true", default=None,
                     help="the Hessian d vec(grad f)/d vec(X)' of a scalar f")
-    ap.add_argument("--order", type=int, default=1, metavar="K",
+    ap.add_argument("--order", type=int, default=None, metavar="K",
                     help="the K-th derivative wrt one variable (for K >= 3 a tensor, "
                          "printed in index notation; --kron for its vec-Jacobian)")
-    ap.add_argument("--mixed", action="store_true",
+    ap.add_argument("--mixed", action="store_true", default=None,
                     help="with 'wrt x y': the mixed derivative d vec(grad_x f)/d vec(y)'")
-    ap.add_argument("--layout", choices=("denominator", "numerator"), default="denominator",
+    ap.add_argument("--layout", choices=("denominator", "numerator"), default=None,
                     help="gradient layout: shape of X (default, DESIGN §3) or numerator (X')")
-    ap.add_argument("--vech", action="store_true",
+    ap.add_argument("--vech", action="store_true", default=None,
                     help="entry-wise convention for symmetric variables (D'*vec(G), D'*H*D)")
-    ap.add_argument("--latex", action="store_true", help="print the result as LaTeX")
-    ap.add_argument("--steps", action="store_true",
+    ap.add_argument("--latex", action="store_true", default=None,
+                    help="print the result as LaTeX")
+    ap.add_argument("--steps", action="store_true", default=None,
                     help="print the derivation step by step (with --latex: as LaTeX)")
-    ap.add_argument("--code", action="store_true",
+    ap.add_argument("--code", action="store_true", default=None,
                     help="print Python source (array API) that evaluates the result")
     ap.add_argument("--data", metavar="FILE.npz",
                     help="minimize/maximize: arrays for the data and starting points")
-    ap.add_argument("--method", default="L-BFGS-B",
+    ap.add_argument("--method", default=None,
                     help="minimize/maximize: a scipy.optimize method (default L-BFGS-B)")
-    ap.add_argument("--json", action="store_true", help="machine-readable output")
+    ap.add_argument("--json", action="store_true", default=None, help="machine-readable output")
     ap.add_argument("--version", action="version", version=f"mdiff {__version__}")
     return ap
+
+
+#: The options each command reads (argparse dests); any other one given is an error
+#: naming it, never silently ignored.
+APPLIES = {
+    "parse": {"declare", "json", "latex", "code"},
+    "derivative": {"declare", "json", "latex", "code", "kron", "check", "seed", "against",
+                   "hessian", "order", "mixed", "layout", "vech", "steps"},
+    "solve": {"declare", "json", "latex", "check", "seed", "code"},
+    "minimize": {"declare", "json", "data", "method", "seed"},
+}
+#: Options that cannot be combined: each pair prints or computes different things.
+EXCLUSIVE = [("hessian", "order"), ("mixed", "hessian"), ("mixed", "order"),
+             ("kron", "latex"), ("kron", "steps"), ("layout", "hessian"), ("layout", "order"),
+             ("layout", "mixed")]
+
+
+def _flag(dest: str) -> str:
+    return {"declare": "-d/--declare"}.get(dest, "--" + dest)
+
+
+def _given(args) -> set:
+    return {k for k, v in vars(args).items() if k != "words" and v not in (None, [])}
+
+
+def _validate(args, command: str) -> None:
+    """Every given option applies to the command, and no two exclude each other."""
+    given = _given(args)
+    for dest in sorted(given - APPLIES[command]):
+        where = {"parse": "without 'wrt'", "derivative": "for a derivative"}.get(
+            command, f"for 'mdiff {command}'")
+        raise MdiffError(f"{_flag(dest)} does not apply {where}")
+    for a, b in EXCLUSIVE:
+        if a in given and b in given:
+            raise MdiffError(f"{_flag(a)} and {_flag(b)} cannot be combined")
+    if "seed" in given and command in ("derivative", "solve") and \
+            not given & {"check", "against"}:
+        raise MdiffError("--seed is the seed of --check/--against: give one of them")
 
 
 def _split(words: list[str]) -> tuple[str | None, list[str]]:
@@ -93,12 +134,16 @@ def _split(words: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _declarations(decls: list[str]) -> dict:
-    out = {}
+    out, seen = {}, {}
     for d in decls:
         name, sep, spec = d.partition(":")
         if not sep:
             raise MdiffError(f"a declaration looks like 'A: matrix(n,n)', got {d!r}")
         decl = parse_declaration(name.strip(), spec.strip())
+        if decl.name in seen and seen[decl.name] != (decl.kind, decl.dims, decl.props):
+            raise DeclarationError(f"{decl.name} is declared twice: {out[decl.name]!r} and "
+                                   f"{spec.strip()!r}")
+        seen[decl.name] = (decl.kind, decl.dims, decl.props)
         out[decl.name] = spec.strip()
     return out
 
@@ -142,28 +187,20 @@ def run(argv: list[str] | None = None) -> int:
         if args.words and args.words[0] in ("solve", "minimize", "maximize"):
             return _extremum(args, out)
         text, names = _split(args.words)
+        if "wrt" in args.words and not names:
+            raise MdiffError("'wrt' needs at least one variable name")
+        if not names and _given(args) & {"check", "against", "kron"}:
+            raise MdiffError("--check, --against and --kron need 'wrt X'")
+        _validate(args, "derivative" if names else "parse")
         if text is None:
             text = _read_stdin()
         symbols = _declarations(args.declare)
-        if "wrt" in args.words and not names:
-            raise MdiffError("'wrt' needs at least one variable name")
         if not names:
-            if args.check or args.against or args.kron:
-                raise MdiffError("--check, --against and --kron need 'wrt X'")
-            p = parse(text, symbols)
-            if args.json:
-                json.dump({"input": text, "expression": str(p), "kind": p.expr.kind,
-                           "shape": [str(d) for d in p.shape], "variables": p.symbols()},
-                          out, ensure_ascii=False)
-                out.write("\n")
-            else:
-                print(str(p), file=out)
-                shapes = p.describe_shapes()
-                print(f"{_kind_line(p.expr)}" + (f"; {shapes}" if shapes else ""), file=out)
-            return 0
+            return _parse_only(parse(text, symbols), text, args, out)
         p = parse(text, symbols)
         convention = "vech" if args.vech else "sym"
-        order = 2 if args.hessian else args.order
+        order = 2 if args.hessian else (args.order or 1)
+        seed = args.seed or 0
         if args.mixed:
             if len(names) < 2:
                 raise MdiffError("--mixed needs two or more variables: wrt x y")
@@ -173,7 +210,8 @@ def run(argv: list[str] | None = None) -> int:
         elif len(names) > 1:
             results = gradients(p, names)
         else:
-            results = {names[0]: diff(p, names[0], convention=convention, layout=args.layout)}
+            results = {names[0]: diff(p, names[0], convention=convention,
+                                      layout=args.layout or "denominator")}
         status = 0
         records = []
         for name, r in results.items():
@@ -188,12 +226,12 @@ def run(argv: list[str] | None = None) -> int:
                 rec["code"] = r.code()
                 lines.append(rec["code"].rstrip())
             if args.check:
-                rep = r.check(seed=args.seed)
+                rep = r.check(seed=seed)
                 rec["check"] = rep.to_dict()
                 lines.append(str(rep))
                 status = status or (0 if rep.ok else 1)
             if args.against:
-                cmp = against(r, args.against, seed=args.seed)
+                cmp = against(r, args.against, seed=seed)
                 rec["against"] = {"formula": args.against, **cmp.to_dict()}
                 lines.append(f"against {args.against}: {cmp}")
                 status = status or (0 if cmp.equal else 1)
@@ -231,25 +269,66 @@ def _extremum(args, out) -> int:
         text = _read_stdin()
     if not names:
         raise MdiffError(f"'mdiff {verb}' needs 'wrt' and variable names")
+    _validate(args, "solve" if verb == "solve" else "minimize")
     p = parse(text, _declarations(args.declare))
     if verb == "solve":
-        s = solve(p, names[0] if len(names) == 1 else names)
-        if args.json:
-            json.dump(s.to_dict(), out, ensure_ascii=False)
-            out.write("\n")
-        else:
-            print(str(s), file=out)
-        return 0
+        return _solve(solve(p, names[0] if len(names) == 1 else names), args, out)
     values = _load_data(args.data)
-    _initial_values(p, names, values, args.seed)
-    res = minimize(p, names, values, method=args.method, maximize=verb == "maximize",
-                   progress=None)
+    _initial_values(p, names, values, args.seed or 0)
+    res = minimize(p, names, values, method=args.method or "L-BFGS-B",
+                   maximize=verb == "maximize", progress=None)
     if args.json:
         json.dump(res.to_dict(), out)
         out.write("\n")
     else:
         print(str(res), file=out)
     return 0
+
+
+def _parse_only(p, text, args, out) -> int:
+    """No 'wrt': the expression as mdiff reads it, with its shapes (LaTeX, code)."""
+    from .printing.code import to_code
+    code = to_code([p.expr], p.variables, "f", text[:200]) if args.code else None
+    if args.json:
+        rec = {"input": text, "expression": str(p), "kind": p.expr.kind,
+               "shape": [str(d) for d in p.shape], "variables": p.symbols()}
+        if args.latex:
+            rec["latex"] = p.latex()
+        if code:
+            rec["code"] = code
+        json.dump(rec, out, ensure_ascii=False)
+        out.write("\n")
+        return 0
+    print(p.latex() if args.latex else str(p), file=out)
+    shapes = p.describe_shapes()
+    print(f"{_kind_line(p.expr)}" + (f"; {shapes}" if shapes else ""), file=out)
+    if code:
+        print(code.rstrip(), file=out)
+    return 0
+
+
+def _solve(s, args, out) -> int:
+    """Print a solution (or several), with --latex, --check and --code."""
+    reports = []
+    if args.check:
+        reports = s.check(seed=args.seed or 0)
+        reports = reports if isinstance(reports, list) else [reports]
+    status = 0 if all(r.ok for r in reports) else 1
+    if args.json:
+        rec = s.to_dict()
+        if reports:
+            rec["check"] = [r.to_dict() for r in reports]
+        if args.code:
+            rec["code"] = s.code()
+        json.dump(rec, out, ensure_ascii=False)
+        out.write("\n")
+        return status
+    print(s.latex() if args.latex else str(s), file=out)
+    for r in reports:
+        print(str(r), file=out)
+    if args.code:
+        print(s.code().rstrip(), file=out)
+    return status
 
 
 def _read_stdin() -> str:
@@ -292,7 +371,14 @@ def _kind_line(e) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    sys.exit(run(argv))
+    try:
+        status = run(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:     # the reader closed the pipe (| head): end quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        status = 0
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

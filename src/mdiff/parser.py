@@ -43,6 +43,42 @@ FUNCTION_ARITY = {**{f: 1 for f in E.ELEMENTWISE}, **{f: 1 for f in E.REDUCTIONS
                   "commutation": 2, "duplication": 1, "unvec": 3}
 
 
+#: Names people write for a function the language has under another name.
+SYNONYMS = {"trace": "tr", "inverse": "inv", "determinant": "det", "ln": "log",
+            "logistic": "sigmoid", "identity": "eye", "ones": "vector(1) or matrix(1)",
+            "zeros": "vector(0) or matrix(0)", "frobenius": "norm2", "norm": "norm2 or norm1",
+            "lse": "logsumexp"}
+
+#: Functions of other tools that mdiff's language does not have: a close spelling
+#: (expm -> exp, pinv -> inv, max -> matrix) means something else, so none is suggested.
+NOT_IN_LANGUAGE = {
+    "expm": "matrix exponential (exp is elementwise)",
+    "logm": "matrix logarithm (log is elementwise)",
+    "sqrtm": "matrix square root (sqrt is elementwise)",
+    "funm": "matrix functions", "chol": "Cholesky factorisation",
+    "pinv": "pseudo-inverse (inv needs a square, invertible matrix)",
+    "eig": "eigenvalue function", "eigvals": "eigenvalue function",
+    "svd": "singular-value function", "svdvals": "singular-value function",
+    "max": "max (not differentiable at ties; logsumexp is a smooth maximum)",
+    "min": "min (not differentiable at ties; -logsumexp(-x) is a smooth minimum)",
+    "argmax": "argmax", "argmin": "argmin", "mean": "mean (write sum(x)/n, n the size)",
+    "erf": "erf", "gelu": "gelu", "dot": "dot (write x'*y)", "outer": "outer (write x*y')",
+}
+
+
+def _suggestion(fn: str) -> str:
+    """What follows "unknown function 'fn'": a name of the same meaning, or nothing."""
+    if fn in SYNONYMS:
+        return f" (mdiff writes {SYNONYMS[fn]})"
+    if fn in NOT_IN_LANGUAGE:
+        return f": mdiff's language has no {NOT_IN_LANGUAGE[fn]}"
+    close = difflib.get_close_matches(fn, list(FUNCTION_ARITY), 1, cutoff=0.75)
+    # a trailing m names the matrix function of an elementwise one (cosm is not cos)
+    if close and fn != close[0] + "m":
+        return f" (did you mean {close[0]}?)"
+    return ""
+
+
 def _grammar_text() -> str:
     try:
         return resources.files("mdiff").joinpath("grammar/mdiff.lark").read_text("utf-8")
@@ -655,9 +691,8 @@ class _Typer:
             raise ParseError(f"{fn} is a {'binding' if fn in self.lets else 'variable'}, "
                              f"not a function", node.span, self.text)
         if fn not in FUNCTION_ARITY:
-            close = difflib.get_close_matches(fn, list(FUNCTION_ARITY), 1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise UnknownFunction(f"unknown function {fn!r}{hint}", node.span, self.text)
+            raise UnknownFunction(f"unknown function {fn!r}{_suggestion(fn)}", node.span,
+                                  self.text)
         arity = FUNCTION_ARITY[fn]
         nargs = len(node.children)
         ok = nargs in arity if isinstance(arity, tuple) else nargs == arity

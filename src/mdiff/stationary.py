@@ -19,12 +19,14 @@ symbolically, or else numerically at random data.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import expr as E
 from .check import finite_at, sample_point
 from .diff import differential, gradients, jacobian, project_gradient
-from .errors import MdiffError
+from .errors import MdiffError, NoDomainPoint
 from .evaluate import evaluate
 from .expr import Expr, depends_on, postorder, substitute
 from .simplify import Simplifier
@@ -142,6 +144,57 @@ def verify_stationary(f: Expr, g: Expr, var: Expr, sol: Expr, simp: Simplifier) 
     raise NoClosedForm(
         f"no closed form could be verified: the candidate for {var.name} is singular at "
         f"every random data set tried ({VERIFY_TRIES}); use mdiff.minimize instead")
+
+
+@dataclass
+class StationarityReport:
+    """The gradient at a solution, relative to its size at the sampled value of the
+    variable, at ``points`` random data sets (``solve --check``)."""
+
+    wrt: str
+    max_relative_gradient: float
+    points: int
+    seed: int
+    tolerance: float = STATIONARY_TOL
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.points and self.max_relative_gradient <= self.tolerance)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "wrt": self.wrt, "points": self.points, "seed": self.seed,
+                "max_relative_gradient": self.max_relative_gradient,
+                "tolerance": self.tolerance}
+
+    def __str__(self) -> str:
+        verdict = "ok" if self.ok else "FAILED"
+        return (f"check {verdict}: the gradient wrt {self.wrt} at the solution is "
+                f"{self.max_relative_gradient:.2e} of its size elsewhere, at {self.points} "
+                f"random data points (seed {self.seed})")
+
+
+def check_stationary(f: Expr, g: Expr, var: Expr, sol: Expr, seed: int = 0,
+                     points: int = VERIFY_POINTS) -> StationarityReport:
+    """Evaluate the gradient at the solution for random data (skipping data where the
+    solution is singular)."""
+    variables = {**E.free_vars(f), **E.free_vars(sol)}
+    variables.setdefault(var.name, var)
+    rng = np.random.default_rng(seed)
+    worst, done = 0.0, 0
+    for _ in range(VERIFY_TRIES):
+        at = stationarity_at(g, var, sol, variables, sample_point(variables, [f, sol], rng))
+        if at is None:
+            continue
+        worst, done = max(worst, at), done + 1
+        if done == points:
+            break
+    if not done:
+        raise NoDomainPoint(f"no random data found where the solution for {var.name} is "
+                            f"defined ({VERIFY_TRIES} tried)")
+    return StationarityReport(var.name, worst, done, seed)
 
 
 def stationarity_at(g: Expr, var: Expr, sol: Expr, variables: dict, point) -> float | None:

@@ -70,7 +70,7 @@ def test_logistic_hessian_prints_compactly_with_named_sigmoid():
 def test_compact_matrix_hessians():
     assert str(mdiff.hessian("x'*A*x", wrt="x")) == "A + A'"
     assert str(mdiff.hessian("tr(X'*A*X)", wrt="X")) == "eye(m) ⊗ (A + A')"
-    assert str(mdiff.hessian("log(det(X))", wrt="X")) == "-K(n,n)*(inv(X)' ⊗ inv(X))"
+    assert str(mdiff.hessian("log(det(X))", wrt="X")) == "-commutation(n, n)*(inv(X)' ⊗ inv(X))"
 
 
 def test_symmetric_hessian_is_PHP():

@@ -158,12 +158,15 @@ class Derivative:
     def _repr_latex_(self) -> str:
         return f"$$ {self.latex()} $$"
 
-    def tensor_shape(self) -> tuple:
-        """Symbolic shape of ``function(layout="tensor")``: F.shape + X.shape."""
+    def tensor_shape(self, layout: str = "tensor") -> tuple:
+        """Symbolic shape of ``function(layout=...)`` as a tensor: F.shape + X.shape; a
+        k-th derivative (k >= 3) is (size X,)*k in the vec layout, X.shape*k in the
+        tensor one (DESIGN §3)."""
         def user(e):
             return () if e.is_scalar else (e.rows,) if e.is_vector else e.shape
         if self.form == "tensor":
-            return (self.variable.rows,) * self.order
+            x = self.variable
+            return ((x.rows * x.cols,) if layout == "vec" else user(x)) * self.order
         if self.form == "gradient":
             return user(self.variable)
         f = self.of if self.of is not None else self.f.expr
@@ -186,7 +189,7 @@ class Derivative:
         needed = E.free_vars(root)
         dim_names = {str(s) for s in E.free_dims(root)}
         tensor = layout == "tensor" or self.form == "tensor"
-        tshape = self.tensor_shape()
+        tshape = self.tensor_shape(layout)
 
         def fn(**values):
             env = Env(values, variables, required=needed, dim_names=dim_names)
@@ -373,7 +376,7 @@ def _higher(p: Parsed, names: list, convention: str) -> Derivative:
     if order == 2:
         form = "hessian" if same else "mixed"
     else:
-        form = "tensor" if same and var.cols == 1 else "mixed"
+        form = "tensor" if same else "mixed"
     kinds = {structure_of(_variable(p, n)) for n in names}
     kind = "symmetric" if "symmetric" in kinds else "diagonal" if "diagonal" in kinds else "general"
     d = Derivative(p, names[-1], current, form, CONVENTIONS[kind], tuple(applied), of,

@@ -688,12 +688,26 @@ def inv(x: Expr) -> Expr:
     return Expr("inv", (x,), None, x.shape)
 
 
+def _one_plus_exp(x: Expr) -> Expr | None:
+    """z where x is 1 + exp(z) (in either order), else None."""
+    if x.op != "add" or len(x.args) != 2:
+        return None
+    one = [t for t in x.args if t.op in ("fill", "num") and t.data == 1]
+    ex = [t for t in x.args if t.op == "exp"]
+    return ex[0].args[0] if one and ex else None
+
+
 def apply(fn: str, x: Expr) -> Expr:
     """A function of the language applied to one argument (shape rules here)."""
     if fn in ELEMENTWISE:
         if is_zero(x) and fn in ("sin", "tan", "arcsin", "arctan", "sinh", "tanh",
                                  "sqrt", "abs", "sign", "relu"):
             return x
+        if fn == "log" and _one_plus_exp(x) is not None:
+            # log(1 + exp(z)) is softplus(z) as soon as it is built, so that evaluation,
+            # generated code and derivatives (sigmoid(z), not exp(z)*sigmoid(-z)) all use
+            # the overflow-free form
+            return Expr("softplus", (_one_plus_exp(x),), None, x.shape)
         return Expr(fn, (x,), None, x.shape)
     if fn == "inv":
         return inv(x)

@@ -654,15 +654,17 @@ def sigmoid_form(e: Expr):
     return None
 
 
-def log_one_plus_exp(e: Expr):
-    """log(1 + exp(z)) = softplus(z) (and evaluates without overflow)."""
-    x = e.args[0]
-    if x.op != "add" or len(x.args) != 2:
-        return None
-    one = [t for t in x.args if t.op in ("fill", "num") and t.data == 1]
-    ex = [t for t in x.args if t.op == "exp"]
-    if one and ex:
-        return apply("softplus", ex[0].args[0])
+def scalar_sigmoid_form(e: Expr):
+    """exp(t)*sigmoid(-t) = sigmoid(t) among a product's scalar factors (exp(t) overflows
+    where sigmoid(-t) underflows: inf*0)."""
+    coef, scalars, chain = _chain_parts(e)
+    for i, x in enumerate(scalars):
+        if x.op != "exp":
+            continue
+        for j, y in enumerate(scalars):
+            if y.op == "sigmoid" and y.args[0] is E.neg(x.args[0]):
+                rest = [f for k, f in enumerate(scalars) if k not in (i, j)]
+                return _remake(coef, rest + [apply("sigmoid", x.args[0])], chain)
     return None
 
 
@@ -810,10 +812,10 @@ IDENTITIES = [
     Identity("Hadamard products collected",
              "A .* B = B .* A, (A .* B) .* C = A .* (B .* C), y .* y = y.^2",
              "Cookbook (517)-(518)", "had", hadamard_collect, "y .* (s .* y)"),
+    Identity("logistic function of a scalar", "exp(t)*sigmoid(-t) = sigmoid(t)", "definition",
+             "mul", scalar_sigmoid_form, "exp(a)*sigmoid(-a)*x"),
     Identity("logistic function", "exp(z) .* (1 + exp(z)).^(-1) = sigmoid(z)", "definition",
              "had", sigmoid_form, "exp(z) .* (1 + exp(z)).^(-1)"),
-    Identity("softplus", "log(1 + exp(z)) = softplus(z)", "definition", "log",
-             log_one_plus_exp, "log(1 + exp(z))"),
     Identity("logistic reciprocal", "(1 + exp(-z)).^(-1) = sigmoid(z)", "definition", "pow",
              reciprocal_sigmoid, "(1 + exp(-z)).^(-1)"),
     Identity("vec is linear", "vec(c*A) = c*vec(A)", "linearity", "vec",

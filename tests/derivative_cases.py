@@ -356,6 +356,16 @@ CASES: list[Case] = [
 
 #: Regression cases for bugs found while building the table (all fixed).
 CASES += [
+    # the operators results print, part of the language so that results read back
+    Case("MN", "commutation(m, n)*vec(X)", "X", {"X": "matrix(m,n)"}, "commutation(m, n)",
+         "Magnus–Neudecker ch. 3 §7: vec(X') = K vec(X)"),
+    Case("MN", "duplication(n)'*vec(X)", "X", {"X": "matrix(n,n)"}, "duplication(n)'"),
+    Case("MN", "tr(B*unvec(A*vec(X), n, n))", "X",
+         {"X": "matrix(n,n)", "A": "matrix(n^2,n^2)", "B": "matrix(n,n)"},
+         "unvec(A'*vec(B'), n, n)"),
+]
+
+CASES += [
     Case("CB(94) undeclared b", "x'*A*x + b'*x", "x", None, "(A + A')*x + b",
          "undeclared b: `b'*x` added to a scalar forces b to be a vector"),
     Case("calculus", "u'*arcsin(x)", "x", None, "u ./ sqrt(1 - x.^2)",

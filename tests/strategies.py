@@ -288,9 +288,13 @@ def gen(ctx: Ctx, shape, depth: int, root: bool = False) -> T:
         options.append("diag of matrix")
     if any(sa != ((), ()) and sb != ((), ()) for sa, sb in _kron_splits(shape)):
         options.append("kron")
+    if r and c:
+        options.append("unvec")
+    if not c and len(r) >= 2:
+        options.append("commutation")
     if not r and not c:
         options += ["sum", "trace", "det", "logdet", "norm1", "norm2", "logsumexp",
-                    "quadratic form"]
+                    "quadratic form", "duplication"]
     kind = draw(st.sampled_from(options))
     return PRODUCTIONS[kind](ctx, shape, depth - 1)
 
@@ -527,6 +531,30 @@ def _kron(ctx, shape, d):
     return T(f"{a.par()} ⊗ {b.par()}", _b(a.bound * b.bound), lb)
 
 
+def _unvec(ctx, shape, d):
+    r, c = shape
+    v = gen(ctx, (dmul(r, c), ()), d)
+    ctx.dims_as_scalars.update(r + c)
+    return T(f"unvec({v.text}, {dim_text(r)}, {dim_text(c)})", v.bound, v.lb, atomic=True)
+
+
+def _commutation(ctx, shape, d):
+    """commutation(m, n)*vec(A) = vec(A') for an m×n A."""
+    options = [s for s in splits(shape[0]) if s[0] and s[1]]
+    r1, r2 = ctx.draw(st.sampled_from(options))
+    t = gen(ctx, (r1, r2), d)
+    ctx.dims_as_scalars.update(r1 + r2)
+    return T(f"commutation({dim_text(r1)}, {dim_text(r2)})*vec({t.text})", t.bound, t.lb)
+
+
+def _duplication(ctx, shape, d):
+    """sum(duplication(n)'*vec(M)): the sum over the lower triangle of M + M' - diag."""
+    m = gen(ctx, (("n",), ("n",)), d)
+    ctx.dims_as_scalars.add("n")
+    return T(f"sum(duplication(n)'*vec({m.text}))",
+             _b(2 * m.bound * dim_size(("n",)) ** 2), atomic=True)
+
+
 def _any_shape(ctx):
     return ctx.draw(st.sampled_from(ROOT_SHAPES["vector"] + ROOT_SHAPES["matrix"]))
 
@@ -588,7 +616,8 @@ PRODUCTIONS = {
     "diag of vector": _diag_of_vector, "diag of matrix": _diag_of_matrix, "vec": _vec,
     "kron": _kron, "sum": _sum, "trace": _trace, "det": _det, "logdet": _logdet,
     "norm1": _norm1, "norm2": _norm2, "logsumexp": _logsumexp,
-    "quadratic form": _quadratic_form,
+    "quadratic form": _quadratic_form, "unvec": _unvec, "commutation": _commutation,
+    "duplication": _duplication,
 }
 
 

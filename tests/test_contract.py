@@ -126,3 +126,35 @@ def test_a_closed_pipe_ends_quietly():
     proc = subprocess.run(f"{sys.executable} -c \"{code}\" | head -c 10", shell=True,
                           capture_output=True, text=True, timeout=120)
     assert proc.stdout == '{"input": ' and proc.stderr == ""
+
+
+# --- kinds the user can see --------------------------------------------------------------
+
+def test_the_cli_announces_a_chosen_kind(capsys):
+    assert run(["(y - X*beta)'*(y - X*beta)", "wrt", "beta"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "-2*X'*(y - X*beta)"
+    assert captured.err.strip() == "assuming beta: vector(m); declare with -d to change"
+    assert run(["(y - X*beta)'*(y - X*beta)", "wrt", "beta", "-d", "beta: vector(m)"]) == 0
+    assert capsys.readouterr().err == ""
+    assert run(["x'*A*x", "wrt", "x", "--json"]) == 0
+    import json
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["variables"] == {"x": "vector(n)", "A": "matrix(n,n)"} and rec["assumed"] == []
+
+
+@pytest.mark.parametrize("text", ["commutation(2,3)*vec(X)", "A ⊗ B + x",
+                                  "tr(X*Y) + vec(Z)"])
+def test_errors_show_no_placeholders(text):
+    with pytest.raises(mdiff.ShapeError) as info:
+        mdiff.parse(text)
+    assert "?" not in str(info.value).split("\n")[0]
+
+
+def test_a_printed_hessian_can_be_pasted_into_against(capsys):
+    for text in ("logdet(X)", "tr(X'*A*X)", "x'*A*x*sum(x)"):
+        wrt = "X" if "X" in text else "x"
+        h = mdiff.hessian(text, wrt=wrt)
+        assert mdiff.against(h, str(h)).equal
+        assert run([text, "wrt", wrt, "--hessian", "--against", str(h)]) == 0
+    assert "commutation(n, n)" in str(mdiff.hessian("logdet(X)", wrt="X"))

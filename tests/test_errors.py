@@ -51,7 +51,7 @@ TEXT_ERRORS = [
     ("x;\ny + $", mdiff.ParseError, 2, 5, "$"),
     ("A:: matrix", mdiff.ParseError, 1, 3, ":"),
     ("A: matrix(2,3); B: matrix(4,5); A*B", mdiff.ShapeError, 1, 34, "*"),
-    ("c: scalar\nc + x", mdiff.ShapeError, 2, 3, "+"),
+    ("c: scalar\nx: vector(n)\nc + x", mdiff.ShapeError, 3, 3, "+"),
     ("y = sinus(x); y", mdiff.UnknownFunction, 1, 5, "s"),
     ("x: vector(n); x: vector(n); x", mdiff.DeclarationError, 1, 15, "x"),
     ("x: blah(n); x", mdiff.DeclarationError, 1, 4, "b"),

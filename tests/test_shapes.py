@@ -148,12 +148,40 @@ def test_fraction_literal_broadcasts():
 
 def test_declared_scalar_does_not_broadcast():
     with pytest.raises(mdiff.ShapeError) as info:
-        mdiff.parse("c: scalar; c + x")
+        mdiff.parse("c: scalar; x: vector(n); c + x")
     err = info.value
-    assert err.line == 1 and err.column == len("c: scalar; c ") + 1   # the '+'
+    assert err.line == 1 and err.column == len("c: scalar; x: vector(n); c ") + 1   # '+'
     assert "scalar" in err.message and "vector" in err.message
     with pytest.raises(mdiff.ShapeError):
-        mdiff.parse("c: scalar; x - c")
+        mdiff.parse("c: scalar; x - c", {"x": "vector(n)"})
+    with pytest.raises(mdiff.ShapeError):
+        mdiff.parse("x'*x + A*x")
+
+
+def test_a_term_added_to_a_scalar_is_a_scalar():
+    """A lowercase name that is a vector only by its first letter becomes a scalar where
+    the expression adds it (or a product with it) to a scalar (issue 14)."""
+    for name in ("lam", "mu", "nu", "rho", "sigma"):
+        p = mdiff.parse(f"norm2(A*x - b)^2 + {name}*norm2(x)^2")
+        assert p.variables[name].is_scalar and p.variables["x"].is_vector
+        assert p.assumed == ()                  # forced by the expression: not announced
+    assert mdiff.parse("c: scalar; c + x").variables["x"].is_scalar
+
+
+def test_a_capital_stays_a_matrix():
+    """y - X*beta: beta (a scalar by its first letter) would make X one column; it is
+    read as a vector instead, and that choice is reported (DESIGN §2)."""
+    p = mdiff.parse("(y - X*beta)'*(y - X*beta)")
+    assert p.variables["beta"].is_vector and not p.variables["X"].is_vector
+    assert p.assumptions() == ["beta: vector(m)"]
+    q = mdiff.parse("H = tanh(W1*X + b1*vector(1)'); sum(H)")
+    assert q.variables["b1"].is_vector and q.variables["W1"].rows != 1
+    assert q.assumptions() == ["b1: vector(n)"]
+    r = mdiff.diff("(y - X*beta)'*(y - X*beta)", wrt="beta")
+    assert str(r) == "-2*X'*(y - X*beta)" and r.kinds["beta"] == "vector(m)"
+    assert r.to_dict()["assumed"] == ["beta: vector(m)"]
+    # an uncontested first letter is not announced
+    assert mdiff.parse("x'*A*x").assumed == () and mdiff.parse("a'*inv(X)*b").assumed == ()
 
 
 def test_scalar_valued_expression_does_not_broadcast():

@@ -224,7 +224,14 @@ class Derivative:
                 "result": str(self), "form": self.form, "order": self.order,
                 "shape": [E.fmt_dim(d) for d in self.shape], "kron": self.kron(),
                 "latex": self.latex(), "code": self._code_or_none(),
-                "convention": self.convention, "layout": LAYOUTS[self.layout]}
+                "convention": self.convention, "layout": LAYOUTS[self.layout],
+                "variables": self.f.symbols(), "assumed": self.f.assumptions()}
+
+    @property
+    def kinds(self) -> dict:
+        """Every variable's kind and shape as mdiff read them ({"beta": "vector(m)"});
+        ``f.assumptions()`` lists those chosen between two valid readings."""
+        return self.f.symbols()
 
     def _code_or_none(self):
         try:
@@ -579,7 +586,8 @@ class Solution:
 
     def to_dict(self) -> dict:
         return {"input": self.f.text, "wrt": self.wrt, "solution": str(self),
-                "latex": self.latex(), "method": self.method, "verified": self.verified}
+                "latex": self.latex(), "method": self.method, "verified": self.verified,
+                "variables": self.f.symbols(), "assumed": self.f.assumptions()}
 
 
 @dataclass(frozen=True)
@@ -651,24 +659,22 @@ class Solutions:
                 **({"note": self.note()} if not self.joint else {})}
 
 
-def _structure_basis(var: Expr, shape: tuple) -> np.ndarray:
-    """Orthonormal columns spanning the vec of the matrices the variable may take."""
-    r, c = (shape + (1, 1))[:2] if len(shape) < 2 else shape
+def _structure_basis(var: Expr, value) -> np.ndarray:
+    """Orthonormal columns spanning vec of the values the variable may take (all of
+    them; symmetric or diagonal matrices for a declared structure)."""
+    value = np.asarray(value, dtype=float)
+    if value.ndim < 2 or not var.props & {"diagonal", "symmetric", "spd"}:
+        return np.eye(value.size)
+    n = value.shape[0]
     cols = []
-    if "diagonal" in var.props:
-        for i in range(r):
-            e = np.zeros((r, c))
-            e[i, i] = 1
-            cols.append(e)
-    elif var.props & {"symmetric", "spd"} and r == c:
-        for j in range(c):
-            for i in range(j, r):
-                e = np.zeros((r, c))
-                e[i, j] = e[j, i] = 1
-                cols.append(e / np.linalg.norm(e))
-    else:
-        return np.eye(r * c)
-    return np.stack([e.reshape(-1, order="F") for e in cols], axis=1)
+    for j in range(n):
+        for i in range(j, n):
+            if i != j and "diagonal" in var.props:
+                continue
+            e = np.zeros((n, n))
+            e[i, j] = e[j, i] = 1
+            cols.append(e.reshape(-1, order="F") / np.linalg.norm(e))
+    return np.stack(cols, axis=1)
 
 
 def _classify(p: Parsed, parts: list, at: dict) -> str:
@@ -691,9 +697,7 @@ def _classify(p: Parsed, parts: list, at: dict) -> str:
                if a != b else np.atleast_2d(np.asarray(hessian(p, a).function()(**at), dtype=float))
                for b in names] for a in names]
     h = np.block(blocks)
-    bases = [_structure_basis(p.variables[n], np.shape(np.atleast_2d(at[n])) if
-                              p.variables[n].cols != 1 else (np.size(at[n]), 1)) for n in names]
-    q = _block_diag(bases)
+    q = _block_diag([_structure_basis(p.variables[n], at[n]) for n in names])
     hr = q.T @ ((h + h.T) / 2) @ q
     if not np.all(np.isfinite(hr)):
         return "not stationary"

@@ -188,30 +188,38 @@ def finite_at(exprs, variables: dict, point: Point, conditioned: bool = True) ->
             vals = evaluate_nodes(e, env)
             if not np.all(np.isfinite(vals[id(e)])):
                 return False
-            if conditioned and not _inverses_conditioned(e, vals):
+            if conditioned and not inverses_conditioned(e, vals):
                 return False
         return True
     except (EvaluationError, np.linalg.LinAlgError, ArithmeticError):
         return False
 
 
-def _inverses_conditioned(root: Expr, vals: dict) -> bool:
+def inverses_conditioned(root: Expr, vals: dict, max_condition: float = MAX_INV_CONDITION) -> bool:
+    """Every ``inv`` argument in ``root`` (values from ``evaluate_nodes``) is finite and
+    has a condition number of at most ``max_condition``."""
     for node in postorder(root):
         if node.op == "inv":
             a = vals[id(node.args[0])]
-            if a.shape[0] > 1 and np.linalg.cond(a) > MAX_INV_CONDITION:
+            if not np.all(np.isfinite(a)):
+                return False
+            if a.shape[0] > 1 and np.linalg.cond(a) > max_condition:
                 return False
     return True
 
 
 def _first_nonfinite(exprs, variables: dict, point: Point) -> Expr | None:
     """The innermost subexpression that is not finite at ``point`` (for the message)."""
-    for e in exprs:
-        for node in postorder(e):
-            if node.op in ("var", "num", "dim", "fill", "eye", "comm", "dup"):
-                continue
-            if not finite_at([node], variables, point, conditioned=False):
-                return node
+    try:
+        env = point.env(variables)
+        for e in exprs:
+            vals = evaluate_nodes(e, env)
+            for node in postorder(e):
+                v = vals.get(id(node))
+                if isinstance(v, np.ndarray) and not np.all(np.isfinite(v)):
+                    return node
+    except (EvaluationError, np.linalg.LinAlgError, ArithmeticError):
+        pass
     return None
 
 
@@ -247,7 +255,7 @@ def sample_point(variables: dict[str, Expr], exprs, rng, dims: dict | None = Non
                         f"{MAX_SAMPLE_ENTRIES:,} entries a numeric check samples; "
                         "check with smaller sizes (dims=...)")
                 mine = hints.get(name, set())
-                used = mine & set(narrow)
+                used = mine & set(narrow) - ({"spd"} if shape[0] != shape[1] else set())
                 point.values[name] = sample_value(v, shape, rng, used | (mine & {"posdet"}),
                                                   scale)
                 if used - set(_declared_hints(v)):

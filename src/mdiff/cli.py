@@ -195,9 +195,9 @@ def run(argv: list[str] | None = None) -> int:
         if text is None:
             text = _read_stdin()
         symbols = _declarations(args.declare)
+        p = _announced(parse(text, symbols))
         if not names:
-            return _parse_only(parse(text, symbols), text, args, out)
-        p = parse(text, symbols)
+            return _parse_only(p, text, args, out)
         convention = "vech" if args.vech else "sym"
         order = 2 if args.hessian else (args.order or 1)
         seed = args.seed or 0
@@ -270,7 +270,7 @@ def _extremum(args, out) -> int:
     if not names:
         raise MdiffError(f"'mdiff {verb}' needs 'wrt' and variable names")
     _validate(args, "solve" if verb == "solve" else "minimize")
-    p = parse(text, _declarations(args.declare))
+    p = _announced(parse(text, _declarations(args.declare)))
     if verb == "solve":
         return _solve(solve(p, names[0] if len(names) == 1 else names), args, out)
     values = _load_data(args.data)
@@ -285,13 +285,21 @@ def _extremum(args, out) -> int:
     return 0
 
 
+def _announced(p):
+    """Say on stderr which kinds inference chose between two valid readings."""
+    for a in p.assumptions():
+        print(f"assuming {a}; declare with -d to change", file=sys.stderr)
+    return p
+
+
 def _parse_only(p, text, args, out) -> int:
     """No 'wrt': the expression as mdiff reads it, with its shapes (LaTeX, code)."""
     from .printing.code import to_code
     code = to_code([p.expr], p.variables, "f", text[:200]) if args.code else None
     if args.json:
         rec = {"input": text, "expression": str(p), "kind": p.expr.kind,
-               "shape": [str(d) for d in p.shape], "variables": p.symbols()}
+               "shape": [str(d) for d in p.shape], "variables": p.symbols(),
+               "assumed": p.assumptions()}
         if args.latex:
             rec["latex"] = p.latex()
         if code:

@@ -16,6 +16,7 @@ Three steps, each owning its errors:
 from __future__ import annotations
 
 import difflib
+import itertools
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -418,6 +419,7 @@ class _Typer:
             self.dim_names |= {s.name for x in d.dims for s in x.free_symbols}
         self.dim_names |= _size_names(prog)
         self.used_names = set(self.lets) | set(prog.decls) | self.dim_names
+        self.shown: dict = {}          # open size -> the name error messages give it
 
     # dimensions
     def fresh(self):
@@ -477,7 +479,7 @@ class _Typer:
         """A dimension as an error shows it: open sizes get readable names (n, m, ...)
         not used by the text, the same name for the same size throughout."""
         flex = sorted((s for s in d.free_symbols if self.is_flex(s)), key=lambda s: s.name)
-        shown = self.__dict__.setdefault("_shown", {})
+        shown = self.shown
         for s in flex:
             if s not in shown:
                 taken = set(self.used_names) | set(self.var_shapes) | {
@@ -603,6 +605,9 @@ class _Typer:
                     # or a letter-default scalar inside the array term is really a vector
                     # (b in x'*A*x + b'*x); transposed ones first
                     options += [(n, "vector") for n in self._default_scalars_in(ar_node)]
+                    # or a lowercase letter-default vector in it is a scalar: a term added
+                    # to a scalar is a scalar (lam in norm2(x)^2 + lam*norm2(x)^2)
+                    options += [(n, "scalar") for n in self._default_vectors_in(ar_node)]
                     if options:
                         raise _Rekind(options, error)
                     raise error
@@ -622,6 +627,33 @@ class _Typer:
             if name not in out:
                 out.append(name)
         return out
+
+    def _default_vectors_in(self, node) -> list:
+        """Lowercase names in ``node`` that are vectors only by their first letter, the
+        least used first (the likeliest coefficient: lam, mu, sigma)."""
+        found, stack = [], [node]
+        while stack:
+            n = stack.pop()
+            if (n.kind == "name" and n.value in self.defaulted and n.value not in self.lets
+                    and self.overrides.get(n.value) is None and n.value[0].islower()
+                    and default_kind(n.value) == "vector" and n.value not in found):
+                found.append(n.value)
+            stack.extend(reversed(n.children))
+        return sorted(found, key=lambda name: self.uses.get(name, 0))
+
+    def collapsed_capitals(self) -> list:
+        """Capitals that are matrices by their first letter but came out with one row or
+        one column (DESIGN §2: a lowercase name's default must not force that)."""
+        out = []
+        for name, (r, c) in self.var_shapes.items():
+            if (name in self.defaulted and name[0].isupper() and name not in self.prog.decls
+                    and (self.resolve(r) == 1 or self.resolve(c) == 1)):
+                out.append(name)
+        return out
+
+    def default_scalars(self) -> list:
+        return [n for n in self.var_shapes if n in self.defaulted and n[0].islower()
+                and default_kind(n) == "scalar" and self.overrides.get(n) is None]
 
     def _i_product(self, node):
         shape = self.infer(node.children[0])
@@ -755,11 +787,30 @@ class _Typer:
         raise AssertionError(fn)  # pragma: no cover - FUNCTION_ARITY lists every case
 
     def _dim_arg(self, node):
-        if node.kind == "product" and all(str(o) == "*" for o in node.ops):
-            out = sp.Integer(1)
-            for child in node.children:
-                out *= self._dim_arg(child)
-            return out
+        """A size: a positive integer, a dimension name, or products, powers and sums of
+        them divided by integers (n^2, m*n, n*(n + 1)/2 as results print them)."""
+        if node.kind == "product" and all(str(o) in ("*", "/") for o in node.ops):
+            out = self._dim_arg(node.children[0])
+            for child, op in zip(node.children[1:], node.ops):
+                if str(op) == "/":
+                    k = _literal_int(child)
+                    if k is None or k < 1:
+                        break
+                    out = out / k
+                else:
+                    out *= self._dim_arg(child)
+            else:
+                if _whole_size(out):
+                    return out
+                raise ShapeError(f"a size must be a whole number for every value of its "
+                                 f"dimensions, not {E.fmt_dim(out)}", node.span, self.text)
+        if node.kind == "sum" and all(str(o) == "+" for o in node.ops):
+            out = sum((self._dim_arg(c) for c in node.children[1:]),
+                      self._dim_arg(node.children[0]))
+            if _whole_size(out):
+                return out
+            raise ShapeError(f"a size must be a whole number for every value of its "
+                             f"dimensions, not {E.fmt_dim(out)}", node.span, self.text)
         if node.kind == "pow" and node.value == "^":
             k = _literal_int(node.children[1])
             if k is not None and 1 <= k <= 8:
@@ -779,6 +830,27 @@ class _Typer:
             self.infer(node)
         self._let_limit = len(self.prog.lets)
         return self.infer(self.prog.body)
+
+
+def _whole_size(d) -> bool:
+    """A size polynomial is a positive whole number for all positive whole values of its
+    dimensions: checked on the grid 1..degree+1 per dimension, which decides it for an
+    integer-valued polynomial (n*(n + 1)/2 is one, n/2 is not)."""
+    d = sp.sympify(d)
+    syms = sorted(d.free_symbols, key=lambda s: s.name)
+    if not syms:
+        return d.is_Integer and d > 0
+    try:
+        degrees = [sp.degree(d, s) for s in syms]
+    except sp.PolynomialError:
+        return False
+    if len(syms) > 4 or any(k > 8 for k in degrees):
+        return False
+    for values in itertools.product(*(range(1, k + 2) for k in degrees)):
+        v = d.subs(dict(zip(syms, values)))
+        if not (v.is_Integer and v > 0):
+            return False
+    return True
 
 
 def _expect_shape(typer: "_Typer", have, want) -> None:
@@ -1005,6 +1077,35 @@ def _literal_value(node, depth=0):
 
 
 MAX_REKIND_TRIES = 64
+#: Re-inferences spent keeping capitals whole (each one re-types the whole text).
+MAX_CAPITAL_TRIES = 16
+
+
+def _full_capitals(prog: Program, text: str, typer: "_Typer", budget: list):
+    """Where a letter-default scalar forces a capital down to one row or column
+    (``y - X*beta``, ``W1*X + b1*vector(1)'``), read that scalar as a vector instead if
+    that keeps more capitals whole (DESIGN §2).  Returns the typer and the names whose
+    kind was chosen this way (the CLI announces them)."""
+    assumed, tries = [], MAX_CAPITAL_TRIES
+    while typer.collapsed_capitals():
+        best = None
+        for name in typer.default_scalars():
+            if budget[0] <= 0 or tries <= 0:
+                break
+            budget[0] -= 1
+            tries -= 1
+            try:
+                other = _infer(prog, text, {**typer.overrides, name: "vector"}, budget)
+            except ShapeError:
+                continue
+            if len(other.collapsed_capitals()) < len(typer.collapsed_capitals()):
+                best = (name, other)
+                break
+        if best is None:
+            break
+        assumed.append(best[0])
+        typer = best[1]
+    return typer, assumed
 
 
 def _infer(prog: Program, text: str, overrides: dict, budget: list) -> "_Typer":
@@ -1035,6 +1136,7 @@ class Parsed:
     variables: dict          # name -> var Expr (free variables of the expression)
     lets: dict               # name -> Expr (let-bound values, in order)
     dims: tuple              # dimension symbols
+    assumed: tuple = ()      # names whose kind inference chose between two valid readings
 
     @property
     def shape(self):
@@ -1067,6 +1169,11 @@ class Parsed:
         """Declarations of every variable, as the API's ``symbols=`` takes them."""
         return {name: _kind_text(v) for name, v in self.variables.items()}
 
+    def assumptions(self) -> list:
+        """'beta: vector(m)' for each kind chosen between two valid readings."""
+        return [f"{n}: {_kind_text(self.variables[n])}" for n in self.assumed
+                if n in self.variables]
+
     def describe_shapes(self) -> str:
         return ", ".join(f"{name}: {spec}" for name, spec in self.symbols().items())
 
@@ -1098,7 +1205,8 @@ def parse(text: str, symbols: dict | None = None, shape: tuple | None = None) ->
     # the recursion limit of expr.bounded_work, but no node budget: a valid
     # 1,000,000-character input builds more nodes than a derivative may
     with E.raised_recursion_limit():
-        typer = _infer(prog, text, {}, [MAX_REKIND_TRIES + 2 * len(prog.decls) + len(text) // 8])
+        budget = [MAX_REKIND_TRIES + 2 * len(prog.decls) + len(text) // 8]
+        typer, assumed = _full_capitals(prog, text, _infer(prog, text, {}, budget), budget)
         if shape is not None:
             _expect_shape(typer, typer.shapes[id(prog.body)], shape)
         for name, decl in prog.decls.items():   # declared but unused: still a variable
@@ -1115,4 +1223,4 @@ def parse(text: str, symbols: dict | None = None, shape: tuple | None = None) ->
     # it still fixes dimensions when the expression is evaluated
     variables = {n: builder.var(n) for n in typer.var_shapes}
     dims = tuple(sorted(E.free_dims(body), key=lambda s: s.name))
-    return Parsed(body, text, variables, dict(builder.lets), dims)
+    return Parsed(body, text, variables, dict(builder.lets), dims, tuple(assumed))

@@ -619,6 +619,16 @@ def _had_leaves(e: Expr) -> tuple:
     return tuple(out)
 
 
+def _leads_negative(x: Expr) -> bool:
+    first = x.args[0] if x.op == "add" else x
+    coef = mul_parts(first)[0] if first.op in ("mul", "num") else 1
+    return bool(coef < 0) or (first.op == "fill" and first.data < 0)
+
+
+def _integer(k) -> bool:
+    return getattr(k, "is_integer", False) is True or (isinstance(k, int))
+
+
 def hadamard_collect(e: Expr):
     """Products of several elementwise factors in one order, equal bases as powers:
     y .* (s .* y) = y.^2 .* s (Hadamard products are associative and commutative)."""
@@ -629,10 +639,26 @@ def hadamard_collect(e: Expr):
             powers[b] = 0
             order.append(b)
         powers[b] += k
+    # b and -b (a negated sum is distributed: -(x.^2 + 1) is -x.^2 - 1) are one base:
+    # (-b).^k = (-1)^k b.^k for an integer k; the base kept is the one whose first term
+    # is not negated (x.^2 + 1, whichever of the two the input had)
+    negative = False
+    for b in sorted(order, key=_had_key):
+        nb = E.add(*(E.neg(t) for t in b.args)) if b.op == "add" else E.neg(b)
+        if nb is b or nb not in powers or not powers[b] or not powers[nb]:
+            continue
+        if not (_integer(powers[b]) and _integer(powers[nb])):
+            continue
+        keep, drop = sorted((b, nb), key=lambda x: (_leads_negative(x), _had_key(x)))
+        negative ^= bool(int(powers[drop]) % 2)
+        powers[keep] += powers[drop]
+        powers[drop] = 0
     factors = sorted((b if powers[b] == 1 else power(b, num(powers[b]))
                       for b in order if powers[b] != 0), key=_had_key)
     if not factors:
-        return E.ones(e.shape)
+        return E.neg(E.ones(e.shape)) if negative else E.ones(e.shape)
+    if negative:
+        factors[0] = E.neg(factors[0])
     out = factors[0]
     for x in factors[1:]:
         out = hadamard(out, x)

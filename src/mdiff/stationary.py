@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import expr as E
-from .check import finite_at, sample_point
+from .check import finite_at, inverses_conditioned, sample_point
 from .diff import differential, gradients, jacobian, project_gradient
 from .errors import MdiffError, NoDomainPoint
-from .evaluate import evaluate
+from .evaluate import evaluate, evaluate_nodes
 from .expr import Expr, depends_on, postorder, substitute
 from .simplify import Simplifier
 
@@ -216,10 +216,5 @@ def stationarity_at(g: Expr, var: Expr, sol: Expr, variables: dict, point) -> fl
 
 def _near_singular(exprs, variables: dict, point) -> bool:
     env = point.env(variables)
-    for e in exprs:
-        for node in postorder(e):
-            if node.op == "inv":
-                a = evaluate(node.args[0], env)
-                if not np.all(np.isfinite(a)) or np.linalg.cond(a) > SINGULAR_COND:
-                    return True
-    return False
+    return not all(inverses_conditioned(e, evaluate_nodes(e, env), SINGULAR_COND)
+                   for e in exprs)

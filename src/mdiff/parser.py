@@ -386,8 +386,8 @@ def _program(stmts, text, extra_decls) -> Program:
 # --- shape inference -----------------------------------------------------------------------
 
 class _Rekind(Exception):
-    """Inference found a letter-default scalar that must be an array: ``options`` are
-    (name, kind) re-kindings to try in order; ``error`` is raised if none works."""
+    """Inference found a letter-default kind that cannot be: ``options`` are (name,
+    kind) re-kindings to try in order; ``error()`` makes the error raised if none works."""
 
     def __init__(self, options, error):
         self.options, self.error = options, error
@@ -420,6 +420,7 @@ class _Typer:
         self.dim_names |= _size_names(prog)
         self.used_names = set(self.lets) | set(prog.decls) | self.dim_names
         self.shown: dict = {}          # open size -> the name error messages give it
+        self.shown_names: set = set()
 
     # dimensions
     def fresh(self):
@@ -478,15 +479,17 @@ class _Typer:
     def _display(self, d):
         """A dimension as an error shows it: open sizes get readable names (n, m, ...)
         not used by the text, the same name for the same size throughout."""
-        flex = sorted((s for s in d.free_symbols if self.is_flex(s)), key=lambda s: s.name)
+        flex = [s for s in d.free_symbols if self.is_flex(s)]
+        if not flex:
+            return d
         shown = self.shown
-        for s in flex:
+        for s in sorted(flex, key=lambda s: s.name):
             if s not in shown:
-                taken = set(self.used_names) | set(self.var_shapes) | {
-                    str(v) for v in shown.values()}
-                pool = [n for n in DISPLAY_DIMS if n not in taken] or [f"n{len(shown) + 1}"]
-                shown[s] = sp.Symbol(pool[0])
-        return d.xreplace({s: shown[s] for s in flex}) if flex else d
+                taken = set(self.used_names) | set(self.var_shapes) | self.shown_names
+                name = next((n for n in DISPLAY_DIMS if n not in taken), f"n{len(shown) + 1}")
+                shown[s] = sp.Symbol(name)
+                self.shown_names.add(name)
+        return d.xreplace({s: shown[s] for s in flex})
 
     def is_scalar(self, shape):
         return self.resolve(shape[0]) == 1 and self.resolve(shape[1]) == 1
@@ -581,10 +584,11 @@ class _Typer:
             # a letter-default scalar added to an array is re-kinded by inference
             if self.is_scalar(acc) != self.is_scalar(s):
                 ar, ar_node = (s, child) if self.is_scalar(acc) else (acc, acc_node)
-                error = ShapeError(
-                    f"cannot add a scalar and a {self.show(ar)} array (only number literals "
-                    f"broadcast; write c*vector(1) or c*matrix(1))",
-                    _span(op) if op is not None else node.span, self.text)
+                def error(ar=ar, op=op):    # built only if raised: show() names sizes
+                    return ShapeError(
+                        f"cannot add a scalar and a {self.show(ar)} array (only number "
+                        f"literals broadcast; write c*vector(1) or c*matrix(1))",
+                        _span(op) if op is not None else node.span, self.text)
                 options, rekinded = [], False
                 for which, (name_node, other) in enumerate(((acc_node, s), (child, acc))):
                     if not (self._default_scalar_name(name_node) and not self.is_scalar(other)):
@@ -610,7 +614,7 @@ class _Typer:
                     options += [(n, "scalar") for n in self._default_vectors_in(ar_node)]
                     if options:
                         raise _Rekind(options, error)
-                    raise error
+                    raise error()
             self.unify(acc, s, "sum", _span(op) if op is not None else node.span)
         return acc if acc is not None else (E.ONE, E.ONE)
 
@@ -1124,7 +1128,7 @@ def _infer(prog: Program, text: str, overrides: dict, budget: list) -> "_Typer":
                 return _infer(prog, text, {**overrides, name: kind}, budget)
             except ShapeError:
                 continue
-        raise rk.error
+        raise rk.error()
 
 
 @dataclass

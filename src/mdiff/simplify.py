@@ -641,18 +641,19 @@ def hadamard_collect(e: Expr):
         powers[b] += k
     # b and -b (a negated sum is distributed: -(x.^2 + 1) is -x.^2 - 1) are one base:
     # (-b).^k = (-1)^k b.^k for an integer k; the base kept is the one whose first term
-    # is not negated (x.^2 + 1, whichever of the two the input had)
+    # is not negated (x.^2 + 1, whichever of the two the input had), so only bases that
+    # lead with a negated term are looked at
     negative = False
-    for b in sorted(order, key=_had_key):
+    for b in [b for b in order if _leads_negative(b)]:     # only these can be dropped
         nb = E.add(*(E.neg(t) for t in b.args)) if b.op == "add" else E.neg(b)
-        if nb is b or nb not in powers or not powers[b] or not powers[nb]:
+        if nb is b or nb not in powers or not powers[b] or not powers[nb] \
+                or _leads_negative(nb):
             continue
         if not (_integer(powers[b]) and _integer(powers[nb])):
             continue
-        keep, drop = sorted((b, nb), key=lambda x: (_leads_negative(x), _had_key(x)))
-        negative ^= bool(int(powers[drop]) % 2)
-        powers[keep] += powers[drop]
-        powers[drop] = 0
+        negative ^= bool(int(powers[b]) % 2)
+        powers[nb] += powers[b]
+        powers[b] = 0
     factors = sorted((b if powers[b] == 1 else power(b, num(powers[b]))
                       for b in order if powers[b] != 0), key=_had_key)
     if not factors:

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from . import ops
 from .errors import EvaluationError, NoDomainPoint
 from .evaluate import Env, evaluate, evaluate_nodes
 from .expr import Expr, free_dims, postorder
 
-POSITIVE_DOMAIN = ("log", "sqrt")
-BOUNDED_DOMAIN = ("arcsin", "arccos")
+POSITIVE_DOMAIN = tuple(n for n, op in ops.ELEMENTWISE.items() if op.domain == "positive")
+BOUNDED_DOMAIN = tuple(n for n, op in ops.ELEMENTWISE.items() if op.domain == "bounded")
 POSITIVE_DET_DOMAIN = ("logdet",)
 SPD_DOMAIN = ("logdet", "det")
 

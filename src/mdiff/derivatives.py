@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 
 from . import expr as E
+from . import ops
 from .errors import DiffError
 from .expr import (Expr, add, apply, fill, hadamard, mul, neg, num, ones, power, sub,
                    transpose)
@@ -29,35 +30,10 @@ def inner(a: Expr, b: Expr) -> Expr:
 
 # --- elementwise functions: d phi(X) = phi'(X) .* dX -----------------------------------
 
-def _one(x):
-    return ones(x.shape)
-
-
-#: phi -> phi'(x), given the argument x and the node y = phi(x) (to reuse y).
-ELEMENTWISE_DERIVATIVE = {
-    "sin": lambda x, y: apply("cos", x),
-    "cos": lambda x, y: neg(apply("sin", x)),
-    "tan": lambda x, y: add(_one(x), power(y, num(2))),
-    "arcsin": lambda x, y: power(sub(_one(x), power(x, num(2))), num(E.Rational(-1, 2))),
-    "arccos": lambda x, y: neg(power(sub(_one(x), power(x, num(2))), num(E.Rational(-1, 2)))),
-    "arctan": lambda x, y: power(add(_one(x), power(x, num(2))), num(-1)),
-    "sinh": lambda x, y: apply("cosh", x),
-    "cosh": lambda x, y: apply("sinh", x),
-    "tanh": lambda x, y: sub(_one(x), power(y, num(2))),
-    "exp": lambda x, y: y,
-    "log": lambda x, y: power(x, num(-1)),
-    "sqrt": lambda x, y: mul(num(E.Rational(1, 2)), power(y, num(-1))),
-    "abs": lambda x, y: apply("sign", x),
-    "sign": lambda x, y: E.zeros(x.shape),          # zero almost everywhere, 0 at the kink
-    "relu": lambda x, y: apply("sign", y),           # step(x), taken as 0 at x = 0
-    "sigmoid": lambda x, y: hadamard(y, sub(_one(x), y)),
-    "softplus": lambda x, y: apply("sigmoid", x),
-}
-
-
 def _elementwise(node, d):
+    """d phi(X) = phi'(X) .* dX, phi' from the function's record (``ops.ELEMENTWISE``)."""
     x = node.args[0]
-    return hadamard(ELEMENTWISE_DERIVATIVE[node.op](x, node), d(0))
+    return hadamard(ops.ELEMENTWISE[node.op].derivative(E, x, node), d(0))
 
 
 # --- the rules ---------------------------------------------------------------------------

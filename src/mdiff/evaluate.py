@@ -11,6 +11,7 @@ import numpy as np
 import scipy.special as sps
 import sympy as sp
 
+from . import ops
 from .errors import EvaluationError
 from .expr import Expr, fmt_shape, free_dims, free_vars, postorder
 
@@ -142,15 +143,7 @@ NUMPY = {
     "diagm": lambda e, v: np.diag(v[:, 0]),
     "diagv": lambda e, x: np.diag(x).reshape(-1, 1).copy(),
     "softmax": _softmax,
-    "sin": lambda e, x: np.sin(x), "cos": lambda e, x: np.cos(x),
-    "tan": lambda e, x: np.tan(x), "arcsin": lambda e, x: np.arcsin(x),
-    "arccos": lambda e, x: np.arccos(x), "arctan": lambda e, x: np.arctan(x),
-    "sinh": lambda e, x: np.sinh(x), "cosh": lambda e, x: np.cosh(x),
-    "tanh": lambda e, x: np.tanh(x), "exp": lambda e, x: np.exp(x),
-    "log": lambda e, x: np.log(x), "sqrt": lambda e, x: np.sqrt(x),
-    "abs": lambda e, x: np.abs(x), "sign": lambda e, x: np.sign(x),
-    "relu": lambda e, x: np.maximum(x, 0.0), "sigmoid": lambda e, x: sps.expit(x),
-    "softplus": lambda e, x: np.logaddexp(0.0, x),
+    **{name: (lambda f: lambda e, x: f(x))(op.numpy) for name, op in ops.ELEMENTWISE.items()},
 }
 
 
@@ -326,7 +319,10 @@ def _evaluate(root: Expr, env: Env) -> np.ndarray:
             elif op == "delta":
                 raise EvaluationError("a differential placeholder cannot be evaluated")
             else:
-                out = NUMPY[op](node, *(val[id(a)] for a in node.args))
+                impl = NUMPY.get(op)
+                if impl is None:
+                    raise EvaluationError(f"no numpy evaluation for the operation {op!r}")
+                out = impl(node, *(val[id(a)] for a in node.args))
             val[id(node)] = out
     return val
 

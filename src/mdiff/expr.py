@@ -29,17 +29,16 @@ from typing import Iterable, Iterator
 
 import sympy as sp
 
+from . import ops
 from .errors import LimitError, ShapeError
 
 Rational = sp.Rational
 ONE = sp.Integer(1)
 ZERO_R = sp.Integer(0)
 
-#: Elementwise functions of the language (one argument, same shape out).
-ELEMENTWISE = (
-    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-    "exp", "log", "sqrt", "abs", "sign", "relu", "sigmoid", "softplus",
-)
+#: Elementwise functions of the language (one argument, same shape out): the registry's.
+ELEMENTWISE = tuple(ops.ELEMENTWISE)
+_ZERO_PRESERVING = frozenset(name for name, op in ops.ELEMENTWISE.items() if op.zero_preserving)
 #: Functions of one matrix argument that return a scalar.
 REDUCTIONS = ("tr", "det", "logdet", "sum", "norm1", "norm2", "logsumexp")
 
@@ -700,8 +699,7 @@ def _one_plus_exp(x: Expr) -> Expr | None:
 def apply(fn: str, x: Expr) -> Expr:
     """A function of the language applied to one argument (shape rules here)."""
     if fn in ELEMENTWISE:
-        if is_zero(x) and fn in ("sin", "tan", "arcsin", "arctan", "sinh", "tanh",
-                                 "sqrt", "abs", "sign", "relu"):
+        if is_zero(x) and fn in _ZERO_PRESERVING:
             return x
         if fn == "log" and _one_plus_exp(x) is not None:
             # log(1 + exp(z)) is softplus(z) as soon as it is built, so that evaluation,

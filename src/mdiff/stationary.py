@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import expr as E
+from . import ops
 from .check import finite_at, inverses_conditioned, sample_point
 from .diff import differential, gradients, jacobian, project_gradient
 from .errors import MdiffError, NoDomainPoint
@@ -32,7 +33,7 @@ from .expr import Expr, depends_on, postorder, substitute
 from .simplify import Simplifier
 
 #: Operations whose derivative is not continuous at a point of their argument's range.
-NONSMOOTH = ("abs", "sign", "relu", "norm1")
+NONSMOOTH = tuple(n for n, op in ops.ELEMENTWISE.items() if not op.smooth) + ("norm1",)
 
 #: Random data sets on which a candidate must zero the gradient, and how many draws may
 #: be tried to find them (a draw where the candidate's inverses are near-singular — a

@@ -18,6 +18,7 @@ from sympy.matrices.expressions import (Determinant, HadamardPower, HadamardProd
                                         ZeroMatrix)
 
 from . import expr as E
+from . import ops
 from .errors import DiffError
 from .expr import Expr, postorder
 
@@ -98,11 +99,8 @@ def _as_scalar(x):
     return x
 
 
-_SCALAR_FUNCTIONS = {
-    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "arcsin": sp.asin, "arccos": sp.acos,
-    "arctan": sp.atan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "exp": sp.exp,
-    "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "sign": sp.sign,
-}
+_SCALAR_FUNCTIONS = {name: getattr(sp, op.sympy) for name, op in ops.ELEMENTWISE.items()
+                     if op.sympy}
 _FROM_FUNCTIONS = {v: k for k, v in _SCALAR_FUNCTIONS.items()}
 
 

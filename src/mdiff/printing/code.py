@@ -21,7 +21,8 @@ import re
 import sympy as sp
 
 from ..errors import MdiffError
-from ..expr import ELEMENTWISE, Expr, postorder
+from .. import ops
+from ..expr import Expr, postorder
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"xp", "np", "math"}
@@ -51,11 +52,6 @@ HELPERS = {
         return array_namespace(*arrays)
     import numpy
     return array_namespace(numpy.empty(0))''',
-    "sigmoid": '''def _sigmoid(z, xp):
-    e = xp.exp(-xp.abs(z))
-    return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))''',
-    "softplus": '''def _softplus(z, xp):
-    return xp.logaddexp(xp.zeros_like(z), z)''',
     "logsumexp": '''def _logsumexp(z, xp):
     m = xp.max(z)
     return xp.reshape(m + xp.log(xp.sum(xp.exp(z - m))), (1, 1))''',
@@ -101,15 +97,8 @@ HELPERS = {
     return xp.reshape(xp.where(sign > 0, logabs, xp.nan), (1, 1))''',
 }
 
-_ELEMENTWISE_XP = {
-    "sin": "xp.sin({})", "cos": "xp.cos({})", "tan": "xp.tan({})",
-    "arcsin": "xp.asin({})", "arccos": "xp.acos({})", "arctan": "xp.atan({})",
-    "sinh": "xp.sinh({})", "cosh": "xp.cosh({})", "tanh": "xp.tanh({})",
-    "exp": "xp.exp({})", "log": "xp.log({})", "sqrt": "xp.sqrt({})",
-    "abs": "xp.abs({})", "sign": "xp.sign({})",
-    "relu": "xp.where({0} > 0, {0}, xp.zeros_like({0}))",
-    "sigmoid": "_sigmoid({}, xp)", "softplus": "_softplus({}, xp)",
-}
+# the elementwise functions' helpers come with their records
+HELPERS.update({name: op.helper for name, op in ops.ELEMENTWISE.items() if op.helper})
 
 
 def _num(v) -> str:
@@ -298,11 +287,12 @@ class _Printer:
             return self.emit(e, f"{r(a[0])} * xp.eye({self.dim(e.rows)})")
         if op == "diagv":
             return self.emit(e, f"xp.reshape(xp.linalg.diagonal({r(a[0])}), (-1, 1))")
-        if op in ELEMENTWISE:
-            if op in ("sigmoid", "softplus"):
+        if op in ops.ELEMENTWISE:
+            record = ops.ELEMENTWISE[op]
+            if record.helper:
                 self.helpers.add(op)
-            return self.emit(e, _ELEMENTWISE_XP[op].format(r(a[0])))
-        raise MdiffError(f"no code printer for {op!r}")  # pragma: no cover
+            return self.emit(e, record.code.format(r(a[0])))
+        raise MdiffError(f"no array-API code for the operation {op!r}")
 
 
 def _lazy_nodes(roots) -> set:

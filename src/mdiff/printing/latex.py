@@ -24,6 +24,7 @@ import unicodedata
 
 import sympy as sp
 
+from .. import ops
 from ..expr import Expr, postorder
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
 from .text import _choose_bindings, divides
@@ -167,11 +168,7 @@ def _juxtapose(factors: list[str]) -> str:
 
 
 FUNCTIONS = {
-    "sin": "\\sin", "cos": "\\cos", "tan": "\\tan", "arcsin": "\\arcsin",
-    "arccos": "\\arccos", "arctan": "\\arctan", "sinh": "\\sinh", "cosh": "\\cosh",
-    "tanh": "\\tanh", "exp": "\\exp", "log": "\\log", "sigmoid": "\\sigma",
-    "sign": "\\operatorname{sign}", "relu": "\\operatorname{relu}",
-    "softplus": "\\operatorname{softplus}", "tr": "\\operatorname{tr}", "det": "\\det",
+    "tr": "\\operatorname{tr}", "det": "\\det",
     "logdet": "\\log\\det", "sum": "\\operatorname{sum}",
     "logsumexp": "\\operatorname{logsumexp}", "softmax": "\\operatorname{softmax}",
     "vec": "\\operatorname{vec}", "diagm": "\\operatorname{diag}",
@@ -184,10 +181,7 @@ class _Printer:
         self.bound = bound          # id(node) -> LaTeX name of its binding
         self.out: dict[int, tuple[str, int]] = {}
         # \sigma(x) would read as a variable sigma applied to x when one is present
-        if any(n.op == "var" and latex_name(n.name) == "\\sigma" for n in nodes):
-            self.functions = dict(FUNCTIONS, sigmoid="\\operatorname{sigmoid}")
-        else:
-            self.functions = FUNCTIONS
+        self.sigma_taken = any(n.op == "var" and latex_name(n.name) == "\\sigma" for n in nodes)
 
     def get(self, e: Expr) -> tuple[str, int]:
         return self.out[id(e)]
@@ -345,10 +339,10 @@ class _Printer:
         if op == "kron":
             return (f"{_wrap(self.get(a[0]), KRON)} \\otimes "
                     f"{_wrap(self.get(a[1]), KRON + 1)}", KRON)
-        if op == "sqrt":
-            return (f"\\sqrt{{{self.get(a[0])[0]}}}", ATOM)
-        if op == "abs":
-            return (_delims(self.get(a[0])[0], "|", "|"), ATOM)
+        if op in ops.ELEMENTWISE:
+            if op == "sigmoid" and self.sigma_taken:
+                return ("\\operatorname{sigmoid}" + _paren(self.get(a[0])[0]), ATOM)
+            return (ops.latex_of(ops.ELEMENTWISE[op], self.get(a[0])[0], _paren), ATOM)
         if op in ("norm1", "norm2"):
             x = a[0]
             sub = "1" if op == "norm1" else "2" if (x.rows == 1 or x.cols == 1) else "F"
@@ -356,7 +350,7 @@ class _Printer:
         if op == "unvec":
             return (f"\\operatorname{{unvec}}_{{{_dim_latex(e.rows)} \\times "
                     f"{_dim_latex(e.cols)}}}{_paren(self.get(a[0])[0])}", ATOM)
-        name = self.functions.get(op, f"\\operatorname{{{_escape(op)}}}")
+        name = FUNCTIONS.get(op, f"\\operatorname{{{_escape(op)}}}")
         return (name + _paren(", ".join(self.get(x)[0] for x in a)), ATOM)
 
 

@@ -192,7 +192,7 @@ def test_kron_of_axb_is_a_kronecker_product():
     r = mdiff.diff("A*X*B", wrt="X")
     k = r.kron()
     assert "⊗" in k
-    A, X, B = rand(2, 3), rand(3, 4), rand(4, 5)
+    A, _, B = rand(2, 3), rand(3, 4), rand(4, 5)
     np.testing.assert_allclose(mdiff.function(k, r.f.symbols())(A=A, B=B), np.kron(B.T, A),
                                rtol=1e-12)
     assert mdiff.against(r, "B' ⊗ A").equal

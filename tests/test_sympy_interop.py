@@ -1,7 +1,6 @@
 """SymPy interop: mdiff results as SymPy matrix expressions and back, and agreement
 with SymPy's own matrix derivatives where SymPy gets them right."""
 
-import numpy as np
 import pytest
 import sympy as sp
 from sympy import MatrixSymbol, Trace

@@ -31,9 +31,11 @@ def _parsed(expr, symbols=None) -> Parsed:
 
 def from_sympy(obj, symbols: dict | None = None) -> Parsed:
     """A SymPy matrix expression (``MatrixSymbol``, ``Trace``, ``Inverse``, ...) as a
-    typed mdiff expression, ready for ``diff``."""
+    typed mdiff expression, ready for ``diff``; ``symbols`` may declare properties SymPy
+    does not carry (``{"S": "matrix(n,n) spd"}``)."""
+    from .parser import parse_declaration
     from .sympy_interop import from_sympy as _from
-    node = _from(obj, symbols)
+    node = _from(obj, {n: parse_declaration(n, s).props for n, s in (symbols or {}).items()})
     variables = E.free_vars(node)
     dims = tuple(sorted(E.free_dims(node), key=lambda s: s.name))
     return Parsed(node, to_text(node), variables, {}, dims)

@@ -15,7 +15,7 @@ from collections import Counter
 from . import expr as E
 from . import ops
 from .errors import DiffError
-from .expr import (Expr, add, apply, fill, hadamard, mul, neg, num, ones, power, sub,
+from .expr import (Expr, add, apply, hadamard, mul, neg, num, ones, power, sub,
                    transpose)
 
 

@@ -32,6 +32,14 @@ import sympy as sp
 from . import ops
 from .errors import LimitError, ShapeError
 
+#: The text printer, registered by ``printing.text`` when it is imported.
+_TEXT_PRINTER: list = []
+
+
+def register_text_printer(fn) -> None:
+    """``str(node)`` prints with ``fn`` (``printing.text.to_text``)."""
+    _TEXT_PRINTER[:] = [fn]
+
 Rational = sp.Rational
 ONE = sp.Integer(1)
 ZERO_R = sp.Integer(0)
@@ -227,12 +235,11 @@ class Expr:
         return self._skey
 
     def __repr__(self) -> str:
-        from .printing.text import to_text
-        return f"Expr({to_text(self)!r})"
+        return f"Expr({str(self)!r})"
 
     def __str__(self) -> str:
-        from .printing.text import to_text
-        return to_text(self)
+        # the text printer registers itself (printing depends on expr, not back)
+        return _TEXT_PRINTER[0](self) if _TEXT_PRINTER else f"<{self.op} {fmt_shape(self.shape)}>"
 
 
 OP_RANK = {"num": 0, "dim": 1, "fill": 2, "eye": 3, "var": 4}

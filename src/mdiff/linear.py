@@ -19,7 +19,7 @@ from collections import defaultdict
 from . import expr as E
 from .derivatives import inner
 from .errors import DiffError
-from .expr import (Expr, add, apply, commutation, eye, fill, hadamard, kron, mul, num, ones,
+from .expr import (Expr, add, apply, commutation, eye, hadamard, kron, mul, num, ones,
                    postorder, transpose, unvec)
 
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import sympy as sp
-from lark import Lark, Token, Transformer_NonRecursive
+from lark import Lark, Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import expr as E

@@ -22,8 +22,7 @@ from typing import Callable
 import sympy as sp
 
 from . import expr as E
-from .expr import (Expr, add, apply, coefficient, dim_scalar, eye, fill, hadamard, is_zero,
-                   kron, mul, mul_parts, num, postorder, power, rebuild, transpose)
+from .expr import (Expr, add, apply, coefficient, dim_scalar, eye, fill, hadamard, kron, mul, mul_parts, num, postorder, power, rebuild, transpose)
 
 MAX_REWRITES = 20000
 

@@ -104,27 +104,24 @@ _SCALAR_FUNCTIONS = {name: getattr(sp, op.sympy) for name, op in ops.ELEMENTWISE
 _FROM_FUNCTIONS = {v: k for k, v in _SCALAR_FUNCTIONS.items()}
 
 
-def from_sympy(obj, symbols: dict | None = None) -> Expr:
-    """An mdiff node from a SymPy (matrix) expression.  ``symbols`` may give
-    declarations (``{"S": "matrix(n,n) spd"}``) for properties SymPy does not carry."""
-    from .parser import parse_declaration
-    decls = {n: parse_declaration(n, s) for n, s in (symbols or {}).items()}
-    return _from(sp.sympify(obj), decls)
+def from_sympy(obj, props: dict | None = None) -> Expr:
+    """An mdiff node from a SymPy (matrix) expression.  ``props`` gives, by name, the
+    declared properties SymPy does not carry (``{"S": {"spd", "symmetric"}}``; the API
+    reads them from declarations)."""
+    return _from(sp.sympify(obj), props or {})
 
 
 def _dims(shape):
     return tuple(sp.sympify(d) for d in shape)
 
 
-def _from(x, decls) -> Expr:
+def _from(x, props) -> Expr:
     if isinstance(x, MatrixSymbol):
-        d = decls.get(x.name)
-        return E.var(x.name, _dims(x.shape), d.props if d else ())
+        return E.var(x.name, _dims(x.shape), props.get(x.name, ()))
     if isinstance(x, sp.Symbol):
         if x.is_integer and x.is_positive:
             return E.dim_scalar(E.dim_symbol(x.name))
-        d = decls.get(x.name)
-        return E.var(x.name, (1, 1), d.props if d else ())
+        return E.var(x.name, (1, 1), props.get(x.name, ()))
     if x.is_Rational:
         return E.num(x)
     if isinstance(x, Identity):
@@ -133,7 +130,7 @@ def _from(x, decls) -> Expr:
         return E.zeros(_dims(x.shape))
     if isinstance(x, OneMatrix):
         return E.ones(_dims(x.shape))
-    args = [_from(a, decls) for a in x.args]
+    args = [_from(a, props) for a in x.args]
     if isinstance(x, (MatAdd, sp.Add)):
         return E.add(*args)
     if isinstance(x, (MatMul, sp.Mul)):
@@ -163,7 +160,7 @@ def _from(x, decls) -> Expr:
     if isinstance(x, sp.Pow):
         return E.power(args[0], args[1])
     if isinstance(x, sp.log) and isinstance(x.args[0], Determinant):
-        return E.apply("logdet", _from(x.args[0].arg, decls))
+        return E.apply("logdet", _from(x.args[0].arg, props))
     if x.func in _FROM_FUNCTIONS:
         return E.apply(_FROM_FUNCTIONS[x.func], args[0])
     raise DiffError(f"mdiff cannot read the SymPy object {type(x).__name__}: {x}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..expr import ELEMENTWISE, Expr, fmt_dim, postorder
+from ..expr import ELEMENTWISE, Expr, fmt_dim, postorder, register_text_printer
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
 
 FUNCTION_NAMES = {"diagm": "diag", "diagv": "diag"}
@@ -328,3 +328,6 @@ def to_text(root: Expr, names: dict | None = None, bind: bool = True) -> str:
             text = (bound[id(node)], ATOM)
         out[id(node)] = text
     return "; ".join(lines + [out[id(root)][0]])
+
+
+register_text_printer(to_text)

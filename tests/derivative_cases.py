@@ -278,6 +278,8 @@ CASES: list[Case] = [
     Case("calculus", "u'*relu(x)", "x", None, "u .* (1 + sign(x))/2"),
     Case("calculus", "u'*sigmoid(x)", "x", None, "u .* sigmoid(x) .* (1 - sigmoid(x))"),
     Case("calculus", "u'*softplus(x)", "x", None, "u .* sigmoid(x)"),
+    Case("calculus", "sum(log1p(x))", "x", None, "1 ./ (1 + x)", "log(1 + x), accurate near 0"),
+    Case("calculus", "sum(A .* expm1(X))", "X", None, "A .* exp(X)", "exp(x) - 1, accurate near 0"),
     Case("calculus", "sum(exp(A*X))", "X", None, "A'*exp(A*X)"),
     Case("calculus", "sum(X .* Y)", "X", None, "Y"),
     Case("calculus", "sum(X ⊙ Y .* X)", "X", None, "2*X .* Y", "⊙ operator syntax"),

@@ -347,10 +347,13 @@ def _broadcast_scalar(ctx, shape, d):
 def _elementwise(ctx, shape, d):
     draw = ctx.draw
     fns = ["sin", "cos", "tanh", "arctan", "sigmoid", "exp", "sinh", "cosh", "tan", "arcsin",
-           "arccos", "log", "sqrt", "softplus"]
+           "arccos", "log", "sqrt", "softplus", "log1p", "expm1"]
     if ctx.allow_kinks:
         fns += ["abs", "relu", "sign"]
     fn = draw(st.sampled_from(fns))
+    if fn == "log1p":
+        p = positive(ctx, shape, d)
+        return T(f"log1p({p.text})", math.log1p(p.bound), math.log1p(p.lb), atomic=True)
     if fn in ("log", "sqrt"):
         p = positive(ctx, shape, d)
         if fn == "log":
@@ -370,6 +373,9 @@ def _elementwise(ctx, shape, d):
     if fn == "softplus":
         t = tame(ctx, t, 30)
         return T(f"softplus({t.text})", t.bound + 1, math.log1p(_exp(-t.bound)), atomic=True)
+    if fn == "expm1":
+        t = tame(ctx, t, 3)
+        return T(f"expm1({t.text})", _exp(t.bound), atomic=True)
     if fn in ("exp", "sinh", "cosh"):
         t = tame(ctx, t, 3)
         lb = _exp(-t.bound) if fn == "exp" else 1.0 if fn == "cosh" else None

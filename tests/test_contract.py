@@ -158,3 +158,37 @@ def test_a_printed_hessian_can_be_pasted_into_against(capsys):
         assert mdiff.against(h, str(h)).equal
         assert run([text, "wrt", wrt, "--hessian", "--against", str(h)]) == 0
     assert "commutation(n, n)" in str(mdiff.hessian("logdet(X)", wrt="X"))
+
+
+# --- regressions found in review ------------------------------------------------------
+
+def test_order_zero_is_an_error(capsys):
+    assert run(["x'*x", "wrt", "x", "--order", "0"]) == 2
+
+
+def test_several_variables_keep_layout_and_convention(capsys):
+    assert run(["x'*X*y", "wrt", "X", "x", "--layout", "numerator"]) == 0
+    out = capsys.readouterr().out
+    assert "d/dX: y*x'" in out and "d/dx: y'*X'" in out
+
+
+def test_abbreviated_options_and_expressions_starting_with_d(capsys):
+    assert run(["tr(A)", "--decl", "A: matrix(n,n)"]) == 0
+    assert "A: matrix(n,n)" in capsys.readouterr().out
+    assert run(["x'*x", "wrt", "x", "--agai", "2*x"]) == 0
+    capsys.readouterr()
+    assert run(["-det(X)", "wrt", "X"]) == 0
+    assert capsys.readouterr().out.strip() == "-det(X)*inv(X)'"
+    assert run(["x'*x", "-dx: vector(3)", "wrt", "x"]) == 0
+
+
+@pytest.mark.parametrize("text", ["tr(eye(a*b*c*d*e))", "tr(eye(n^8*n))", "eye(n + 1)",
+                                  "duplication(n)", "unvec(x, m, n)", "tr(eye(n*(n + 1)/2))"])
+def test_sizes_of_every_form_read(text):
+    p = mdiff.parse(text)
+    assert mdiff.parse(str(p), p.symbols()).expr is p.expr
+
+
+def test_a_size_that_is_not_whole_is_an_error():
+    with pytest.raises(mdiff.ShapeError, match="whole number"):
+        mdiff.parse("vector(1, n/2)")

@@ -156,3 +156,31 @@ def test_no_closed_form_suggests_a_declaration():
                   "-N/2*logdet(S) - 1/2*tr((D - m*vector(1)')'*inv(S)*(D - m*vector(1)'))")
     with pytest.raises(mdiff.NoClosedForm, match=r"S: matrix\(p,p\) spd"):
         mdiff.solve(undeclared, wrt="S")
+
+
+# --- regressions found in review ------------------------------------------------------
+
+def test_a_symmetric_variable_stays_symmetric_on_narrowed_rungs():
+    r = mdiff.diff("sum(log(X)) + x'*X*y", wrt="X", symbols={"X": "matrix(n,n) symmetric"})
+    assert mdiff.against(r, "1 ./ X + (x*y' + y*x')/2").equal
+    assert mdiff.equivalent("sum(sqrt(X)) + x'*X*y", "sum(sqrt(X)) + y'*X*x",
+                            {"X": "matrix(n,n) symmetric"}).equal
+    _, points = _points("sum(log(X))", symbols={"X": "matrix(n,n) symmetric positive"})
+    assert all(np.allclose(pt.values["X"], pt.values["X"].T) for pt in points)
+
+
+def test_a_negative_domain_is_found():
+    rep = mdiff.diff("sum(log(-x))", wrt="x", symbols={"x": "vector(5)"}).check()
+    assert rep.ok
+
+
+def test_a_declaration_hint_keeps_the_other_declarations():
+    with pytest.raises(mdiff.NoClosedForm, match="spd"):
+        mdiff.solve("tr(s*X) - logdet(X)", wrt="X", symbols={"s": "matrix(n,n)"})
+
+
+def test_an_unknown_name_of_solutions_is_an_mdiff_error():
+    s = mdiff.solve(GAUSS, wrt=["m", "S"])
+    assert s["S"].wrt == "S"
+    with pytest.raises(mdiff.MdiffError):
+        s["Z"]

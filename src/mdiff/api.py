@@ -160,10 +160,10 @@ class Derivative:
     def _repr_latex_(self) -> str:
         return f"$$ {self.latex()} $$"
 
-    def tensor_shape(self, layout: str = "tensor") -> tuple:
-        """Symbolic shape of ``function(layout=...)`` as a tensor: F.shape + X.shape; a
-        k-th derivative (k >= 3) is (size X,)*k in the vec layout, X.shape*k in the
-        tensor one (DESIGN §3)."""
+    def tensor_shape(self, layout: str = "vec") -> tuple:
+        """Symbolic shape of a k-th derivative (k >= 3) from ``function(layout)``:
+        (size X,)*k in the vec layout, X.shape*k in the tensor one (DESIGN §3); of any
+        other derivative, its tensor layout F.shape + X.shape."""
         def user(e):
             return () if e.is_scalar else (e.rows,) if e.is_vector else e.shape
         if self.form == "tensor":
@@ -608,7 +608,10 @@ class Solutions:
         return [s.wrt for s in self.parts]
 
     def __getitem__(self, name: str) -> Solution:
-        return next(s for s in self.parts if s.wrt == name)
+        for s in self.parts:
+            if s.wrt == name:
+                return s
+        raise DiffError(f"{name!r} is not one of the solved variables ({', '.join(self.wrt)})")
 
     def note(self) -> str:
         if self.joint:
@@ -743,7 +746,7 @@ def _declaration_hint(p: Parsed, var: Expr, exc) -> str:
         return ""
     spec = f"matrix({E.fmt_dim(var.rows)},{E.fmt_dim(var.cols)}) spd"
     try:
-        q = parse(p.text, {var.name: spec})
+        q = parse(p.text, {**p.given, var.name: spec})
         stationary_point(q.expr, q.variables[var.name])
     except (NoClosedForm, MdiffError):
         return ""

@@ -76,8 +76,9 @@ def sample_dims(dims, rng, fixed: dict | None = None) -> dict:
 
 #: How far a draw narrows the values, most generic first.  ``narrow`` names the domain
 #: hints applied (besides declarations and a positive determinant under logdet, which
-#: every draw respects); ``scale`` shrinks unconstrained entries (inside ``sqrt(1 -
-#: x'*x)`` or ``arcsin`` only small values are in the domain).  Each rung is tried
+#: every draw respects; 'negative' gives the variables inside log/sqrt negative values,
+#: for log(-x)); ``scale`` shrinks unconstrained entries (inside ``sqrt(1 - x'*x)`` or
+#: ``arcsin`` only small values are in the domain).  Each rung is tried
 #: DRAWS_PER_RUNG times before the next: a point of a narrower rung is taken only where
 #: the whole expression is not finite at the generic ones.
 LADDER = (
@@ -85,6 +86,7 @@ LADDER = (
     ((), 0.25),
     (("positive", "bounded"), 1.0),
     (("positive", "bounded"), 0.25),
+    (("negative", "bounded"), 1.0),
     (("positive", "bounded", "spd"), 1.0),
     (("positive", "bounded", "spd"), 0.25),
 )
@@ -128,10 +130,14 @@ def sample_value(var: Expr, shape: tuple, rng, hints=(), scale: float = 1.0) -> 
     if "spd" in props or ("spd" in hints and r == c):
         a = rng.standard_normal((r, r))
         return scale * (a @ a.T / r + np.eye(r))
-    if "positive" in props or "positive" in hints:
-        return scale * rng.uniform(0.5, 1.5, (r, c))
-    if "bounded" in hints:
-        return rng.uniform(-0.6, 0.6, (r, c))
+    if "positive" in props or "positive" in hints or "negative" in hints or "bounded" in hints:
+        if "positive" in props or "positive" in hints:
+            x = scale * rng.uniform(0.5, 1.5, (r, c))
+        elif "negative" in hints:
+            x = -scale * rng.uniform(0.5, 1.5, (r, c))
+        else:
+            x = rng.uniform(-0.6, 0.6, (r, c))
+        return (x + x.T) / 2 if "symmetric" in props and r == c else x
     if "symmetric" in props:
         x = _normal(rng, (r, c))
         return scale * (x + x.T) / 2
@@ -225,6 +231,7 @@ def _first_nonfinite(exprs, variables: dict, point: Point) -> Expr | None:
 
 
 _HINT_WORDS = {"positive": "positive (inside log, sqrt or a fractional power)",
+               "negative": "negative (inside log, sqrt or a fractional power)",
                "bounded": "in (-0.6, 0.6) (inside arcsin/arccos)",
                "spd": "symmetric positive definite (inside det/logdet)"}
 
@@ -256,6 +263,8 @@ def sample_point(variables: dict[str, Expr], exprs, rng, dims: dict | None = Non
                         f"{MAX_SAMPLE_ENTRIES:,} entries a numeric check samples; "
                         "check with smaller sizes (dims=...)")
                 mine = hints.get(name, set())
+                if "positive" in mine and "negative" in narrow:     # log(-x): x < 0
+                    mine = (mine - {"positive"}) | {"negative"}
                 used = mine & set(narrow) - ({"spd"} if shape[0] != shape[1] else set())
                 point.values[name] = sample_value(v, shape, rng, used | (mine & {"posdet"}),
                                                   scale)

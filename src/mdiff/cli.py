@@ -160,10 +160,12 @@ def _words_last(ap: argparse.ArgumentParser, argv: list[str]) -> list[str]:
             words.extend(argv[i + 1:])
             break
         name = tok.split("=", 1)[0]
-        action = ap._option_string_actions.get(name)
+        action = _long_option(ap, name) if name.startswith("--") else \
+            ap._option_string_actions.get(name)
         short = ap._option_string_actions.get(tok[:2])
-        if action is None and not tok.startswith("--") and short is not None and short.nargs != 0:
-            action, name = short, tok[:2]       # -dA: matrix(n,n)
+        if action is None and not tok.startswith("--") and short is not None \
+                and short.nargs != 0 and ":" in tok:
+            action, name = short, tok[:2]       # -dA: matrix(n,n) (a declaration has ':')
         if action is None and tok.startswith("--") and len(tok) > 2:
             options.append(tok)                 # an unknown option: argparse says so
         elif action is None:
@@ -177,6 +179,15 @@ def _words_last(ap: argparse.ArgumentParser, argv: list[str]) -> list[str]:
             options.append(tok)
         i += 1
     return options + ["--"] + words
+
+
+def _long_option(ap: argparse.ArgumentParser, name: str):
+    """The action of a long option, also abbreviated (``--decl``) as argparse allows."""
+    if name in ap._option_string_actions:
+        return ap._option_string_actions[name]
+    matches = {a for opt, a in ap._option_string_actions.items()
+               if opt.startswith("--") and opt.startswith(name)}
+    return matches.pop() if len(matches) == 1 else None
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -199,7 +210,7 @@ def run(argv: list[str] | None = None) -> int:
         if not names:
             return _parse_only(p, text, args, out)
         convention = "vech" if args.vech else "sym"
-        order = 2 if args.hessian else (args.order or 1)
+        order = 2 if args.hessian else (1 if args.order is None else args.order)
         seed = args.seed or 0
         if args.mixed:
             if len(names) < 2:
@@ -207,8 +218,11 @@ def run(argv: list[str] | None = None) -> int:
             results = {" ".join(names): diff(p, names, convention=convention)}
         elif order != 1:
             results = {n: diff(p, n, order=order, convention=convention) for n in names}
+        elif len(names) > 1 and not (args.layout or args.vech):
+            results = gradients(p, names)       # one backward sweep for all of them
         elif len(names) > 1:
-            results = gradients(p, names)
+            results = {n: diff(p, n, convention=convention, layout=args.layout or "denominator")
+                       for n in names}
         else:
             results = {names[0]: diff(p, names[0], convention=convention,
                                       layout=args.layout or "denominator")}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -803,17 +804,10 @@ class _Typer:
                 else:
                     out *= self._dim_arg(child)
             else:
-                if _whole_size(out):
-                    return out
-                raise ShapeError(f"a size must be a whole number for every value of its "
-                                 f"dimensions, not {E.fmt_dim(out)}", node.span, self.text)
+                return self._whole(out, node)
         if node.kind == "sum" and all(str(o) == "+" for o in node.ops):
-            out = sum((self._dim_arg(c) for c in node.children[1:]),
-                      self._dim_arg(node.children[0]))
-            if _whole_size(out):
-                return out
-            raise ShapeError(f"a size must be a whole number for every value of its "
-                             f"dimensions, not {E.fmt_dim(out)}", node.span, self.text)
+            return self._whole(sum((self._dim_arg(c) for c in node.children[1:]),
+                                   self._dim_arg(node.children[0])), node)
         if node.kind == "pow" and node.value == "^":
             k = _literal_int(node.children[1])
             if k is not None and 1 <= k <= 8:
@@ -824,8 +818,14 @@ class _Typer:
             return sp.Integer(node.value)
         if node.kind == "name" and node.value in self.dim_names:   # see _size_names
             return E.dim_symbol(node.value)
-        raise ShapeError("a size is a positive integer, a dimension name or a product of "
-                         "them", node.span, self.text)
+        raise ShapeError("a size is a positive integer, a dimension name, or products, "
+                         "powers and sums of them (divided by an integer)", node.span, self.text)
+
+    def _whole(self, size, node):
+        if _whole_size(size):
+            return size
+        raise ShapeError(f"a size must be a whole number for every value of its dimensions, "
+                         f"not {E.fmt_dim(size)}", node.span, self.text)
 
     def run(self):
         for i, (name, node, span) in enumerate(self.prog.lets):
@@ -844,11 +844,14 @@ def _whole_size(d) -> bool:
     if not syms:
         return d.is_Integer and d > 0
     try:
-        degrees = [sp.degree(d, s) for s in syms]
+        poly = sp.Poly(d, *syms)
     except sp.PolynomialError:
         return False
-    if len(syms) > 4 or any(k > 8 for k in degrees):
-        return False
+    if all(c.is_Integer and c > 0 for c in poly.coeffs()):
+        return True            # products, powers and sums of sizes: whole and positive
+    degrees = [poly.degree(s) for s in syms]
+    if math.prod(k + 1 for k in degrees) > 4096:
+        return False           # a division too large to decide by the grid
     for values in itertools.product(*(range(1, k + 2) for k in degrees)):
         v = d.subs(dict(zip(syms, values)))
         if not (v.is_Integer and v > 0):
@@ -877,21 +880,23 @@ def _size_names(prog: Program) -> set:
         if id(node) in seen:
             continue
         seen.add(id(node))
-        if node.kind == "call" and node.value in ("eye", "vector", "matrix"):
-            sizes = node.children if node.value == "eye" else node.children[1:]
+        if node.kind == "call" and node.value in ("eye", "vector", "matrix", "commutation",
+                                                  "duplication", "unvec"):
+            sizes = node.children if node.value in ("eye", "commutation", "duplication") \
+                else node.children[1:]
             names |= {leaf.value for size in sizes for leaf in _size_leaves(size)}
         stack.extend(node.children)
     return names - set(prog.decls) - {name for name, _, _ in prog.lets}
 
 
 def _size_leaves(node):
-    """The name leaves of a size written as a product or power of names and numbers."""
+    """The name leaves of a size written as products, powers and sums of names and numbers."""
     stack, out = [node], []
     while stack:
         n = stack.pop()
         if n.kind == "name":
             out.append(n)
-        elif n.kind == "product" or (n.kind == "pow" and n.value == "^"):
+        elif n.kind in ("product", "sum") or (n.kind == "pow" and n.value == "^"):
             stack.extend(n.children[:1] if n.kind == "pow" else n.children)
     return out
 
@@ -1140,6 +1145,7 @@ class Parsed:
     lets: dict               # name -> Expr (let-bound values, in order)
     dims: tuple              # dimension symbols
     assumed: tuple = ()      # names whose kind inference chose between two valid readings
+    given: dict = field(default_factory=dict)   # the symbols= declarations it was read with
 
     @property
     def shape(self):
@@ -1226,4 +1232,5 @@ def parse(text: str, symbols: dict | None = None, shape: tuple | None = None) ->
     # it still fixes dimensions when the expression is evaluated
     variables = {n: builder.var(n) for n in typer.var_shapes}
     dims = tuple(sorted(E.free_dims(body), key=lambda s: s.name))
-    return Parsed(body, text, variables, dict(builder.lets), dims, tuple(assumed))
+    return Parsed(body, text, variables, dict(builder.lets), dims, tuple(assumed),
+                  dict(symbols or {}))

@@ -186,16 +186,16 @@ def _by_symbol(dims: dict | None, known: set) -> dict:
 MAX_INV_CONDITION = 1e3
 
 
-def finite_at(exprs, variables: dict, point: Point, conditioned: bool = True) -> bool:
-    """Every expression evaluates to finite numbers at ``point`` (and, if
-    ``conditioned``, every matrix it inverts is well-conditioned there)."""
+def finite_at(exprs, variables: dict, point: Point) -> bool:
+    """Every expression evaluates to finite numbers at ``point``, and every matrix it
+    inverts is well-conditioned there."""
     try:
         env = point.env(variables)
         for e in exprs:
             vals = evaluate_nodes(e, env)
             if not np.all(np.isfinite(vals[id(e)])):
                 return False
-            if conditioned and not inverses_conditioned(e, vals):
+            if not inverses_conditioned(e, vals):
                 return False
         return True
     except (EvaluationError, np.linalg.LinAlgError, ArithmeticError):

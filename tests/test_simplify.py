@@ -123,3 +123,20 @@ def test_simplify_keeps_value_is_idempotent_and_ignores_order(terms, rnd):
     rnd.shuffle(shuffled)
     q = mdiff.parse(decl + " + ".join(shuffled))
     assert str(simplify(q.expr)) == str(once)
+
+
+def test_a_rewrite_loop_is_reported_with_its_rules():
+    """Two identities that undo each other end in a LimitError naming them, not in
+    "nested too deeply"."""
+    from mdiff import expr as E
+    from mdiff.simplify import Identity, Simplifier
+
+    def swap(e):
+        a = e.args[0]
+        return E.apply("tr", E.mul(*reversed(a.args))) if a.op == "mul" else None
+
+    rules = {"tr": [Identity("cyclic there", "tr(A*B) = tr(B*A)", "test", "tr", swap, "tr(A*B)"),
+                    Identity("cyclic back", "tr(B*A) = tr(A*B)", "test", "tr", swap, "tr(B*A)")]}
+    p = mdiff.parse("tr(A*B)")
+    with pytest.raises(mdiff.LimitError, match="loops.*cyclic there"):
+        Simplifier(rules=rules)(p.expr)

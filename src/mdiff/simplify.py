@@ -22,6 +22,7 @@ from typing import Callable
 import sympy as sp
 
 from . import expr as E
+from .errors import LimitError
 from .expr import (Expr, add, apply, coefficient, dim_scalar, eye, fill, hadamard, kron, mul, mul_parts, num, postorder, power, rebuild, transpose)
 
 MAX_REWRITES = 20000
@@ -891,12 +892,14 @@ class Simplifier:
     ``mode``: "print" (default), "expand" (sums of products, for the solver) or
     "factor" (common factors pulled out, for printed solutions)."""
 
-    def __init__(self, budget: int = MAX_REWRITES, mode: str = "print"):
+    def __init__(self, budget: int = MAX_REWRITES, mode: str = "print", rules=None):
         self.memo: dict = {}
         self.budget = budget
         self.applied: list[str] = []
-        self.rules = {"print": RULES_BY_OP, "expand": EXPAND_RULES_BY_OP,
-                      "factor": FACTOR_RULES_BY_OP}[mode]
+        self.rules = rules if rules is not None else {
+            "print": RULES_BY_OP, "expand": EXPAND_RULES_BY_OP, "factor": FACTOR_RULES_BY_OP}[mode]
+        self.active: dict = {}        # node being rewritten -> len(trail) when it began
+        self.trail: list[str] = []    # the identities applied, in order
 
     def __call__(self, root: Expr) -> Expr:
         for node in postorder(root, done=self.memo.__contains__):
@@ -909,18 +912,36 @@ class Simplifier:
     def _fixpoint(self, e: Expr) -> Expr:
         if e in self.memo:
             return self.memo[e]
-        while self.budget > 0:
-            for ident in self.rules.get(e.op, ()):
-                out = ident.rule(e)
-                if out is not None and out is not e:
-                    self.budget -= 1
-                    if ident.name not in self.applied and ident.name != "canonical term order":
-                        self.applied.append(ident.name)
-                    e = self(out) if out.args else out
-                    break
-            else:
-                return e
-        return e
+        mine = []
+        try:
+            while self.budget > 0:
+                self._enter(e, mine)
+                for ident in self.rules.get(e.op, ()):
+                    out = ident.rule(e)
+                    if out is not None and out is not e:
+                        self.budget -= 1
+                        self.trail.append(ident.name)
+                        if ident.name not in self.applied and ident.name != "canonical term order":
+                            self.applied.append(ident.name)
+                        e = self(out) if out.args else out
+                        break
+                else:
+                    return e
+            return e
+        finally:
+            for node in mine:
+                self.active.pop(node, None)
+
+    def _enter(self, e: Expr, mine: list) -> None:
+        """Note that ``e`` is being rewritten; meeting it again while it still is means
+        the identities applied since then undo each other."""
+        if e in self.active:
+            rules = list(dict.fromkeys(self.trail[self.active[e]:]))
+            from .printing.text import to_text
+            raise LimitError(f"the identity catalogue loops on {to_text(e)[:200]}: "
+                             f"{' -> '.join(rules)} rewrite it back to itself")
+        self.active[e] = len(self.trail)
+        mine.append(e)
 
 
 MAX_PASSES = 6

@@ -117,3 +117,17 @@ def test_an_operation_without_an_entry_is_a_named_error():
     with pytest.raises(mdiff.DiffError, match="ghost"):
         from mdiff.diff import gradients
         gradients(E.apply("sum", ghost), variables)
+
+
+@pytest.mark.parametrize("backend", ["array_api_strict", "dask"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_elementwise_function_runs_on_the_array_api_backends(name, backend):
+    """Each record's array-API code and its gradient's run on a strict array-API
+    namespace and on Dask (both installed with the test extras)."""
+    record = ops.ELEMENTWISE[name]
+    x = _argument(name)[:, 0]
+    f = mdiff.function(f"{name}(x)", {"x": "vector(n)"})
+    r = mdiff.diff(f"sum({name}(x))", wrt="x", symbols={"x": "vector(n)"})
+    got = np.asarray(r.function(backend=backend)(x=x))
+    assert np.allclose(got, r.function()(x=x), equal_nan=True)
+    assert np.allclose(f(x=x), record.numpy(x))

@@ -121,32 +121,19 @@ def verify_stationary(f: Expr, g: Expr, var: Expr, sol: Expr, simp: Simplifier) 
     that zeroes X*G*X but not G)."""
     if E.is_zero(simp(substitute(g, {var: sol}))):
         return "symbolic"
-    variables = {**E.free_vars(f), **E.free_vars(sol)}
-    variables.setdefault(var.name, var)
-    rng = np.random.default_rng(0)
-    verified = 0
-    for _ in range(VERIFY_TRIES):
-        try:
-            point = sample_point(variables, [f, sol], rng)
-        except NoDomainPoint:
-            raise NoClosedForm(
-                f"no closed form could be verified: no random data were found where f and "
-                f"the candidate for {var.name} are both defined (the candidate inverts a "
-                "singular matrix there); use mdiff.minimize instead") from None
-        at = stationarity_at(g, var, sol, variables, point)
-        if at is None:
-            continue
-        if at > STATIONARY_TOL:
-            raise NoClosedForm(
-                f"no closed form: the linear solution for {var.name} does not zero the "
-                f"gradient at random data (relative gradient {at:.2e} there); use "
-                "mdiff.minimize / 'mdiff minimize' instead")
-        verified += 1
-        if verified == VERIFY_POINTS:
-            return "numeric"
-    raise NoClosedForm(
-        f"no closed form could be verified: the candidate for {var.name} is singular at "
-        f"every random data set tried ({VERIFY_TRIES}); use mdiff.minimize instead")
+    try:
+        report = check_stationary(f, g, var, sol, seed=0)
+    except NoDomainPoint:
+        raise NoClosedForm(
+            f"no closed form could be verified: no random data were found where f and the "
+            f"candidate for {var.name} are both defined and the candidate is not singular; "
+            "use mdiff.minimize instead") from None
+    if not report.ok:
+        raise NoClosedForm(
+            f"no closed form: the linear solution for {var.name} does not zero the gradient "
+            f"at random data (relative gradient {report.max_relative_gradient:.2e} there); use "
+            "mdiff.minimize / 'mdiff minimize' instead")
+    return "numeric"
 
 
 @dataclass
@@ -194,9 +181,10 @@ def check_stationary(f: Expr, g: Expr, var: Expr, sol: Expr, seed: int = 0,
         worst, done = max(worst, at), done + 1
         if done == points:
             break
-    if not done:
-        raise NoDomainPoint(f"no random data found where the solution for {var.name} is "
-                            f"defined ({VERIFY_TRIES} tried)")
+    if done < points:
+        raise NoDomainPoint(f"only {done} of {VERIFY_TRIES} random data sets have the "
+                            f"solution for {var.name} defined and not singular; {points} "
+                            "are needed")
     return StationarityReport(var.name, worst, done, seed)
 
 

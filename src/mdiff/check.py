@@ -1,9 +1,12 @@
-"""Numeric verification: random domain-respecting points and central differences.
+"""Numeric verification: generic points of the domain and central differences.
 
-``sample_point`` draws dimension sizes and values that respect declarations (SPD,
-symmetric, diagonal, positive) and the domains the expression implies (arguments of
-``log``/``sqrt`` positive, arguments of ``logdet``/``det`` SPD).  ``fd_check`` compares
-a derivative with central finite differences along structure-respecting directions.
+``sample_point`` is the one sampler behind every verdict (checks, ``against``,
+``equivalent``, ``mdiff.testing``): values that respect the declarations (SPD,
+symmetric, diagonal, positive) but are otherwise generic — non-symmetric, mixed signs —
+so that a transpose or a sign cannot go unnoticed, found by rejection where the whole
+expression is finite, narrowing (positive log arguments, SPD det arguments, ...) only
+where generic points are outside the domain (``LADDER``).  ``fd_check`` compares a
+derivative with central finite differences along structure-respecting directions.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import expr as E
-from .check import CheckReport, fd_check, narrowed_note, relative_error, sample_point
+from .check import (CheckReport, fd_check, narrowed_note, relative_error, sample_point,
+                    structure_basis)
 from .diff import (CONVENTIONS, differential as _differential, gradients as _sweep, jacobian as _jacobian, project_gradient,
                    project_jacobian, structure_of)
 from .errors import DiffError, LimitError, MdiffError, ShapeError
@@ -665,20 +666,11 @@ class Solutions:
 
 
 def _structure_basis(var: Expr, value) -> np.ndarray:
-    """Orthonormal columns spanning vec of the values the variable may take (all of
-    them; symmetric or diagonal matrices for a declared structure)."""
+    """Orthonormal columns spanning vec of the values the variable may take (the
+    checker's structure basis, normalised)."""
     value = np.asarray(value, dtype=float)
-    if value.ndim < 2 or not var.props & {"diagonal", "symmetric", "spd"}:
-        return np.eye(value.size)
-    n = value.shape[0]
-    cols = []
-    for j in range(n):
-        for i in range(j, n):
-            if i != j and "diagonal" in var.props:
-                continue
-            e = np.zeros((n, n))
-            e[i, j] = e[j, i] = 1
-            cols.append(e.reshape(-1, order="F") / np.linalg.norm(e))
+    shape = value.shape if value.ndim == 2 else (value.size, 1)
+    cols = [e.reshape(-1, order="F") / np.linalg.norm(e) for e in structure_basis(var, shape)]
     return np.stack(cols, axis=1)
 
 
@@ -702,7 +694,8 @@ def _classify(p: Parsed, parts: list, at: dict) -> str:
                if a != b else np.atleast_2d(np.asarray(hessian(p, a).function()(**at), dtype=float))
                for b in names] for a in names]
     h = np.block(blocks)
-    q = _block_diag([_structure_basis(p.variables[n], at[n]) for n in names])
+    from scipy.linalg import block_diag
+    q = block_diag(*(_structure_basis(p.variables[n], at[n]) for n in names))
     hr = q.T @ ((h + h.T) / 2) @ q
     if not np.all(np.isfinite(hr)):
         return "not stationary"
@@ -715,17 +708,6 @@ def _classify(p: Parsed, parts: list, at: dict) -> str:
     if np.any(eig > tol) and np.any(eig < -tol):
         return "saddle"
     return "degenerate"
-
-
-def _block_diag(mats: list) -> np.ndarray:
-    rows = sum(m.shape[0] for m in mats)
-    cols = sum(m.shape[1] for m in mats)
-    out = np.zeros((rows, cols))
-    i = j = 0
-    for m in mats:
-        out[i:i + m.shape[0], j:j + m.shape[1]] = m
-        i, j = i + m.shape[0], j + m.shape[1]
-    return out
 
 
 def _solve_one(p: Parsed, name: str) -> Solution:
@@ -741,8 +723,8 @@ def _solve_one(p: Parsed, name: str) -> Solution:
 
 def _declaration_hint(p: Parsed, var: Expr, exc) -> str:
     """'; declaring S spd gives one' where that declaration makes grad f = 0 solvable."""
-    from .stationary import NoClosedForm, stationary_point
-    if var.rows != var.cols or var.is_scalar or var.props or "not linear" not in exc.message:
+    from .stationary import NoClosedForm, NotLinear, stationary_point
+    if var.rows != var.cols or var.is_scalar or var.props or not isinstance(exc, NotLinear):
         return ""
     spec = f"matrix({E.fmt_dim(var.rows)},{E.fmt_dim(var.cols)}) spd"
     try:
@@ -774,11 +756,9 @@ def solve(expr, wrt, symbols: dict | None = None):
 
 def _sequence(sols: dict, names: list) -> list | None:
     """An order in which each solution uses only earlier ones, or None (a cycle)."""
-    deps = {n: set(E.free_vars(s.expr)) & (set(names) - {n}) for n, s in sols.items()}
-    order: list = []
-    while len(order) < len(names):
-        ready = [n for n in names if n not in order and deps[n] <= set(order)]
-        if not ready:
-            return None
-        order.append(ready[0])
-    return order
+    import graphlib
+    deps = {n: set(E.free_vars(sols[n].expr)) & (set(names) - {n}) for n in names}
+    try:
+        return list(graphlib.TopologicalSorter(deps).static_order())
+    except graphlib.CycleError:
+        return None

@@ -297,29 +297,37 @@ def _declared_hints(var: Expr) -> set:
     return out
 
 
+def structure_kind(var: Expr, shape) -> str:
+    """'diagonal', 'symmetric' or 'general': the matrices a variable may take."""
+    r, c = shape
+    if "diagonal" in var.props:
+        return "diagonal"
+    return "symmetric" if var.props & {"symmetric", "spd"} and r == c and r > 1 else "general"
+
+
+def structure_basis(var: Expr, shape) -> list:
+    """A basis of the matrices the variable may take: unit entries, or E_ij + E_ji for a
+    symmetric one, or E_ii for a diagonal one (in vec order)."""
+    r, c = shape
+    kind = structure_kind(var, shape)
+    basis = []
+    for j in range(c):
+        for i in range(r):
+            if (kind == "diagonal" and i != j) or (kind == "symmetric" and i < j):
+                continue
+            e = np.zeros((r, c))
+            e[i, j] = 1
+            if kind == "symmetric":
+                e[j, i] = 1
+            basis.append(e)
+    return basis
+
+
 def directions(var: Expr, shape, rng, limit: int = 40):
     """Perturbation directions respecting the variable's structure."""
     r, c = shape
-    kind = "diagonal" if "diagonal" in var.props else (
-        "symmetric" if var.props & {"symmetric", "spd"} and r == c and r > 1 else "general")
-    basis = []
-    if kind == "diagonal":
-        for i in range(r):
-            e = np.zeros((r, c))
-            e[i, i] = 1
-            basis.append(e)
-    elif kind == "symmetric":
-        for i in range(r):
-            for j in range(i, c):
-                e = np.zeros((r, c))
-                e[i, j] = e[j, i] = 1
-                basis.append(e)
-    else:
-        for j in range(c):
-            for i in range(r):
-                e = np.zeros((r, c))
-                e[i, j] = 1
-                basis.append(e)
+    kind = structure_kind(var, shape)
+    basis = structure_basis(var, shape)
     if len(basis) > limit:
         idx = rng.choice(len(basis), limit, replace=False)
         basis = [basis[i] for i in idx]

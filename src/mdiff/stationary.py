@@ -48,6 +48,11 @@ class NoClosedForm(MdiffError):
     multiplied through by it, a non-smooth term, or a candidate that failed the check)."""
 
 
+class NotLinear(NoClosedForm):
+    """grad f = 0 is not linear in the variable, even multiplied through by it (where a
+    declaration such as ``spd`` may help)."""
+
+
 def nonsmooth_term(f: Expr, names) -> Expr | None:
     """The first ``abs``/``norm1``/``relu``/``sign`` node of ``f`` whose argument depends
     on one of ``names``."""
@@ -110,7 +115,7 @@ def stationary_point(f: Expr, var: Expr, simp: Simplifier | None = None):
             sol = E.unvec(E.neg(E.mul(E.inv(m), E.apply("vec", c))), var.shape)
         sol = Simplifier(mode="factor")(sol)
         return sol, how, g, verify_stationary(f, g, var, sol, expand)
-    raise NoClosedForm(
+    raise NotLinear(
         f"no closed form: the gradient wrt {var.name} is not linear in {var.name} (nor after "
         f"multiplying through by {var.name}); use mdiff.minimize / 'mdiff minimize' instead")
 

@@ -64,5 +64,7 @@ def test_no_import_cycles():
             visit(node)
 
 
-def test_the_registry_imports_nothing_of_mdiff():
-    assert _graph()["mdiff.ops"] == set()
+def test_the_registry_imports_only_the_shape_rules_and_they_nothing_of_mdiff():
+    graph = _graph()
+    assert graph["mdiff.ops"] == {"mdiff.shapes"}
+    assert graph["mdiff.shapes"] == set()

@@ -13,7 +13,7 @@ import mdiff
 from mdiff import expr as E
 from mdiff import ops
 from mdiff.derivatives import DIFFERENTIALS
-from mdiff.evaluate import Env, evaluate
+from mdiff.evaluate import Env, evaluate, to_user_layout
 from mdiff.parser import FUNCTION_ARITY
 from mdiff.printing.code import to_code
 from mdiff.printing.latex import to_latex
@@ -131,3 +131,138 @@ def test_every_elementwise_function_runs_on_the_array_api_backends(name, backend
     got = np.asarray(r.function(backend=backend)(x=x))
     assert np.allclose(got, r.function()(x=x), equal_nan=True)
     assert np.allclose(f(x=x), record.numpy(x))
+
+
+# --- matrix functions and reductions (ops.FUNCTIONS) -------------------------------------
+
+from mdiff import shapes  # noqa: E402
+
+FUNCTION_NAMES = sorted(ops.FUNCTIONS)
+
+
+def _function_case(name):
+    """(text, declarations, sample) for the record ``name`` applied to a variable."""
+    record = ops.FUNCTIONS[name]
+    rng = np.random.default_rng(2)
+    if record.shape is shapes.DIAG_MATRIX:
+        return f"{record.spelling}(x)", {"x": "vector(n)"}, {"x": rng.normal(size=3)}
+    if record.shape in (shapes.SQUARE, shapes.SQUARE_REDUCE, shapes.DIAG_VECTOR):
+        a = rng.normal(size=(3, 3))
+        if record.domain in ("spd", "posdet"):
+            a = a @ a.T + np.eye(3)
+        return f"{record.spelling}(X)", {"X": "matrix(n,n)"}, {"X": a}
+    return f"{record.spelling}(X)", {"X": "matrix(m,n)"}, {"X": rng.normal(size=(3, 2))}
+
+
+def _scalar_of(name, text):
+    return text if ops.FUNCTIONS[name].shape in (shapes.REDUCE, shapes.SQUARE_REDUCE) \
+        else f"sum({text})"
+
+
+@pytest.mark.parametrize("name", FUNCTION_NAMES)
+def test_the_language_reads_every_function_with_its_shape_rule(name):
+    record = ops.FUNCTIONS[name]
+    text, decls, _ = _function_case(name)
+    p = mdiff.parse(text, decls)
+    assert FUNCTION_ARITY[record.spelling] == 1
+    assert p.expr.op == name
+    x = next(iter(p.variables.values()))
+    assert p.expr.shape == tuple(record.shape.infer(E.KNOWN_SHAPES, x.shape, name))
+
+
+@pytest.mark.parametrize("name", FUNCTION_NAMES)
+def test_evaluation_and_generated_code_agree_with_every_function_record(name):
+    record = ops.FUNCTIONS[name]
+    text, decls, values = _function_case(name)
+    p = mdiff.parse(text, decls)
+    (vname, value), = values.items()
+    arg = value.reshape(-1, 1) if value.ndim == 1 else value
+    want = np.asarray(record.numpy(arg), dtype=float)
+    got = evaluate(p.expr, Env(values, p.variables))
+    assert np.allclose(got, want.reshape(got.shape))
+    namespace: dict = {}
+    exec(compile(to_code([p.expr], p.variables, "f"), "<generated>", "exec"), namespace)
+    out = np.asarray(namespace["f"](**values), dtype=float)
+    assert np.allclose(out, want.reshape(out.shape) if out.ndim else want.item())
+
+
+@pytest.mark.parametrize("name", FUNCTION_NAMES)
+def test_every_function_derivative_is_checked_numerically(name):
+    record = ops.FUNCTIONS[name]
+    text, decls, _ = _function_case(name)
+    wrt = next(iter(decls))
+    r = mdiff.diff(_scalar_of(name, text), wrt=wrt, symbols=decls)
+    if record.smooth:
+        assert r.check().ok
+    assert any(f"{record.spelling}(" in c.text for c in CASES), \
+        f"no derivative case calls {record.spelling}"
+
+
+@pytest.mark.parametrize("name", FUNCTION_NAMES)
+def test_printers_write_every_function_and_the_text_reads_back(name):
+    text, decls, _ = _function_case(name)
+    p = mdiff.parse(text, decls)
+    assert str(p) == text
+    assert mdiff.parse(str(p), decls).expr is p.expr
+    record = ops.FUNCTIONS[name]
+    from mdiff.printing.latex import TOOLS
+    from mdiff.printing.precedence import ATOM
+    arg = next(iter(decls))
+    want = record.latex(p.expr, (arg, ATOM), TOOLS)[0] if callable(record.latex) else \
+        ops.latex_of(record, arg, lambda t: f"\\left({t}\\right)")
+    assert to_latex(p.expr) == want
+
+
+@pytest.mark.parametrize("name", FUNCTION_NAMES)
+def test_sympy_interop_has_every_matrix_function_or_says_it_has_none(name):
+    text, decls, _ = _function_case(name)
+    p = mdiff.parse(text, decls)
+    try:
+        s = p.to_sympy()
+    except mdiff.MdiffError as exc:
+        assert not ops.FUNCTIONS[name].sympy and name in str(exc)
+        return
+    from mdiff.api import compare_exprs
+    back = mdiff.from_sympy(s)
+    assert compare_exprs(p.expr, back.expr, {**back.variables, **p.variables}).equal
+
+
+@pytest.mark.parametrize("name", [n for n in FUNCTION_NAMES if ops.FUNCTIONS[n].adjoint])
+def test_linear_functions_adjoint_and_jacobian_agree_with_the_function(name):
+    """<G, f(X)> = <f*(G), X> and vec(f(X)) = M vec(X) at random X and G."""
+    record = ops.FUNCTIONS[name]
+    text, decls, values = _function_case(name)
+    p = mdiff.parse(text, decls)
+    node = p.expr
+    (vname, value), = values.items()
+    x = value.reshape(-1, 1) if value.ndim == 1 else value
+    g = np.random.default_rng(3).normal(size=Env(values, p.variables).shape(node))
+    g_var = E.var("G", node.shape)
+    env = Env({**values, "G": to_user_layout(g_var, g)}, {**p.variables, "G": g_var})
+    fx = evaluate(node, env)
+    adj = evaluate(record.adjoint(E, node, g_var), env)
+    assert np.sum(g * fx) == pytest.approx(np.sum(adj * x))
+    m = evaluate(record.jacobian(E, node), env)
+    assert np.allclose(m @ x.reshape(-1, 1, order="F"), fx.reshape(-1, 1, order="F"))
+
+
+def test_function_domains_reach_the_sampler_and_smoothness_the_solver():
+    from mdiff.check import INVERTIBLE, POSITIVE_DET_DOMAIN, SPD_DOMAIN
+    from mdiff.stationary import NONSMOOTH
+    for name, record in ops.FUNCTIONS.items():
+        assert (name in INVERTIBLE) == (record.domain == "invertible")
+        assert (name in POSITIVE_DET_DOMAIN) == (record.domain == "posdet")
+        assert (name in SPD_DOMAIN) == (record.domain in ("spd", "posdet"))
+        assert (name in NONSMOOTH) == (not record.smooth)
+
+
+def test_every_record_is_complete():
+    for name, record in ops.RECORDS.items():
+        assert record.name == name and record.spelling in ops.SPELLINGS
+        assert isinstance(record.shape, shapes.Rule)
+        assert callable(record.numpy) and callable(record.differential)
+        assert isinstance(record.code, str) and record.latex
+        assert all(isinstance(h, tuple) and len(h) == 2 for h in record.helpers)
+        assert (record.adjoint is None) == (record.jacobian is None)
+        assert record.domain in (None, "positive", "bounded", "invertible", "spd", "posdet")
+        assert record.symmetric in (None, "kept", "always")

@@ -21,10 +21,16 @@ from .errors import EvaluationError, NoDomainPoint
 from .evaluate import Env, evaluate, evaluate_nodes
 from .expr import Expr, free_dims, postorder
 
-POSITIVE_DOMAIN = tuple(n for n, op in ops.ELEMENTWISE.items() if op.domain == "positive")
-BOUNDED_DOMAIN = tuple(n for n, op in ops.ELEMENTWISE.items() if op.domain == "bounded")
-POSITIVE_DET_DOMAIN = ("logdet",)
-SPD_DOMAIN = ("logdet", "det")
+def _with_domain(*domains) -> tuple:
+    return tuple(n for n, record in ops.RECORDS.items() if record.domain in domains)
+
+
+#: The operations whose records ask the sampler for a narrower domain.
+POSITIVE_DOMAIN = _with_domain("positive")
+BOUNDED_DOMAIN = _with_domain("bounded")
+POSITIVE_DET_DOMAIN = _with_domain("posdet")
+SPD_DOMAIN = _with_domain("posdet", "spd")
+INVERTIBLE = _with_domain("invertible")
 
 
 def _direct_vars(node: Expr):
@@ -206,10 +212,11 @@ def finite_at(exprs, variables: dict, point: Point) -> bool:
 
 
 def inverses_conditioned(root: Expr, vals: dict, max_condition: float = MAX_INV_CONDITION) -> bool:
-    """Every ``inv`` argument in ``root`` (values from ``evaluate_nodes``) is finite and
-    has a condition number of at most ``max_condition``."""
+    """Every argument of an inverse (a record whose domain is 'invertible') in ``root``
+    (values from ``evaluate_nodes``) is finite and has a condition number of at most
+    ``max_condition``."""
     for node in postorder(root):
-        if node.op == "inv":
+        if node.op in INVERTIBLE:
             a = vals[id(node.args[0])]
             if not np.all(np.isfinite(a)):
                 return False

@@ -4,8 +4,9 @@ A rule ``rule(node, d)`` returns the differential of ``node`` as an expression t
 linear in ``d(i)``, the differentials of its arguments (placeholders or zeros).  The
 engine (``diff.py``) reads both uses off the same rule: the backward sweep transposes
 the linear map (``linear.adjoint``) and the Jacobian vectorises it
-(``linear.vectorize``).  Adding a function means adding one line here; an operation
-without a rule is a ``DiffError`` naming it, never a silent zero.
+(``linear.vectorize``).  The rules of the structural operations are here; a function of
+the language brings its rule in its record (``ops.py``).  An operation without a rule is
+a ``DiffError`` naming it, never a silent zero.
 """
 
 from __future__ import annotations
@@ -15,25 +16,16 @@ from collections import Counter
 from . import expr as E
 from . import ops
 from .errors import DiffError
-from .expr import (Expr, add, apply, hadamard, mul, neg, num, ones, power, sub,
-                   transpose)
+from .expr import (Expr, add, apply, hadamard, mul, num, power, transpose)
 
 
-def inner(a: Expr, b: Expr) -> Expr:
-    """<a, b> = tr(a' b) = sum(a .* b), written the way a person would."""
-    if a.is_scalar:
-        return mul(a, b)
-    if a.cols == 1:
-        return mul(transpose(a), b)
-    return apply("tr", mul(transpose(a), b))
+inner = E.inner
 
 
-# --- elementwise functions: d phi(X) = phi'(X) .* dX -----------------------------------
-
-def _elementwise(node, d):
-    """d phi(X) = phi'(X) .* dX, phi' from the function's record (``ops.ELEMENTWISE``)."""
-    x = node.args[0]
-    return hadamard(ops.ELEMENTWISE[node.op].derivative(E, x, node), d(0))
+def _registered(node, d):
+    """The one rule of the registry's functions: the node's record's differential, handed
+    the constructors (for an elementwise function, phi'(X) .* dX)."""
+    return ops.RECORDS[node.op].differential(E, node, d)
 
 
 # --- the rules ---------------------------------------------------------------------------
@@ -90,49 +82,6 @@ def _mpow(node, d):
                  for i in range(k)))
 
 
-def _inv(node, d):
-    return neg(mul(node, d(0), node))
-
-
-def _det(node, d):
-    return mul(node, apply("tr", mul(E.inv(node.args[0]), d(0))))
-
-
-def _logdet(node, d):
-    return apply("tr", mul(E.inv(node.args[0]), d(0)))
-
-
-def _norm1(node, d):
-    return inner(apply("sign", node.args[0]), d(0))
-
-
-def _norm2(node, d):
-    return mul(inner(node.args[0], d(0)), power(node, num(-1)))
-
-
-def _logsumexp(node, d):
-    """d lse(X) = <exp(X - lse(X)), dX>  (softmax over all entries)."""
-    x = node.args[0]
-    if x.cols == 1:
-        return inner(apply("softmax", x), d(0))
-    weights = mul(apply("exp", neg(node)), apply("exp", x))
-    return inner(weights, d(0))
-
-
-def _softmax(node, d):
-    """Column-wise: dS = S .* dX - S .* (1 * 1'(S .* dX)); for a vector s .* dx - s*(s'dx)."""
-    s = node
-    dx = d(0)
-    if s.cols == 1:
-        return sub(hadamard(s, dx), mul(s, mul(transpose(s), dx)))
-    col_sums = mul(ones((s.rows, 1)), mul(ones((1, s.rows)), hadamard(s, dx)))
-    return sub(hadamard(s, dx), hadamard(s, col_sums))
-
-
-def _linear(fn):
-    return lambda node, d: apply(fn, d(0))
-
-
 def _kron(node, d):
     a, b = node.args
     return add(E.kron(d(0), b), E.kron(a, d(1)))
@@ -147,20 +96,9 @@ DIFFERENTIALS = {
     "mpow": _mpow,
     "T": lambda node, d: transpose(d(0)),
     "kron": _kron,
-    "inv": _inv,
-    "det": _det,
-    "logdet": _logdet,
-    "tr": _linear("tr"),
-    "sum": _linear("sum"),
-    "vec": _linear("vec"),
-    "diagm": _linear("diag"),
-    "diagv": _linear("diag"),
     "unvec": lambda node, d: E.unvec(d(0), node.shape),
-    "norm1": _norm1,
-    "norm2": _norm2,
-    "logsumexp": _logsumexp,
-    "softmax": _softmax,
-    **{f: _elementwise for f in E.ELEMENTWISE},
+    # every function of the registry: its record's differential
+    **{name: _registered for name in ops.RECORDS},
 }
 
 #: Leaves: constants have differential zero; variables are handled by the engine.

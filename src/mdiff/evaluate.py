@@ -1,6 +1,7 @@
 """Numeric evaluation of an expression DAG with numpy (DESIGN §3 layouts).
 
-One table, ``NUMPY``, maps every op to a function of 2-D float arrays; evaluation
+One table, ``NUMPY``, maps every op to a function of 2-D float arrays (a function of
+the language brings its own, in its record); evaluation
 visits each shared node once, children first, without recursion.  Inputs and outputs
 follow the user-facing layout: scalars are floats, vectors 1-D arrays, matrices 2-D.
 """
@@ -8,7 +9,6 @@ follow the user-facing layout: scalars are floats, vectors 1-D arrays, matrices 
 from __future__ import annotations
 
 import numpy as np
-import scipy.special as sps
 import sympy as sp
 
 from . import ops
@@ -100,25 +100,12 @@ def _mul(e: Expr, *xs):
     return out * acc
 
 
-def _logdet(e, x):
-    sign, logabs = np.linalg.slogdet(x)
-    return np.array([[logabs if sign > 0 else np.nan]])
-
-
-def _softmax(e, x):
-    return sps.softmax(x, axis=0)
-
-
-def _inv(e, x):
-    try:
-        return np.linalg.inv(x)
-    except np.linalg.LinAlgError:
-        return np.full(x.shape, np.nan)
-
-
-def _s(f):
-    """Wrap a function returning a float as a 1x1 array."""
-    return lambda e, x: np.array([[f(x)]])
+def _from_record(record):
+    """A registered function on a 2-D array; a scalar result becomes a 1x1 array."""
+    def impl(e, x):
+        out = record.numpy(x)
+        return out if np.ndim(out) == 2 else np.array([[out]], dtype=float)
+    return impl
 
 
 #: op -> numpy implementation taking (node, *argument values) -> 2-D array.
@@ -130,20 +117,9 @@ NUMPY = {
     "mpow": lambda e, x: np.linalg.matrix_power(x, e.data),
     "T": lambda e, x: x.T,
     "kron": lambda e, a, b: np.kron(a, b),
-    "inv": _inv,
-    "det": _s(np.linalg.det),
-    "logdet": _logdet,
-    "tr": _s(np.trace),
-    "sum": _s(np.sum),
-    "norm1": _s(lambda x: np.abs(x).sum()),
-    "norm2": _s(lambda x: np.sqrt((x * x).sum())),
-    "logsumexp": _s(sps.logsumexp),
-    "vec": lambda e, x: x.reshape(-1, 1, order="F"),
     "unvec": None,  # needs the node's numeric shape: handled in evaluate()
-    "diagm": lambda e, v: np.diag(v[:, 0]),
-    "diagv": lambda e, x: np.diag(x).reshape(-1, 1).copy(),
-    "softmax": _softmax,
-    **{name: (lambda f: lambda e, x: f(x))(op.numpy) for name, op in ops.ELEMENTWISE.items()},
+    # every function of the registry: its record's numpy implementation
+    **{name: _from_record(record) for name, record in ops.RECORDS.items()},
 }
 
 

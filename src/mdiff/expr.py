@@ -29,7 +29,7 @@ from typing import Iterable, Iterator
 
 import sympy as sp
 
-from . import ops
+from . import ops, shapes
 from .errors import LimitError, ShapeError
 
 #: The text printer, registered by ``printing.text`` when it is imported.
@@ -46,9 +46,9 @@ ZERO_R = sp.Integer(0)
 
 #: Elementwise functions of the language (one argument, same shape out): the registry's.
 ELEMENTWISE = tuple(ops.ELEMENTWISE)
-_ZERO_PRESERVING = frozenset(name for name, op in ops.ELEMENTWISE.items() if op.zero_preserving)
-#: Functions of one matrix argument that return a scalar.
-REDUCTIONS = ("tr", "det", "logdet", "sum", "norm1", "norm2", "logsumexp")
+#: Functions of one matrix argument that return a scalar (the registry's reductions).
+REDUCTIONS = tuple(name for name, f in ops.FUNCTIONS.items()
+                   if f.shape in (shapes.REDUCE, shapes.SQUARE_REDUCE))
 
 #: Properties a declaration may give a variable.
 PROPERTIES = ("symmetric", "spd", "diagonal", "positive")
@@ -300,12 +300,12 @@ def depends_on(root: Expr, names: Iterable[str]) -> bool:
 
 # --- shape checks --------------------------------------------------------------
 
-def _same_dim(a, b) -> bool:
+def same_dim(a, b) -> bool:
     return a == b or sp.simplify(a - b) == 0
 
 
 def require_same_shape(what: str, a: Expr, b: Expr) -> None:
-    if not (_same_dim(a.rows, b.rows) and _same_dim(a.cols, b.cols)):
+    if not (same_dim(a.rows, b.rows) and same_dim(a.cols, b.cols)):
         raise ShapeError(f"{what}: shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} differ")
 
 
@@ -408,11 +408,14 @@ def is_symmetric(e: Expr) -> bool:
 def _symmetric(e: Expr) -> bool:
     if e.op == "var":
         return bool(e.props & {"symmetric", "spd", "diagonal"}) or e.is_scalar
-    if e.op in ("eye", "num", "diagm", "comm"):
+    if e.op in ("eye", "num", "comm"):
         return e.op != "comm" or e.data[0] == e.data[1]
     if e.op == "fill":
         return e.rows == e.cols
-    if e.op in ("inv", "mpow", "pow") or e.op in ELEMENTWISE:
+    record = ops.RECORDS.get(e.op)
+    if record is not None and record.symmetric is not None:
+        return record.symmetric == "always" or is_symmetric(e.args[0])
+    if e.op in ("mpow", "pow"):
         return is_symmetric(e.args[0])
     if e.op == "add":   # every term symmetric, or the terms closed under transposition
         return all(is_symmetric(t) for t in e.args) or (
@@ -514,7 +517,7 @@ def mul(*factors: Expr) -> Expr:
             acc_scalar = acc_scalar and b.is_scalar
         else:
             left = chain[-1]
-            if not _same_dim(left.cols, b.rows):
+            if not same_dim(left.cols, b.rows):
                 rows = chain[0].rows
                 raise ShapeError(
                     f"matrix product: {fmt_shape((rows, left.cols))} times {fmt_shape(b.shape)} "
@@ -655,7 +658,7 @@ def power(base: Expr, exponent: Expr) -> Expr:
 def matrix_power(x: Expr, k: int) -> Expr:
     if x.is_scalar:
         return power(x, num(k))
-    if not _same_dim(x.rows, x.cols):
+    if not same_dim(x.rows, x.cols):
         raise ShapeError(f"matrix power of a non-square {fmt_shape(x.shape)} matrix")
     if k == 0:
         return eye(x.rows)
@@ -678,87 +681,58 @@ def kron(a: Expr, b: Expr) -> Expr:
     return Expr("kron", (a, b), None, (a.rows * b.rows, a.cols * b.cols))
 
 
-def _square(what: str, x: Expr) -> None:
-    if not _same_dim(x.rows, x.cols):
-        raise ShapeError(f"{what} needs a square matrix, not {fmt_shape(x.shape)}")
+class _KnownShapes:
+    """The shape algebra of built nodes (``shapes.ShapeAlgebra``): sizes are known, so
+    a rule checks them."""
+
+    @staticmethod
+    def square(shape, what):
+        if not same_dim(shape[0], shape[1]):
+            raise ShapeError(f"{what} needs a square matrix, not {fmt_shape(shape)}")
+
+    @staticmethod
+    def is_column(shape):
+        return shape[1] == 1
+
+    @staticmethod
+    def times(a, b):
+        return a * b
+
+
+KNOWN_SHAPES = _KnownShapes()
 
 
 def inv(x: Expr) -> Expr:
-    if x.is_scalar:
-        return power(x, num(-1))
-    _square("inv", x)
-    if x.op == "inv":
-        return x.args[0]
-    if x.op == "eye":
-        return x
-    return Expr("inv", (x,), None, x.shape)
-
-
-def _one_plus_exp(x: Expr) -> Expr | None:
-    """z where x is 1 + exp(z) (in either order), else None."""
-    if x.op != "add" or len(x.args) != 2:
-        return None
-    one = [t for t in x.args if t.op in ("fill", "num") and t.data == 1]
-    ex = [t for t in x.args if t.op == "exp"]
-    return ex[0].args[0] if one and ex else None
+    return apply("inv", x)
 
 
 def apply(fn: str, x: Expr) -> Expr:
-    """A function of the language applied to one argument (shape rules here)."""
-    if fn in ELEMENTWISE:
-        if is_zero(x) and fn in _ZERO_PRESERVING:
-            return x
-        if fn == "log" and _one_plus_exp(x) is not None:
-            # log(1 + exp(z)) is softplus(z) as soon as it is built, so that evaluation,
-            # generated code and derivatives (sigmoid(z), not exp(z)*sigmoid(-z)) all use
-            # the overflow-free form
-            return Expr("softplus", (_one_plus_exp(x),), None, x.shape)
-        return Expr(fn, (x,), None, x.shape)
-    if fn == "inv":
-        return inv(x)
-    if fn in ("tr", "det", "logdet"):
-        if x.is_scalar:
-            return x if fn != "logdet" else apply("log", x)
-        _square(fn, x)
-        if fn == "tr" and x.op == "eye":
-            return dim_scalar(x.rows)
-        if fn == "tr" and x.op == "T":
-            return apply("tr", x.args[0])
-        if fn == "tr" and x.op == "kron" and all(_same_dim(a.rows, a.cols) for a in x.args):
-            # tr(A ⊗ B) = tr(A)*tr(B) here, not in the identity catalogue: the input is
-            # differentiated as built, and the Kronecker form's adjoint has no matrix form
-            a, b = (apply("tr", f) for f in x.args)
-            return power(a, num(2)) if a is b else _mul2(a, b)
-        return Expr(fn, (x,), None, (ONE, ONE))
-    if fn in ("sum", "norm1", "norm2", "logsumexp"):
-        if x.is_scalar:
-            return {"sum": x, "norm1": apply("abs", x), "norm2": apply("abs", x),
-                    "logsumexp": x}[fn]
-        if fn == "sum" and x.op == "fill":
-            return _mul2(num(x.data), dim_scalar(x.rows * x.cols))
-        return Expr(fn, (x,), None, (ONE, ONE))
-    if fn == "vec":
-        if x.cols == 1:
-            return x
-        if x.op == "fill":
-            return fill(x.data, (x.rows * x.cols, ONE))
-        return Expr("vec", (x,), None, (x.rows * x.cols, ONE))
-    if fn == "diag":
-        if x.is_scalar:
-            return x
-        if x.cols == 1:
-            return Expr("diagm", (x,), None, (x.rows, x.rows))
-        _square("diag", x)
-        if x.op == "diagm":
-            return x.args[0]
-        if x.op == "eye":
-            return ones((x.rows, ONE))
-        return Expr("diagv", (x,), None, (x.rows, ONE))
-    if fn == "softmax":
-        if x.is_scalar:
-            return num(1)
-        return Expr("softmax", (x,), None, x.shape)
-    raise ValueError(f"no function {fn!r}")
+    """A function of the language applied to one argument: its record's shape rule
+    checks the argument, its ``build`` may return a simpler node (``tr(eye(n)) = n``)."""
+    try:
+        record = ops.reading(fn, KNOWN_SHAPES, x.shape) if fn in ops.SPELLINGS \
+            else ops.RECORDS[fn]
+    except KeyError:
+        raise ValueError(f"no function {fn!r}") from None
+    shape = record.shape.infer(KNOWN_SHAPES, x.shape, record.spelling)
+    built = record.build(_CONSTRUCTORS, x)
+    if built is not None:
+        return built
+    return Expr(record.name, (x,), None, tuple(map(sp.sympify, shape)))
+
+
+def diag_of_vec(x: Expr) -> Expr:
+    """diag(vec(x)): the matrix that multiplies vec(Y) entrywise by vec(x)."""
+    return apply("diag", apply("vec", x)) if x.size != 1 else x
+
+
+def inner(a: Expr, b: Expr) -> Expr:
+    """<a, b> = tr(a' b) = sum(a .* b), written the way a person would."""
+    if a.is_scalar:
+        return mul(a, b)
+    if a.cols == 1:
+        return mul(transpose(a), b)
+    return apply("tr", mul(transpose(a), b))
 
 
 def unvec(v: Expr, shape) -> Expr:
@@ -797,13 +771,9 @@ def rebuild(e: Expr, args: tuple) -> Expr:
         return matrix_power(args[0], e.data)
     if op == "kron":
         return kron(*args)
-    if op == "inv":
-        return inv(args[0])
-    if op == "diagm" or op == "diagv":
-        return apply("diag", args[0])
     if op == "unvec":
         return unvec(args[0], e.shape)
-    return apply(op, args[0])
+    return apply(ops.RECORDS[op].spelling, args[0])
 
 
 def substitute(root: Expr, mapping: dict) -> Expr:
@@ -826,3 +796,7 @@ def count_nodes(root: Expr, limit: int | None = None) -> int:
         if limit is not None and n > limit:
             raise LimitError(f"expression has more than {limit} distinct nodes")
     return n
+
+
+#: The node constructors, as the registry's records are handed them (``E``).
+_CONSTRUCTORS = sys.modules[__name__]

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 from . import expr as E
+from . import ops
 from .derivatives import inner
 from .errors import DiffError
-from .expr import (Expr, add, apply, commutation, eye, hadamard, kron, mul, num, ones,
-                   postorder, transpose, unvec)
+from .expr import (Expr, add, apply, commutation, eye, hadamard, kron, mul, num, postorder, transpose, unvec)
 
 
 class _Live:
@@ -82,13 +82,11 @@ ADJOINT = {
     "mul": _adj_mul,
     "T": lambda e, g, live: [(e.args[0], transpose(g))],
     "had": _adj_had,
-    "tr": lambda e, g, live: [(e.args[0], mul(g, eye(e.args[0].rows)))],
-    "sum": lambda e, g, live: [(e.args[0], mul(g, ones(e.args[0].shape)))],
-    "vec": lambda e, g, live: [(e.args[0], unvec(g, e.args[0].shape))],
     "unvec": lambda e, g, live: [(e.args[0], apply("vec", g))],
-    "diagm": lambda e, g, live: [(e.args[0], apply("diag", g))],
-    "diagv": lambda e, g, live: [(e.args[0], apply("diag", g))],
     "kron": _adj_generic,
+    # the linear functions of the registry: their records' adjoints
+    **{name: (lambda f: lambda e, g, live: [(e.args[0], f.adjoint(E, e, g))])(record)
+       for name, record in ops.RECORDS.items() if record.adjoint is not None},
 }
 
 
@@ -115,11 +113,6 @@ def adjoint(L: Expr, g: Expr) -> dict:
 
 def _vec_of(x: Expr) -> Expr:
     return apply("vec", x)
-
-
-def _diag_of_vec(x: Expr) -> Expr:
-    """diag(vec(x)) as a matrix."""
-    return apply("diag", _vec_of(x)) if x.size != 1 else x
 
 
 def _vz_mul(e: Expr, V, live, size):
@@ -150,29 +143,17 @@ def _vz_kron(e: Expr, V, live, size):
     return add(*terms)
 
 
-def _vz_diagm(e, V, live, size):
-    n = e.rows
-    return mul(_diag_of_vec(eye(n)), kron(ones((n, 1)), eye(n)), V(e.args[0]))
-
-
-def _vz_diagv(e, V, live, size):
-    n = e.rows
-    return mul(kron(ones((1, n)), eye(n)), _diag_of_vec(eye(n)), V(e.args[0]))
-
-
 VECTORIZE = {
     "add": lambda e, V, live, size: add(*(V(t) for t in e.args)),
     "mul": _vz_mul,
     "T": lambda e, V, live, size: mul(commutation(e.cols, e.rows), V(e.args[0])),
     "had": lambda e, V, live, size: mul(
-        _diag_of_vec(e.args[1 - _the_live_index(e, live)]), V(e.args[_the_live_index(e, live)])),
-    "tr": lambda e, V, live, size: mul(transpose(_vec_of(eye(e.args[0].rows))), V(e.args[0])),
-    "sum": lambda e, V, live, size: mul(ones((1, e.args[0].size)), V(e.args[0])),
-    "vec": lambda e, V, live, size: V(e.args[0]),
+        E.diag_of_vec(e.args[1 - _the_live_index(e, live)]), V(e.args[_the_live_index(e, live)])),
     "unvec": lambda e, V, live, size: V(e.args[0]),
-    "diagm": _vz_diagm,
-    "diagv": _vz_diagv,
     "kron": _vz_kron,
+    # the linear functions of the registry: vec(f(dX)) = M vec(dX), M their records' Jacobian
+    **{name: (lambda f: lambda e, V, live, size: mul(f.jacobian(E, e), V(e.args[0])))(record)
+       for name, record in ops.RECORDS.items() if record.jacobian is not None},
 }
 
 

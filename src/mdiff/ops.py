@@ -1,17 +1,27 @@
 """The operation registry: each function of the language declared once, in one record.
 
-Every consumer reads its part of the record — the parser (names, arity), the node
-constructors (shape, structural facts), the table of differentials, the numpy
-evaluator, the array-API code printer, the LaTeX printer, the checker's sampler (the
-domain) and the solver (smoothness) — so adding a function is adding a record here
-and its derivative cases to the tests; ``tests/test_registry.py`` fails when any
-consumer lacks a part of a record.
+Every consumer reads its part of the record — the parser (spelling, shape rule), the
+node constructors (shape, folds, structural facts), the table of differentials and the
+linear-map tables, the numpy evaluator, the array-API code printer, the LaTeX and text
+printers, the checker's sampler (the domain) and the solver (smoothness) — so adding a
+function is adding a record here and its derivative cases to the tests;
+``tests/test_registry.py`` fails when any consumer lacks a part of a record.
 
-This first part of the registry holds the elementwise functions ``phi(X)``, applied
-entry by entry: their shape is the argument's and their differential is
-``d phi(X) = phi'(X) .* dX``, so a record needs only the scalar derivative.  The module
-imports nothing of mdiff (the derivative is handed the node constructors, ``E``) and
-nothing heavy: numpy only.
+Two kinds of record share one interface (``shape``, ``spelling``, ``differential``,
+``numpy``, ``code``, ``helpers``, ``latex``, ``build``, ``domain``, ``smooth``,
+``symmetric``, ``sympy``):
+
+* ``Elementwise`` — ``phi(X)`` applied entry by entry: one line, given phi' as an
+  expression; its shape is the argument's and ``d phi(X) = phi'(X) .* dX``.
+* ``Function`` — a matrix function or reduction of one matrix argument, one block: its
+  shape rule (``shapes.py``), its differential, and for a linear function its adjoint and
+  its vec-Jacobian (the ``linear`` helper writes the differential from them).
+
+The structural operations (sums, products, transposes, powers, Kronecker products,
+``unvec`` and the constant matrices) are the algebra itself, not records: their rules
+live with the constructors (``expr.py``) and each consumer's core.  The module imports
+nothing of mdiff but the shape rules (rules are handed the node constructors, ``E``)
+and nothing heavy: numpy, and SciPy only inside the two functions that use it.
 """
 
 from __future__ import annotations
@@ -20,6 +30,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from . import shapes
 
 
 @dataclass(frozen=True)
@@ -49,10 +61,51 @@ class Elementwise:
     smooth: bool = True
     helper: str | None = None
     sympy: str | None = None
+    #: a rewrite made when the node is built, ``(E, x) -> node or None``
+    rewrite: Callable | None = None
+
+    # --- the interface every record has -------------------------------------------------
+    shape = shapes.SAME
+    symmetric = "kept"          # phi(S) is symmetric for a symmetric S
+    adjoint = jacobian = None   # not linear
+
+    @property
+    def spelling(self) -> str:
+        return self.name
+
+    @property
+    def helpers(self) -> tuple:
+        return ((self.name, self.helper),) if self.helper else ()
+
+    def differential(self, E, node, d):
+        """d phi(X) = phi'(X) .* dX."""
+        return E.hadamard(self.derivative(E, node.args[0], node), d(0))
+
+    def build(self, E, x):
+        if self.zero_preserving and E.is_zero(x):
+            return x
+        return self.rewrite(E, x) if self.rewrite is not None else None
 
 
 def _one(E, x):
     return E.ones(x.shape)
+
+
+def _softplus_of_log(E, x):
+    """log(1 + exp(z)) is softplus(z) as soon as it is built, so that evaluation,
+    generated code and derivatives (sigmoid(z), not exp(z)*sigmoid(-z)) all use the
+    overflow-free form."""
+    z = _one_plus_exp(x)
+    return None if z is None else E.apply("softplus", z)
+
+
+def _one_plus_exp(x):
+    """z where x is 1 + exp(z) (in either order), else None."""
+    if x.op != "add" or len(x.args) != 2:
+        return None
+    one = [t for t in x.args if t.op in ("fill", "num") and t.data == 1]
+    ex = [t for t in x.args if t.op == "exp"]
+    return ex[0].args[0] if one and ex else None
 
 
 _SIGMOID_HELPER = '''def _sigmoid(z, xp):
@@ -94,7 +147,7 @@ ELEMENTWISE = {op.name: op for op in (
                 "xp.tanh({0})", "\\tanh", zero_preserving=True, sympy="tanh"),
     Elementwise("exp", lambda E, x, y: y, np.exp, "xp.exp({0})", "\\exp", sympy="exp"),
     Elementwise("log", lambda E, x, y: E.power(x, E.num(-1)), np.log, "xp.log({0})",
-                "\\log", domain="positive", sympy="log"),
+                "\\log", domain="positive", sympy="log", rewrite=_softplus_of_log),
     Elementwise("log1p", lambda E, x, y: E.power(E.add(_one(E, x), x), E.num(-1)), np.log1p,
                 "xp.log1p({0})", "\\log\\left(1 + {0}\\right)", domain="positive",
                 zero_preserving=True),
@@ -126,3 +179,254 @@ def latex_of(op: Elementwise, argument: str, paren: Callable[[str], str]) -> str
     if "{0}" in op.latex:
         return op.latex.format(argument)
     return op.latex.format() + paren(argument)
+
+
+# --- matrix functions and reductions ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Function:
+    """A function of one matrix argument (a reduction, ``inv``, ``vec``, ``diag``, ...).
+
+    ``shape``: the shape rule (``shapes.py``).  ``differential(E, node, d)``: the
+    differential of ``node``, linear in ``d(0)`` (the argument's differential).
+    ``numpy``: a 2-D array to a 2-D array or a float (a scalar result).  ``code``: the
+    array-API expression (``{0}`` the argument, ``{rows}``/``{cols}`` the result's sizes;
+    a scalar result is a 1×1 array) calling the ``helpers`` — ``(name, source)`` pairs
+    emitted into generated modules.  ``latex``: a macro (``\\\\det``), a template with
+    ``{0}``, or ``(node, argument (text, prec), tex) -> (text, prec)`` given the LaTeX
+    printer's tools.  ``spelling``: the name in the language when it is not ``name``
+    (``diag`` reads a vector as ``diagm``, a square matrix as ``diagv``).  ``build(E, x)``:
+    a simpler node the constructor returns instead (``tr(eye(n)) = n``), or None.
+    ``domain``: what the checker needs of the argument — 'invertible' (well conditioned),
+    'spd' (sampled SPD when generic points fail), 'posdet' (a positive determinant at every
+    draw).  ``symmetric``: 'always' (the result is symmetric) or 'kept' (for a symmetric
+    argument).  ``adjoint(E, node, g)`` and ``jacobian(E, node)``: for a linear function,
+    the G_X with <g, f(dX)> = <G_X, dX>, and the M with vec(f(X)) = M vec(X).
+    ``sympy``: the SymPy matrix-expression class's name, or None (then the interop says
+    SymPy has no such expression)."""
+
+    name: str
+    shape: shapes.Rule
+    differential: Callable
+    numpy: Callable
+    code: str
+    latex: str | Callable
+    spelling: str = ""
+    build: Callable = lambda E, x: None
+    domain: str | None = None
+    smooth: bool = True
+    symmetric: str | None = None
+    adjoint: Callable | None = None
+    jacobian: Callable | None = None
+    helpers: tuple = ()
+    sympy: str | None = None
+
+    def __post_init__(self):
+        if not self.spelling:
+            object.__setattr__(self, "spelling", self.name)
+
+
+def linear(name: str, shape: shapes.Rule, adjoint: Callable, jacobian: Callable, **parts):
+    """A linear function: its differential is itself applied to dX, and the backward and
+    Jacobian tables read its adjoint and its vec-Jacobian."""
+    spelling = parts.get("spelling") or name
+    return Function(name, shape, lambda E, node, d: E.apply(spelling, d(0)),
+                    adjoint=adjoint, jacobian=jacobian, **parts)
+
+
+SUMSQ_HELPER = ("sumsq", '''def _sumsq(z, xp):
+    # sum of squares; with NumPy a dot product, which makes no squared temporary
+    if xp.__name__.endswith("numpy"):
+        return xp.reshape(xp.asarray(xp.vdot(z, z)), (1, 1))
+    return xp.reshape(xp.sum(z * z), (1, 1))''')
+
+_LOGDET_HELPER = ("logdet", '''def _logdet(x, xp):
+    sign, logabs = xp.linalg.slogdet(x)
+    return xp.reshape(xp.where(sign > 0, logabs, xp.nan), (1, 1))''')
+
+_LOGSUMEXP_HELPER = ("logsumexp", '''def _logsumexp(z, xp):
+    m = xp.max(z)
+    return xp.reshape(m + xp.log(xp.sum(xp.exp(z - m))), (1, 1))''')
+
+_SOFTMAX_HELPER = ("softmax", '''def _softmax(z, xp):
+    e = xp.exp(z - xp.max(z, axis=0, keepdims=True))
+    return e / xp.sum(e, axis=0, keepdims=True)''')
+
+
+def _np_inv(x):
+    try:
+        return np.linalg.inv(x)
+    except np.linalg.LinAlgError:
+        return np.full(x.shape, np.nan)
+
+
+def _np_logdet(x):
+    sign, logabs = np.linalg.slogdet(x)
+    return logabs if sign > 0 else np.nan
+
+
+def _np_logsumexp(x):
+    from scipy.special import logsumexp     # SciPy only where the function is used
+    return logsumexp(x)
+
+
+def _np_softmax(x):
+    from scipy.special import softmax
+    return softmax(x, axis=0)
+
+
+def _build_inv(E, x):
+    if x.is_scalar:
+        return E.power(x, E.num(-1))
+    if x.op == "inv":
+        return x.args[0]
+    if x.op == "eye":
+        return x
+    return None
+
+
+def _build_tr(E, x):
+    if x.is_scalar:
+        return x
+    if x.op == "eye":
+        return E.dim_scalar(x.rows)
+    if x.op == "T":
+        return E.apply("tr", x.args[0])
+    if x.op == "kron" and all(E.same_dim(a.rows, a.cols) for a in x.args):
+        # tr(A ⊗ B) = tr(A)*tr(B) here, not in the identity catalogue: the input is
+        # differentiated as built, and the Kronecker form's adjoint has no matrix form
+        a, b = (E.apply("tr", f) for f in x.args)
+        return E.power(a, E.num(2)) if a is b else E.mul(a, b)
+    return None
+
+
+def _build_sum(E, x):
+    if x.is_scalar:
+        return x
+    if x.op == "fill":
+        return E.mul(E.num(x.data), E.dim_scalar(x.rows * x.cols))
+    return None
+
+
+def _build_vec(E, x):
+    if x.cols == 1:
+        return x
+    if x.op == "fill":
+        return E.fill(x.data, (x.rows * x.cols, 1))
+    return None
+
+
+def _build_diagv(E, x):
+    if x.op == "diagm":
+        return x.args[0]
+    if x.op == "eye":
+        return E.ones((x.rows, 1))
+    return None
+
+
+def _scalar_is(fn):
+    """build: on a scalar argument the function is ``fn(E, x)``."""
+    return lambda E, x: fn(E, x) if x.is_scalar else None
+
+
+def _norm_latex(sub):
+    def latex(node, arg, tex):
+        s = sub(node.args[0])
+        return (tex.delims(arg[0], "\\lVert", "\\rVert") + f"_{{{s}}}", tex.ATOM)
+    return latex
+
+
+def _d_logsumexp(E, node, d):
+    """d lse(X) = <exp(X - lse(X)), dX>  (softmax over all entries)."""
+    x = node.args[0]
+    if x.cols == 1:
+        return E.inner(E.apply("softmax", x), d(0))
+    weights = E.mul(E.apply("exp", E.neg(node)), E.apply("exp", x))
+    return E.inner(weights, d(0))
+
+
+def _d_softmax(E, node, d):
+    """Column-wise: dS = S .* dX - S .* (1 * 1'(S .* dX)); for a vector s .* dx - s*(s'dx)."""
+    s, dx = node, d(0)
+    if s.cols == 1:
+        return E.sub(E.hadamard(s, dx), E.mul(s, E.mul(E.transpose(s), dx)))
+    col_sums = E.mul(E.ones((s.rows, 1)), E.mul(E.ones((1, s.rows)), E.hadamard(s, dx)))
+    return E.sub(E.hadamard(s, dx), E.hadamard(s, col_sums))
+
+
+FUNCTIONS = {f.name: f for f in (
+    Function("inv", shapes.SQUARE, lambda E, node, d: E.neg(E.mul(node, d(0), node)),
+             _np_inv, "xp.linalg.inv({0})", lambda node, arg, tex: (tex.sup(arg, "-1"), tex.POSTFIX),
+             build=_build_inv, domain="invertible", symmetric="kept", sympy="Inverse"),
+    Function("det", shapes.SQUARE_REDUCE,
+             lambda E, node, d: E.mul(node, E.apply("tr", E.mul(E.inv(node.args[0]), d(0)))),
+             np.linalg.det, "xp.reshape(xp.linalg.det({0}), (1, 1))", "\\det",
+             build=_scalar_is(lambda E, x: x), domain="spd", sympy="Determinant"),
+    Function("logdet", shapes.SQUARE_REDUCE,
+             lambda E, node, d: E.apply("tr", E.mul(E.inv(node.args[0]), d(0))),
+             _np_logdet, "_logdet({0}, xp)", "\\log\\det", helpers=(_LOGDET_HELPER,),
+             build=_scalar_is(lambda E, x: E.apply("log", x)), domain="posdet"),
+    linear("tr", shapes.SQUARE_REDUCE,
+           lambda E, node, g: E.mul(g, E.eye(node.args[0].rows)),
+           lambda E, node: E.transpose(E.apply("vec", E.eye(node.args[0].rows))),
+           numpy=np.trace, code="xp.reshape(xp.sum(xp.linalg.diagonal({0})), (1, 1))",
+           latex="\\operatorname{{tr}}", build=_build_tr, sympy="Trace"),
+    linear("sum", shapes.REDUCE,
+           lambda E, node, g: E.mul(g, E.ones(node.args[0].shape)),
+           lambda E, node: E.ones((1, node.args[0].size)),
+           numpy=np.sum, code="xp.reshape(xp.sum({0}), (1, 1))", latex="\\operatorname{{sum}}",
+           build=_build_sum),
+    Function("norm1", shapes.REDUCE,
+             lambda E, node, d: E.inner(E.apply("sign", node.args[0]), d(0)),
+             lambda x: np.abs(x).sum(), "xp.reshape(xp.sum(xp.abs({0})), (1, 1))",
+             _norm_latex(lambda x: "1"), build=_scalar_is(lambda E, x: E.apply("abs", x)),
+             smooth=False),
+    Function("norm2", shapes.REDUCE,
+             lambda E, node, d: E.mul(E.inner(node.args[0], d(0)), E.power(node, E.num(-1))),
+             lambda x: np.sqrt((x * x).sum()), "xp.sqrt(_sumsq({0}, xp))",
+             _norm_latex(lambda x: "2" if (x.rows == 1 or x.cols == 1) else "F"),
+             helpers=(SUMSQ_HELPER,), build=_scalar_is(lambda E, x: E.apply("abs", x))),
+    Function("logsumexp", shapes.REDUCE, _d_logsumexp, _np_logsumexp, "_logsumexp({0}, xp)",
+             "\\operatorname{{logsumexp}}", helpers=(_LOGSUMEXP_HELPER,),
+             build=_scalar_is(lambda E, x: x)),
+    Function("softmax", shapes.SAME, _d_softmax, _np_softmax, "_softmax({0}, xp)",
+             "\\operatorname{{softmax}}", helpers=(_SOFTMAX_HELPER,),
+             build=_scalar_is(lambda E, x: E.num(1))),
+    linear("vec", shapes.VEC,
+           lambda E, node, g: E.unvec(g, node.args[0].shape),
+           lambda E, node: E.eye(node.args[0].size),
+           numpy=lambda x: x.reshape(-1, 1, order="F"), code="xp.reshape({0}.T, (-1, 1))",
+           latex="\\operatorname{{vec}}", build=_build_vec),
+    linear("diagm", shapes.DIAG_MATRIX,
+           lambda E, node, g: E.apply("diag", g),
+           lambda E, node: E.mul(E.diag_of_vec(E.eye(node.rows)),
+                                 E.kron(E.ones((node.rows, 1)), E.eye(node.rows))),
+           spelling="diag", numpy=lambda v: np.diag(v[:, 0]), code="{0} * xp.eye({rows})",
+           latex="\\operatorname{{diag}}", build=_scalar_is(lambda E, x: x), symmetric="always"),
+    linear("diagv", shapes.DIAG_VECTOR,
+           lambda E, node, g: E.apply("diag", g),
+           lambda E, node: E.mul(E.kron(E.ones((1, node.rows)), E.eye(node.rows)),
+                                 E.diag_of_vec(E.eye(node.rows))),
+           spelling="diag", numpy=lambda x: np.diag(x).reshape(-1, 1).copy(),
+           code="xp.reshape(xp.linalg.diagonal({0}), (-1, 1))", latex="\\operatorname{{diag}}",
+           build=_build_diagv),
+)}
+
+#: Every record, by the op of its nodes.
+RECORDS = {**ELEMENTWISE, **FUNCTIONS}
+
+#: The language's function names, each with the records it reads as (in the order the
+#: rules are tried: ``diag`` of a vector, else of a square matrix).
+SPELLINGS: dict[str, tuple] = {}
+for _record in RECORDS.values():
+    SPELLINGS.setdefault(_record.spelling, ())
+    SPELLINGS[_record.spelling] += (_record,)
+
+
+def reading(spelling: str, algebra, x):
+    """The record a call ``spelling(x)`` reads as, for an argument of shape ``x``."""
+    records = SPELLINGS[spelling]
+    for record in records[:-1]:
+        if record.shape.applies(algebra, x):
+            return record
+    return records[-1]

@@ -28,6 +28,7 @@ from lark import Lark, Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import expr as E
+from . import ops
 from .errors import (DeclarationError, LimitError, MdiffError, ParseError, ShapeError, Span,
                      UnknownFunction)
 
@@ -38,8 +39,9 @@ MAX_NUMBER_EXPONENT = 400
 MAX_NUMBER_CHARS = 400
 MAX_MATRIX_POWER = E.MAX_MATRIX_POWER
 
-FUNCTION_ARITY = {**{f: 1 for f in E.ELEMENTWISE}, **{f: 1 for f in E.REDUCTIONS},
-                  "inv": 1, "diag": 1, "vec": 1, "softmax": 1, "kron": 2,
+#: Arguments each function of the language takes: the registry's functions one, and the
+#: constructors of constant matrices and the structural functions as listed.
+FUNCTION_ARITY = {**{f: 1 for f in ops.SPELLINGS}, "kron": 2,
                   "eye": (0, 1), "vector": (1, 2), "matrix": (1, 3),
                   "commutation": 2, "duplication": 1, "unvec": 3}
 
@@ -768,27 +770,9 @@ class _Typer:
             self.unify(x, (m * n, E.ONE), "unvec", node.span)
             return (m, n)
         x = self.infer(node.children[0])
-        if fn in E.ELEMENTWISE or fn == "softmax":
-            return x
-        if fn in ("inv", "tr", "det", "logdet"):
-            if not self.unify_dim(x[0], x[1]):
-                raise ShapeError(f"{fn} needs a square matrix, not {self.show(x)}",
-                                 node.span, self.text)
-            return x if fn == "inv" else (E.ONE, E.ONE)
-        if fn in E.REDUCTIONS:
-            return (E.ONE, E.ONE)
-        if fn == "vec":
-            return (self.resolve(x[0] * x[1]), E.ONE)
-        if fn == "diag":
-            if self.is_scalar(x):
-                return x
-            if self.is_col(x):
-                return (x[0], x[0])
-            if not self.unify_dim(x[0], x[1]):
-                raise ShapeError(f"diag of a non-square {self.show(x)} matrix",
-                                 node.span, self.text)
-            return (x[0], E.ONE)
-        raise AssertionError(fn)  # pragma: no cover - FUNCTION_ARITY lists every case
+        algebra = _OpenShapes(self, node.span)
+        record = ops.reading(fn, algebra, x)       # FUNCTION_ARITY lists every other case
+        return tuple(sp.sympify(d) for d in record.shape.infer(algebra, x, fn))
 
     def _dim_arg(self, node):
         """A size: a positive integer, a dimension name, or products, powers and sums of
@@ -833,6 +817,25 @@ class _Typer:
             self.infer(node)
         self._let_limit = len(self.prog.lets)
         return self.infer(self.prog.body)
+
+
+class _OpenShapes:
+    """The shape algebra of inference (``shapes.ShapeAlgebra``): sizes may be open, so
+    ``square`` unifies them; a failure is a ShapeError at the call."""
+
+    def __init__(self, typer: "_Typer", span):
+        self.typer, self.span = typer, span
+
+    def square(self, shape, what):
+        if not self.typer.unify_dim(shape[0], shape[1]):
+            raise ShapeError(f"{what} needs a square matrix, not {self.typer.show(shape)}",
+                             self.span, self.typer.text)
+
+    def is_column(self, shape):
+        return self.typer.is_col(shape)
+
+    def times(self, a, b):
+        return self.typer.resolve(a * b)
 
 
 def _whole_size(d) -> bool:

@@ -33,7 +33,7 @@ from .expr import Expr, depends_on, postorder, substitute
 from .simplify import Simplifier
 
 #: Operations whose derivative is not continuous at a point of their argument's range.
-NONSMOOTH = tuple(n for n, op in ops.ELEMENTWISE.items() if not op.smooth) + ("norm1",)
+NONSMOOTH = tuple(n for n, record in ops.RECORDS.items() if not record.smooth)
 
 #: Random data sets on which a candidate must zero the gradient, and how many draws may
 #: be tried to find them (a draw where the candidate's inverses are near-singular — a

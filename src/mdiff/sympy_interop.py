@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.matrices.expressions import (Determinant, HadamardPower, HadamardProduct, Identity,
-                                        Inverse, KroneckerProduct, MatAdd, MatMul, MatPow,
-                                        MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose,
+                                        KroneckerProduct, MatAdd, MatMul, MatPow,
+                                        MatrixExpr, MatrixSymbol, OneMatrix, Transpose,
                                         ZeroMatrix)
 
 from . import expr as E
@@ -64,14 +64,10 @@ def _to(e: Expr, a):
         return MatMul(scalars, prod).doit() if scalars != 1 else prod
     if op == "T":
         return Transpose(a[0]).doit()
-    if op == "inv":
-        return Inverse(a[0])
-    if op == "det":
-        return Determinant(a[0])
-    if op == "logdet":
+    if op in _MATRIX_FUNCTIONS:
+        return _MATRIX_FUNCTIONS[op](a[0])
+    if op == "logdet":          # SymPy has no log-determinant: log(det(X))
         return sp.log(Determinant(a[0]))
-    if op == "tr":
-        return Trace(a[0])
     if op == "had":
         return HadamardProduct(*a)
     if op == "kron":
@@ -102,6 +98,9 @@ def _as_scalar(x):
 _SCALAR_FUNCTIONS = {name: getattr(sp, op.sympy) for name, op in ops.ELEMENTWISE.items()
                      if op.sympy}
 _FROM_FUNCTIONS = {v: k for k, v in _SCALAR_FUNCTIONS.items()}
+#: Matrix functions whose records name a SymPy matrix expression (Inverse, Trace, ...).
+_MATRIX_FUNCTIONS = {name: getattr(sp, f.sympy) for name, f in ops.FUNCTIONS.items() if f.sympy}
+_FROM_MATRIX_FUNCTIONS = {v: k for k, v in _MATRIX_FUNCTIONS.items()}
 
 
 def from_sympy(obj, props: dict | None = None) -> Expr:
@@ -137,12 +136,8 @@ def _from(x, props) -> Expr:
         return E.mul(*args)
     if isinstance(x, Transpose):
         return E.transpose(args[0])
-    if isinstance(x, Inverse):
-        return E.inv(args[0])
-    if isinstance(x, Determinant):
-        return E.apply("det", args[0])
-    if isinstance(x, Trace):
-        return E.apply("tr", args[0])
+    if x.func in _FROM_MATRIX_FUNCTIONS:
+        return E.apply(_FROM_MATRIX_FUNCTIONS[x.func], args[0])
     if isinstance(x, HadamardProduct):
         out = args[0]
         for y in args[1:]:

@@ -52,12 +52,6 @@ HELPERS = {
         return array_namespace(*arrays)
     import numpy
     return array_namespace(numpy.empty(0))''',
-    "logsumexp": '''def _logsumexp(z, xp):
-    m = xp.max(z)
-    return xp.reshape(m + xp.log(xp.sum(xp.exp(z - m))), (1, 1))''',
-    "softmax": '''def _softmax(z, xp):
-    e = xp.exp(z - xp.max(z, axis=0, keepdims=True))
-    return e / xp.sum(e, axis=0, keepdims=True)''',
     "kron": '''def _kron(a, b, xp):
     m, n = a.shape
     p, q = b.shape
@@ -87,18 +81,12 @@ HELPERS = {
             d[i + j * n][c] = d[j + i * n][c] = 1.0
             c += 1
     return xp.asarray(d)''',
-    "sumsq": '''def _sumsq(z, xp):
-    # sum of squares; with NumPy a dot product, which makes no squared temporary
-    if xp.__name__.endswith("numpy"):
-        return xp.reshape(xp.asarray(xp.vdot(z, z)), (1, 1))
-    return xp.reshape(xp.sum(z * z), (1, 1))''',
-    "logdet": '''def _logdet(x, xp):
-    sign, logabs = xp.linalg.slogdet(x)
-    return xp.reshape(xp.where(sign > 0, logabs, xp.nan), (1, 1))''',
 }
 
-# the elementwise functions' helpers come with their records
-HELPERS.update({name: op.helper for name, op in ops.ELEMENTWISE.items() if op.helper})
+# the functions' helpers come with their records (the sum of squares also serves ||z||^2)
+HELPERS.update([ops.SUMSQ_HELPER])
+HELPERS.update({name: source for record in ops.RECORDS.values()
+                for name, source in record.helpers})
 
 
 def _num(v) -> str:
@@ -129,9 +117,6 @@ class _Printer:
         name = f"t_{self.counter}"
         self.lines.append(f"    {name} = {code}")
         self.names[id(node)] = name
-
-    def scalar(self, code: str) -> str:
-        return f"xp.reshape({code}, (1, 1))"
 
     def chain(self, node: Expr, lazy: set) -> str:
         """coef * scalars * F1 @ ... @ Fk, applied right to left so that a diag(v)
@@ -256,42 +241,14 @@ class _Printer:
         if op == "kron":
             self.helpers.add("kron")
             return self.emit(e, f"_kron({r(a[0])}, {r(a[1])}, xp)")
-        if op == "inv":
-            return self.emit(e, f"xp.linalg.inv({r(a[0])})")
-        if op == "det":
-            return self.emit(e, self.scalar(f"xp.linalg.det({r(a[0])})"))
-        if op == "logdet":
-            self.helpers.add("logdet")
-            return self.emit(e, f"_logdet({r(a[0])}, xp)")
-        if op == "tr":
-            return self.emit(e, self.scalar(f"xp.sum(xp.linalg.diagonal({r(a[0])}))"))
-        if op == "sum":
-            return self.emit(e, self.scalar(f"xp.sum({r(a[0])})"))
-        if op == "norm1":
-            return self.emit(e, self.scalar(f"xp.sum(xp.abs({r(a[0])}))"))
-        if op == "norm2":
-            self.helpers.add("sumsq")
-            return self.emit(e, f"xp.sqrt(_sumsq({r(a[0])}, xp))")
-        if op == "logsumexp":
-            self.helpers.add("logsumexp")
-            return self.emit(e, f"_logsumexp({r(a[0])}, xp)")
-        if op == "softmax":
-            self.helpers.add("softmax")
-            return self.emit(e, f"_softmax({r(a[0])}, xp)")
-        if op == "vec":
-            return self.emit(e, f"xp.reshape({r(a[0])}.T, (-1, 1))")
         if op == "unvec":
             return self.emit(e, f"xp.reshape({r(a[0])}, ({self.dim(e.cols)}, "
                                 f"{self.dim(e.rows)})).T")
-        if op == "diagm":
-            return self.emit(e, f"{r(a[0])} * xp.eye({self.dim(e.rows)})")
-        if op == "diagv":
-            return self.emit(e, f"xp.reshape(xp.linalg.diagonal({r(a[0])}), (-1, 1))")
-        if op in ops.ELEMENTWISE:
-            record = ops.ELEMENTWISE[op]
-            if record.helper:
-                self.helpers.add(op)
-            return self.emit(e, record.code.format(r(a[0])))
+        record = ops.RECORDS.get(op)
+        if record is not None:
+            self.helpers.update(name for name, _ in record.helpers)
+            return self.emit(e, record.code.format(r(a[0]), rows=self.dim(e.rows),
+                                                   cols=self.dim(e.cols)))
         raise MdiffError(f"no array-API code for the operation {op!r}")
 
 

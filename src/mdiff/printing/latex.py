@@ -25,6 +25,7 @@ import unicodedata
 import sympy as sp
 
 from .. import ops
+from ..errors import MdiffError
 from ..expr import Expr, postorder
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
 from .text import _choose_bindings, divides
@@ -167,13 +168,15 @@ def _juxtapose(factors: list[str]) -> str:
     return out
 
 
-FUNCTIONS = {
-    "tr": "\\operatorname{tr}", "det": "\\det",
-    "logdet": "\\log\\det", "sum": "\\operatorname{sum}",
-    "logsumexp": "\\operatorname{logsumexp}", "softmax": "\\operatorname{softmax}",
-    "vec": "\\operatorname{vec}", "diagm": "\\operatorname{diag}",
-    "diagv": "\\operatorname{diag}",
-}
+class _Tools:
+    """What a record's LaTeX function is handed (``ops.Function.latex``)."""
+    sup = staticmethod(_sup)
+    delims = staticmethod(_delims)
+    paren = staticmethod(_paren)
+    ATOM, POSTFIX, POW = ATOM, POSTFIX, POW
+
+
+TOOLS = _Tools()
 
 
 class _Printer:
@@ -326,11 +329,8 @@ class _Printer:
             if x.op == "inv" and id(x) not in self.bound:    # inv(X)' = X^{-T}
                 return (_sup(self.get(x.args[0]), "-\\top"), POSTFIX)
             return (_sup(self.get(x), "\\top"), POSTFIX)
-        if op == "inv":
-            x = a[0]
-            if x.op == "T" and id(x) not in self.bound:      # inv(X') = X^{-T}
-                return (_sup(self.get(x.args[0]), "-\\top"), POSTFIX)
-            return (_sup(self.get(x), "-1"), POSTFIX)
+        if op == "inv" and a[0].op == "T" and id(a[0]) not in self.bound:   # inv(X') = X^{-T}
+            return (_sup(self.get(a[0].args[0]), "-\\top"), POSTFIX)
         if op == "mpow":
             x = a[0]
             if x.op == "inv" and id(x) not in self.bound:    # inv(X)^k = X^{-k}
@@ -339,19 +339,17 @@ class _Printer:
         if op == "kron":
             return (f"{_wrap(self.get(a[0]), KRON)} \\otimes "
                     f"{_wrap(self.get(a[1]), KRON + 1)}", KRON)
-        if op in ops.ELEMENTWISE:
-            if op == "sigmoid" and self.sigma_taken:
-                return ("\\operatorname{sigmoid}" + _paren(self.get(a[0])[0]), ATOM)
-            return (ops.latex_of(ops.ELEMENTWISE[op], self.get(a[0])[0], _paren), ATOM)
-        if op in ("norm1", "norm2"):
-            x = a[0]
-            sub = "1" if op == "norm1" else "2" if (x.rows == 1 or x.cols == 1) else "F"
-            return (_delims(self.get(x)[0], "\\lVert", "\\rVert") + f"_{{{sub}}}", ATOM)
+        if op == "sigmoid" and self.sigma_taken:
+            return ("\\operatorname{sigmoid}" + _paren(self.get(a[0])[0]), ATOM)
         if op == "unvec":
             return (f"\\operatorname{{unvec}}_{{{_dim_latex(e.rows)} \\times "
                     f"{_dim_latex(e.cols)}}}{_paren(self.get(a[0])[0])}", ATOM)
-        name = FUNCTIONS.get(op, f"\\operatorname{{{_escape(op)}}}")
-        return (name + _paren(", ".join(self.get(x)[0] for x in a)), ATOM)
+        record = ops.RECORDS.get(op)
+        if record is None:
+            raise MdiffError(f"no LaTeX for the operation {op!r}")
+        if callable(record.latex):
+            return record.latex(e, self.get(a[0]), TOOLS)
+        return (ops.latex_of(record, self.get(a[0])[0], _paren), ATOM)
 
 
 def to_latex(root: Expr, names: dict | None = None, bind: bool = True) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..expr import ELEMENTWISE, Expr, fmt_dim, postorder, register_text_printer
+from .. import ops
+from ..errors import MdiffError
+from ..expr import Expr, fmt_dim, postorder, register_text_printer
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
-
-FUNCTION_NAMES = {"diagm": "diag", "diagv": "diag"}
 
 
 def number_text(v) -> tuple[str, int]:
@@ -52,10 +52,9 @@ def _fill_text(e: Expr, sized: bool):
 # ``vector(1)`` reads back with whatever size the parser's unification gives it, so a
 # constant is printed size-free only where its neighbours fix both of its sizes (the
 # ``vector(1)`` in ``D*vector(1)``); elsewhere it is printed sized (``logsumexp(vector(0,
-# n))``).  The analysis mirrors the parser's shape rules, conservatively: ``fixes`` is what
-# a node's own text fixes (bottom-up), ``known`` adds what its context fixes (top-down).
-
-_SQUARE = ("inv", "mpow")      # square matrix -> square matrix of the same size
+# n))``).  The analysis follows the parser's shape rules, conservatively: ``fixes`` is what
+# a node's own text fixes (bottom-up), ``known`` adds what its context fixes (top-down); a
+# function of the registry answers both from its shape rule (``shapes.Rule``).
 
 
 def _fixes(e: Expr, fixes) -> tuple[bool, bool]:
@@ -76,22 +75,15 @@ def _fixes(e: Expr, fixes) -> tuple[bool, bool]:
     if op == "T":
         r, c = fixes[id(a[0])]
         return (c, r)
-    if op in _SQUARE:
+    if op in ops.RECORDS:
+        return ops.RECORDS[op].shape.fixes(*fixes[id(a[0])])
+    if op == "mpow":                     # square matrix -> square matrix of the same size
         r, c = fixes[id(a[0])]
         return (r or c, r or c)
     if op == "kron":
         (r1, c1), (r2, c2) = fixes[id(a[0])], fixes[id(a[1])]
         return (r1 and r2, c1 and c2)
-    if op == "vec":
-        r, c = fixes[id(a[0])]
-        return (r and c, True)
-    if op == "diagm":                    # vector -> diagonal matrix
-        r = fixes[id(a[0])][0]
-        return (r, r)
-    if op == "diagv":                    # square matrix -> its diagonal
-        r, c = fixes[id(a[0])]
-        return (r or c, True)
-    if a[0].shape == e.shape:            # elementwise functions, softmax, .^
+    if op == "pow":
         return fixes[id(a[0])]
     return (False, False)
 
@@ -100,7 +92,9 @@ def _context(e: Expr, known, fixes):
     """(child, rows fixed, cols fixed) for each child of ``e``, given what fixes ``e``."""
     op, a = e.op, e.args
     R, C = known
-    if op in ("add", "had") or (op == "pow" or op in ELEMENTWISE or op == "softmax"):
+    if op in ops.RECORDS:
+        return [(a[0], *ops.RECORDS[op].shape.context(R, C))]
+    if op in ("add", "had", "pow"):
         return [(x, R, C) if x.shape == e.shape else (x, True, True) for x in a]
     if op == "mul":
         nscal = e.data[1]
@@ -113,12 +107,8 @@ def _context(e: Expr, known, fixes):
         return out
     if op == "T":
         return [(a[0], C, R)]
-    if op in _SQUARE:
+    if op == "mpow":
         return [(a[0], R or C, R or C)]
-    if op == "diagm":
-        return [(a[0], R or C, True)]
-    if op == "diagv":
-        return [(a[0], R, R)]
     if op == "unvec":
         return [(a[0], True, True)]
     return [(x, False, False) for x in a]
@@ -260,8 +250,10 @@ def _node_text(e: Expr, out, sized=frozenset(), dim_names=None, bound=()) -> tup
         return (f"{_wrap(out[id(a[0])], KRON)} ⊗ {_wrap(out[id(a[1])], KRON + 1)}", KRON)
     if op == "unvec":
         return (f"unvec({out[id(a[0])][0]}, {fmt_dim(e.rows)}, {fmt_dim(e.cols)})", ATOM)
-    name = FUNCTION_NAMES.get(op, op)
-    return (f"{name}({', '.join(out[id(x)][0] for x in a)})", ATOM)
+    record = ops.RECORDS.get(op)
+    if record is None:
+        raise MdiffError(f"no text for the operation {op!r}")
+    return (f"{record.spelling}({out[id(a[0])][0]})", ATOM)
 
 
 #: A repeated subexpression is named when it has at least this many nodes ...

@@ -27,7 +27,7 @@ import common  # noqa: F401  (sys.path)
 import mdiff
 import peers
 from common import Timeout, geomean, measure, percentile, time_limit
-from mdiff.check import sample_point
+from mdiff.numeric.check import sample_point
 from sympy.core.cache import clear_cache
 
 STATUSES = ("correct", "wrong", "no answer", "raises", "timeout", "not expressible",

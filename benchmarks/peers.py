@@ -16,7 +16,7 @@ matrix, a function it lacks) raises :class:`Unsupported`: the problem is counted
 "not expressible", not as a wrong answer.
 
 Answers are checked numerically against mdiff's ``function(layout="tensor")`` at one
-random domain-respecting point (``mdiff.check.sample_point``).  Layouts differ between
+random domain-respecting point (``mdiff.numeric.check.sample_point``).  Layouts differ between
 tools (SymPy puts the variable's axes first, drops or keeps unit axes), so a peer's
 array is accepted when some transposition of its non-unit axes matches mdiff's tensor
 ``F.shape + X.shape``; for a symmetric (or diagonal) variable the peer's unconstrained
@@ -33,7 +33,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from mdiff import expr as E
+from mdiff.core import expr as E
 
 
 class Unsupported(Exception):

@@ -11,7 +11,7 @@ import pytest
 
 import mdiff
 from derivative_cases import CASES
-from mdiff.check import sample_point
+from mdiff.numeric.check import sample_point
 
 CORPUS = [c for c in CASES if not c.xfail]
 
@@ -78,7 +78,7 @@ def test_hessian_code_never_builds_a_dense_diagonal():
 def test_kron_applied_not_built():
     p = mdiff.parse("A: matrix(n,n); B: matrix(m,m); X: matrix(n,m); (B' ⊗ A)*vec(X)")
     from mdiff.printing.code import to_code
-    from mdiff.backends import compile_function
+    from mdiff.numeric.backends import compile_function
     src = to_code([p.expr], p.variables, "f")
     assert "_kron_apply" in src and "_kron(" not in src
     rng = np.random.default_rng(1)

@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 
 import mdiff
-from mdiff.check import fd_check
+from mdiff.numeric.check import fd_check
 
 from derivative_cases import CASES, Case
 

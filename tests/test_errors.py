@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mdiff
-from mdiff import parser as mparser
+from mdiff.language import reading as mparser
 
 ERROR_CLASSES = [mdiff.ParseError, mdiff.ShapeError, mdiff.UnknownFunction,
                  mdiff.DeclarationError, mdiff.LimitError, mdiff.EvaluationError,

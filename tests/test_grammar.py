@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 import mdiff
-from mdiff import expr as E
+from mdiff.core import expr as E
 
 ELEMENTWISE = ("sin cos tan arcsin arccos arctan sinh cosh tanh exp log sqrt abs sign "
                "relu sigmoid softplus").split()

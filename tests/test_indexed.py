@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mdiff
-from mdiff import expr as E
-from mdiff.check import sample_point
-from mdiff.evaluate import evaluate
-from mdiff.indexed import NotIndexable, evaluate_terms, index_form
+from mdiff.core import expr as E
+from mdiff.numeric.check import sample_point
+from mdiff.numeric.evaluate import evaluate
+from mdiff.calculus.indexed import NotIndexable, evaluate_terms, index_form
 from strategies import programs
 
 CASES = [

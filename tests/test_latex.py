@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import mdiff
-from mdiff import expr as E
+from mdiff.core import expr as E
 from mdiff.printing.latex import latex_name, to_latex
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -66,5 +66,23 @@ def test_no_import_cycles():
 
 def test_the_registry_imports_only_the_shape_rules_and_they_nothing_of_mdiff():
     graph = _graph()
-    assert graph["mdiff.ops"] == {"mdiff.shapes"}
-    assert graph["mdiff.shapes"] == set()
+    assert graph["mdiff.core.ops"] == {"mdiff.core.shapes"}
+    assert graph["mdiff.core.shapes"] == set()
+
+
+#: The packages from the bottom up: each imports only those before it (``mdiff.errors``,
+#: the error hierarchy, is below them all; the interfaces — api, cli, optimize, testing —
+#: are above them all).
+LAYERS = ("errors", "core", "simplify", "numeric", "calculus", "printing", "interop",
+          "language", "extrema")
+
+
+def _layer(module: str) -> int:
+    part = module.split(".")[1]
+    return LAYERS.index(part) if part in LAYERS else len(LAYERS)
+
+
+def test_the_packages_depend_one_way_along_the_pipeline():
+    wrong = sorted((a, b) for a, targets in _graph().items() for b in targets
+                   if _layer(b) > _layer(a))
+    assert not wrong, f"imports against the layering: {wrong}"

@@ -38,11 +38,11 @@ from hypothesis import strategies as st
 
 import mdiff
 from mdiff.api import compare_exprs
-from mdiff.check import relative_error, sample_point
-from mdiff.evaluate import Env, evaluate
-from mdiff.expr import free_dims, postorder
+from mdiff.numeric.check import relative_error, sample_point
+from mdiff.numeric.evaluate import Env, evaluate
+from mdiff.core.expr import free_dims, postorder
 from mdiff.printing.text import to_text
-from mdiff.simplify import simplify
+from mdiff.simplify.engine import simplify
 from strategies import TIME_BOX, check_dims, dim_sizes, programs, use_profile
 
 # Profiles: "ci" (the default here), "explore" and "long"; see strategies.register_profiles.
@@ -449,7 +449,7 @@ def test_against_accepts_the_printed_result():
 def test_generated_programs_use_every_operation_and_function():
     """The strategies reach the whole language (checked on the text of 1500 programs,
     drawn deterministically)."""
-    from mdiff.parser import FUNCTION_ARITY
+    from mdiff.language.inference import FUNCTION_ARITY
     texts = []
 
     @settings(max_examples=1500, deadline=None, database=None, derandomize=True,

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import mdiff
-from mdiff import expr as E
-from mdiff import ops
-from mdiff.derivatives import DIFFERENTIALS
-from mdiff.evaluate import Env, evaluate, to_user_layout
-from mdiff.parser import FUNCTION_ARITY
+from mdiff.core import expr as E
+from mdiff.core import ops
+from mdiff.calculus.derivatives import DIFFERENTIALS
+from mdiff.numeric.evaluate import Env, evaluate, to_user_layout
+from mdiff.language.inference import FUNCTION_ARITY
 from mdiff.printing.code import to_code
 from mdiff.printing.latex import to_latex
 
@@ -88,8 +88,8 @@ def test_sympy_interop_has_every_function_or_says_it_has_none(name):
 
 
 def test_domains_reach_the_sampler_and_smoothness_the_solver():
-    from mdiff.check import BOUNDED_DOMAIN, POSITIVE_DOMAIN
-    from mdiff.stationary import NONSMOOTH
+    from mdiff.numeric.check import BOUNDED_DOMAIN, POSITIVE_DOMAIN
+    from mdiff.extrema.stationary import NONSMOOTH
     for name, record in ops.ELEMENTWISE.items():
         assert (name in POSITIVE_DOMAIN) == (record.domain == "positive")
         assert (name in BOUNDED_DOMAIN) == (record.domain == "bounded")
@@ -115,7 +115,7 @@ def test_an_operation_without_an_entry_is_a_named_error():
     with pytest.raises(mdiff.MdiffError, match="ghost"):
         to_code([ghost], variables, "f")
     with pytest.raises(mdiff.DiffError, match="ghost"):
-        from mdiff.diff import gradients
+        from mdiff.calculus.diff import gradients
         gradients(E.apply("sum", ghost), variables)
 
 
@@ -135,7 +135,7 @@ def test_every_elementwise_function_runs_on_the_array_api_backends(name, backend
 
 # --- matrix functions and reductions (ops.FUNCTIONS) -------------------------------------
 
-from mdiff import shapes  # noqa: E402
+from mdiff.core import shapes  # noqa: E402
 
 FUNCTION_NAMES = sorted(ops.FUNCTIONS)
 
@@ -247,8 +247,8 @@ def test_linear_functions_adjoint_and_jacobian_agree_with_the_function(name):
 
 
 def test_function_domains_reach_the_sampler_and_smoothness_the_solver():
-    from mdiff.check import INVERTIBLE, POSITIVE_DET_DOMAIN, SPD_DOMAIN
-    from mdiff.stationary import NONSMOOTH
+    from mdiff.numeric.check import INVERTIBLE, POSITIVE_DET_DOMAIN, SPD_DOMAIN
+    from mdiff.extrema.stationary import NONSMOOTH
     for name, record in ops.FUNCTIONS.items():
         assert (name in INVERTIBLE) == (record.domain == "invertible")
         assert (name in POSITIVE_DET_DOMAIN) == (record.domain == "posdet")

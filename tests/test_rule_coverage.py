@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import mdiff
-from mdiff import expr as E
-from mdiff.derivatives import DIFFERENTIALS
-from mdiff.parser import FUNCTION_ARITY, Parsed
+from mdiff.core import expr as E
+from mdiff.calculus.derivatives import DIFFERENTIALS
+from mdiff.language.inference import FUNCTION_ARITY
+from mdiff.language import Parsed
 
 from derivative_cases import CASES
 

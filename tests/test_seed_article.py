@@ -188,7 +188,7 @@ def test_mlp_gradients_equal_backprop(layers, act, form):
 
 def test_mlp_let_result_is_linear_in_depth():
     """Backward sweep keeps named intermediates: the result does not blow up with depth."""
-    from mdiff.expr import count_nodes
+    from mdiff.core.expr import count_nodes
     sizes, texts = [], []
     for layers in (2, 4, 8):
         r = mdiff.gradients(mlp_let(layers, "tanh"), wrt=["W1"])["W1"]

@@ -4,7 +4,7 @@ import pytest
 import sympy as sp
 
 import mdiff
-from mdiff import expr as E
+from mdiff.core import expr as E
 
 
 def V(p, name):

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 import mdiff
 from mdiff.api import compare_exprs
-from mdiff.simplify import IDENTITIES, Simplifier, simplify
+from mdiff.simplify.identities import IDENTITIES
+from mdiff.simplify.engine import Simplifier, simplify
 
 
 @pytest.mark.parametrize("ident", [i for i in IDENTITIES if i.example], ids=lambda i: i.name)
@@ -128,8 +129,9 @@ def test_simplify_keeps_value_is_idempotent_and_ignores_order(terms, rnd):
 def test_a_rewrite_loop_is_reported_with_its_rules():
     """Two identities that undo each other end in a LimitError naming them, not in
     "nested too deeply"."""
-    from mdiff import expr as E
-    from mdiff.simplify import Identity, Simplifier
+    from mdiff.core import expr as E
+    from mdiff.simplify.identities import Identity
+    from mdiff.simplify.engine import Simplifier
 
     def swap(e):
         a = e.args[0]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import mdiff
-from mdiff.check import sample_point
+from mdiff.numeric.check import sample_point
 from mdiff.cli import run
 
 GAUSS = ("D: matrix(p,N); S: matrix(p,p) spd; m: vector(p); "

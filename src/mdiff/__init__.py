@@ -6,13 +6,12 @@
 """
 
 from .errors import (CheckFailed, DeclarationError, DiffError, DomainError, EvaluationError,
-                     LimitError, MdiffError, NoDomainPoint, ParseError, ShapeError,
-                     UnknownFunction)
-from .parser import Parsed, parse
+                     LimitError, MdiffError, NoDomainPoint, ParseError, ShapeError, UnknownFunction)
+from .language import Parsed, parse
 from .api import (Comparison, Derivative, against, check, diff, equivalent, from_sympy, function,
                   gradients, hessian, solve, Solution, value_and_grad)
 from .optimize import maximize, minimize, OptimizeResult
-from .stationary import NoClosedForm
+from .extrema.stationary import NoClosedForm
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,5 @@
-"""The Python interface (DESIGN §4): thin functions over parser, engine and printers."""
+"""The Python interface (DESIGN §4): thin functions over the language, the calculus and
+the printers."""
 
 from __future__ import annotations
 
@@ -8,22 +9,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import expr as E
-from .check import (CheckReport, fd_check, narrowed_note, relative_error, sample_point,
-                    structure_basis)
-from .diff import (CONVENTIONS, differential as _differential, gradients as _sweep, jacobian as _jacobian, project_gradient,
-                   project_jacobian, structure_of)
+from .core import expr as E
+from .numeric.check import (CheckReport, fd_check, narrowed_note, relative_error, sample_point,
+                            structure_basis)
+from .calculus.diff import (CONVENTIONS, differential as _differential, gradients as _sweep,
+                            jacobian as _jacobian, project_gradient, project_jacobian, structure_of)
 from .errors import DiffError, LimitError, MdiffError, ShapeError
-from .evaluate import Env, evaluate, make_function, to_user_layout
-from .expr import Expr
-from .parser import Parsed, parse
-from .indexed import IndexForm, NotIndexable, index_form
+from .numeric.evaluate import Env, evaluate, make_function, to_user_layout
+from .core.expr import Expr
+from .language import Parsed, parse
+from .calculus.indexed import IndexForm, NotIndexable, index_form
 from .printing.code import py_name, to_code
 from .printing.indices import index_latex, index_text
-from .backends import compile_function
+from .numeric.backends import compile_function
 from .printing.latex import to_latex
 from .printing.text import to_text
-from .simplify import Simplifier, simplify_fully
+from .simplify.engine import Simplifier, simplify_fully
 
 
 def _parsed(expr, symbols=None) -> Parsed:
@@ -34,8 +35,8 @@ def from_sympy(obj, symbols: dict | None = None) -> Parsed:
     """A SymPy matrix expression (``MatrixSymbol``, ``Trace``, ``Inverse``, ...) as a
     typed mdiff expression, ready for ``diff``; ``symbols`` may declare properties SymPy
     does not carry (``{"S": "matrix(n,n) spd"}``)."""
-    from .parser import parse_declaration
-    from .sympy_interop import from_sympy as _from
+    from .language import parse_declaration
+    from .interop.sympy import from_sympy as _from
     node = _from(obj, {n: parse_declaration(n, s).props for n, s in (symbols or {}).items()})
     variables = E.free_vars(node)
     dims = tuple(sorted(E.free_dims(node), key=lambda s: s.name))
@@ -138,7 +139,7 @@ class Derivative:
     @E.within_work_limits
     def steps(self) -> list:
         """The derivation, step by step (each a ``Step`` with ``.text`` and ``.latex``)."""
-        from .derivation import gradient_steps, jacobian_steps
+        from .printing.derivation import gradient_steps, jacobian_steps
         names = self.f.let_names()
         if self.order > 1:
             raise DiffError("steps are shown for first derivatives")
@@ -148,7 +149,7 @@ class Derivative:
 
     def to_sympy(self):
         """The result as SymPy matrix expressions (where SymPy can express it)."""
-        from .sympy_interop import to_sympy
+        from .interop.sympy import to_sympy
         return to_sympy(self.expr)
 
     def latex(self) -> str:
@@ -577,7 +578,7 @@ class Solution:
 
     def check(self, seed: int = 0):
         """The gradient at the solution for random data (``solve --check``)."""
-        from .stationary import check_stationary
+        from .extrema.stationary import check_stationary
         return check_stationary(self.f.expr, self.gradient, self.variable, self.expr, seed)
 
     def code(self) -> str:
@@ -711,7 +712,7 @@ def _classify(p: Parsed, parts: list, at: dict) -> str:
 
 
 def _solve_one(p: Parsed, name: str) -> Solution:
-    from .stationary import NoClosedForm, stationary_point
+    from .extrema.stationary import NoClosedForm, stationary_point
     var = _variable(p, name)
     try:
         sol, how, g, verified = stationary_point(p.expr, var)
@@ -723,7 +724,7 @@ def _solve_one(p: Parsed, name: str) -> Solution:
 
 def _declaration_hint(p: Parsed, var: Expr, exc) -> str:
     """'; declaring S spd gives one' where that declaration makes grad f = 0 solvable."""
-    from .stationary import NoClosedForm, NotLinear, stationary_point
+    from .extrema.stationary import NoClosedForm, NotLinear, stationary_point
     if var.rows != var.cols or var.is_scalar or var.props or not isinstance(exc, NotLinear):
         return ""
     spec = f"matrix({E.fmt_dim(var.rows)},{E.fmt_dim(var.cols)}) spd"

@@ -14,7 +14,7 @@ import sys
 from . import __version__
 from .api import against, diff, gradients
 from .errors import DeclarationError, MdiffError
-from .parser import parse, parse_declaration
+from .language import parse, parse_declaration
 
 EXAMPLES = """\
 examples:
@@ -374,7 +374,7 @@ def _load_data(path):
 def _initial_values(p, names, values, seed):
     """Small random starting points for the variables the data file does not give."""
     import numpy as np
-    from .evaluate import Env
+    from .numeric.evaluate import Env
     given = {n: v for n, v in p.variables.items() if n in values}
     env = Env({n: values[n] for n in given}, given)
     rng = np.random.default_rng(seed)
@@ -388,7 +388,7 @@ def _initial_values(p, names, values, seed):
 
 
 def _kind_line(e) -> str:
-    from .expr import fmt_shape
+    from .core.expr import fmt_shape
     return fmt_shape(e.shape)
 
 

@@ -20,7 +20,7 @@ import inspect
 import numpy as np
 
 from .api import _parsed, diff, hessian
-from .check import sample_point
+from .numeric.check import sample_point
 
 __all__ = ["assert_gradient", "assert_jacobian", "assert_hessian"]
 

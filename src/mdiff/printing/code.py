@@ -21,8 +21,9 @@ import re
 import sympy as sp
 
 from ..errors import MdiffError
-from .. import ops
-from ..expr import Expr, postorder
+from ..core import ops
+from ..core.expr import Expr, postorder
+from .base import Printer
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"xp", "np", "math"}
@@ -93,9 +94,14 @@ def _num(v) -> str:
     return repr(float(v))
 
 
-class _Printer:
-    def __init__(self, dims: dict):
+class CodePrinter(Printer):
+    """Array-API Python: every node a temporary (or inline), one method per operation."""
+
+    what = "array-API code"
+
+    def __init__(self, dims: dict, lazy: set):
         self.dims = dims          # sympy symbol -> python name
+        self.lazy = lazy          # ids of the nodes printed inside their users
         self.helpers: set = set()
         self.names: dict = {}     # id(node) -> python expression (a name or a literal)
         self.lines: list = []
@@ -185,71 +191,86 @@ class _Printer:
             text += f" {sign} {body}"
         return text
 
-    def node(self, e: Expr, lazy: set) -> None:
-        op, a = e.op, e.args
-        r = self.ref
-        if op == "var":
-            return  # bound at the top
-        if op == "num":
-            return self.emit(e, f"xp.full((1, 1), {_num(e.data)})", inline=True)
-        if op == "dim":
-            return self.emit(e, f"xp.full((1, 1), float({self.dim(e.data)}))", inline=True)
-        if op == "fill":
-            if id(e) in lazy:
-                return
-            return self.emit(e, f"xp.full(({self.dim(e.rows)}, {self.dim(e.cols)}), "
-                                f"{_num(e.data)})")
-        if op == "eye":
-            return self.emit(e, f"xp.eye({self.dim(e.rows)})")
-        if op == "comm":
-            self.helpers.add("comm")
-            return self.emit(e, f"_comm({self.dim(e.data[0])}, {self.dim(e.data[1])}, xp)")
-        if op == "dup":
-            self.helpers.add("dup")
-            return self.emit(e, f"_dup({self.dim(e.data)}, xp)")
-        if op == "delta":
-            raise MdiffError("a differential placeholder cannot be printed as code")
-        if op in ("diagm", "kron") and id(e) in lazy:
+    def node(self, e: Expr) -> None:
+        """Print ``e`` as a temporary (or inline); nodes printed inside their users
+        (``lazy``) are skipped here."""
+        if id(e) in self.lazy:
             return
-        if op == "add":
-            return self.emit(e, self.sum(e, lazy))
-        if op == "mul":
-            if id(e) in lazy:
-                return
-            return self.emit(e, self.chain(e, lazy))
-        if op == "had":
-            return self.emit(e, f"{r(a[0])} * {r(a[1])}")
-        if op == "pow":
-            p = a[1]
-            if p.op == "num":
-                if p.data == -1:
-                    return self.emit(e, f"1 / {r(a[0])}")
-                if p.data == sp.Rational(1, 2):
-                    return self.emit(e, f"xp.sqrt({r(a[0])})")
-                if p.data == 2 and a[0].op == "norm2":      # ||z||^2 without the sqrt
-                    self.helpers.add("sumsq")
-                    return self.emit(e, f"_sumsq({r(a[0].args[0])}, xp)")
-                if p.data == 2:
-                    return self.emit(e, f"{r(a[0])} * {r(a[0])}")
-                return self.emit(e, f"{r(a[0])} ** {_num(p.data)}")
-            return self.emit(e, f"{r(a[0])} ** {r(p)}")
-        if op == "mpow":
-            self.helpers.add("mpow")
-            return self.emit(e, f"_mpow({r(a[0])}, {e.data}, xp)")
-        if op == "T":
-            return self.emit(e, f"{r(a[0])}.T")
-        if op == "kron":
-            self.helpers.add("kron")
-            return self.emit(e, f"_kron({r(a[0])}, {r(a[1])}, xp)")
-        if op == "unvec":
-            return self.emit(e, f"xp.reshape({r(a[0])}, ({self.dim(e.cols)}, "
-                                f"{self.dim(e.rows)})).T")
-        record = ops.RECORDS.get(op)
-        if record is not None:
-            self.helpers.update(name for name, _ in record.helpers)
-            return self.emit(e, record.code.format(r(a[0]), rows=self.dim(e.rows),
-                                                   cols=self.dim(e.cols)))
-        raise MdiffError(f"no array-API code for the operation {op!r}")
+        code = self.dispatch(e)
+        if code is not None:
+            self.emit(e, code)
+
+    # --- leaves (a method returns the code of a temporary, or None when it named the node)
+    def _print_var(self, e):
+        return None     # bound at the top
+
+    def _print_num(self, e):
+        self.emit(e, f"xp.full((1, 1), {_num(e.data)})", inline=True)
+
+    def _print_dim(self, e):
+        self.emit(e, f"xp.full((1, 1), float({self.dim(e.data)}))", inline=True)
+
+    def _print_fill(self, e):
+        return f"xp.full(({self.dim(e.rows)}, {self.dim(e.cols)}), {_num(e.data)})"
+
+    def _print_eye(self, e):
+        return f"xp.eye({self.dim(e.rows)})"
+
+    def _print_comm(self, e):
+        self.helpers.add("comm")
+        return f"_comm({self.dim(e.data[0])}, {self.dim(e.data[1])}, xp)"
+
+    def _print_dup(self, e):
+        self.helpers.add("dup")
+        return f"_dup({self.dim(e.data)}, xp)"
+
+    def _print_delta(self, e):
+        raise MdiffError("a differential placeholder cannot be printed as code")
+
+    # --- operations -------------------------------------------------------------------
+    def _print_add(self, e):
+        return self.sum(e, self.lazy)
+
+    def _print_mul(self, e):
+        return self.chain(e, self.lazy)
+
+    def _print_had(self, e):
+        return f"{self.ref(e.args[0])} * {self.ref(e.args[1])}"
+
+    def _print_pow(self, e):
+        r = self.ref
+        base, p = e.args
+        if p.op == "num":
+            if p.data == -1:
+                return f"1 / {r(base)}"
+            if p.data == sp.Rational(1, 2):
+                return f"xp.sqrt({r(base)})"
+            if p.data == 2 and base.op == "norm2":      # ||z||^2 without the sqrt
+                self.helpers.add("sumsq")
+                return f"_sumsq({r(base.args[0])}, xp)"
+            if p.data == 2:
+                return f"{r(base)} * {r(base)}"
+            return f"{r(base)} ** {_num(p.data)}"
+        return f"{r(base)} ** {r(p)}"
+
+    def _print_mpow(self, e):
+        self.helpers.add("mpow")
+        return f"_mpow({self.ref(e.args[0])}, {e.data}, xp)"
+
+    def _print_T(self, e):
+        return f"{self.ref(e.args[0])}.T"
+
+    def _print_kron(self, e):
+        self.helpers.add("kron")
+        return f"_kron({self.ref(e.args[0])}, {self.ref(e.args[1])}, xp)"
+
+    def _print_unvec(self, e):
+        return f"xp.reshape({self.ref(e.args[0])}, ({self.dim(e.cols)}, {self.dim(e.rows)})).T"
+
+    def function(self, e, record):
+        self.helpers.update(name for name, _ in record.helpers)
+        return record.code.format(self.ref(e.args[0]), rows=self.dim(e.rows),
+                                  cols=self.dim(e.cols))
 
 
 def _lazy_nodes(roots) -> set:
@@ -339,14 +360,14 @@ def to_code(roots: list, variables: dict, name: str = "f", doc: str = "") -> str
     used = set()
     for root in roots:
         used |= {n.name for n in postorder(root) if n.op == "var"}
-    printer = _Printer(dim_names)
+    lazy = _lazy_nodes(roots)
+    printer = CodePrinter(dim_names, lazy)
     for vname, node in variables.items():
         printer.names[id(node)] = arg_names[vname]
-    lazy = _lazy_nodes(roots)
     for root in roots:
         for node in postorder(root):
             if id(node) not in printer.names:
-                printer.node(node, lazy)
+                printer.node(node)
     # dimensions from the inputs' shapes, or keyword arguments
     dim_from = {}
     for vname, node in variables.items():

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..expr import Expr, count_nodes, fmt_dim, num, postorder, power, substitute, var
-from ..indexed import Factor, IndexForm, Term
+from ..core.expr import Expr, count_nodes, fmt_dim, num, postorder, power, substitute, var
+from ..calculus.indexed import Factor, IndexForm, Term
 from .latex import to_latex
-from .text import MIN_SHARED_WEIGHT, _is_reciprocal, number_text, to_text
+from .base import MIN_SHARED_WEIGHT, is_reciprocal
+from .text import number_text, to_text
 
 SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 #: Ops printed with an operator; other nodes print as a name or a call, which an index
@@ -103,7 +104,7 @@ def _sum(terms, render) -> str:
 
 def _reciprocal(s: Expr) -> Expr | None:
     """``b^k`` for a factor ``b^-k`` (printed as a denominator), else None."""
-    return power(s.args[0], num(-s.args[1].data)) if _is_reciprocal(s) else None
+    return power(s.args[0], num(-s.args[1].data)) if is_reciprocal(s) else None
 
 
 def _term_text(t: Term, named: _Named) -> str:

@@ -24,11 +24,10 @@ import unicodedata
 
 import sympy as sp
 
-from .. import ops
-from ..errors import MdiffError
-from ..expr import Expr, postorder
+from ..core import ops
+from ..core.expr import Expr
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
-from .text import _choose_bindings, divides
+from .base import BindingPrinter, divides
 
 # --- names -------------------------------------------------------------------------
 
@@ -179,15 +178,19 @@ class _Tools:
 TOOLS = _Tools()
 
 
-class _Printer:
-    def __init__(self, nodes: list, bound: dict):
-        self.bound = bound          # id(node) -> LaTeX name of its binding
-        self.out: dict[int, tuple[str, int]] = {}
-        # \sigma(x) would read as a variable sigma applied to x when one is present
-        self.sigma_taken = any(n.op == "var" and latex_name(n.name) == "\\sigma" for n in nodes)
+class LatexPrinter(BindingPrinter):
+    """(LaTeX, precedence) of each node from its children's, one method per operation."""
 
-    def get(self, e: Expr) -> tuple[str, int]:
-        return self.out[id(e)]
+    what = "LaTeX"
+
+    def __init__(self, root: Expr, names: dict | None = None, bind: bool = True):
+        super().__init__(root, names, bind)
+        # \sigma(x) would read as a variable sigma applied to x when one is present
+        self.sigma_taken = any(n.op == "var" and latex_name(n.name) == "\\sigma"
+                               for n in self.order)
+
+    def display_name(self, name: str) -> str:
+        return latex_name(name)
 
     def _simple(self, e: Expr) -> bool:
         """A lone symbol (``N``, ``a``, a bound name) that reads well in ``\\frac{N}{2}``."""
@@ -201,7 +204,7 @@ class _Printer:
         circ = "" if base.is_scalar else "\\circ "
         return (_sup(self.get(base), circ + _exponent_number(k)), POW)
 
-    def mul(self, e: Expr) -> tuple[str, int]:
+    def _print_mul(self, e: Expr) -> tuple[str, int]:
         coef, nscal = e.data
         coef = sp.Rational(coef)
         scalars, chain = e.args[:nscal], e.args[nscal:]
@@ -241,7 +244,7 @@ class _Printer:
             return ("-" + _juxtapose(factors), MUL)
         return (_juxtapose([number_latex(coef)[0]] + factors), MUL)
 
-    def add(self, e: Expr) -> tuple[str, int]:
+    def _print_add(self, e: Expr) -> tuple[str, int]:
         parts = []
         for i, t in enumerate(e.args):
             body = _wrap(self.get(t), ADD + 1)
@@ -253,7 +256,7 @@ class _Printer:
                 parts.append(" + " + body)
         return ("".join(parts), ADD)
 
-    def had(self, e: Expr) -> tuple[str, int]:
+    def _print_had(self, e: Expr) -> tuple[str, int]:
         x, y = e.args
         if divides(x, self.bound) and not divides(y, self.bound):
             x, y = y, x
@@ -262,7 +265,7 @@ class _Printer:
             return (f"{_wrap(self.get(x), MUL)} \\oslash {_wrap(den, MUL + 1)}", MUL)
         return (f"{_wrap(self.get(x), MUL)} \\odot {_wrap(self.get(y), MUL + 1)}", MUL)
 
-    def pow(self, e: Expr) -> tuple[str, int]:
+    def _print_pow(self, e: Expr) -> tuple[str, int]:
         base, ex = e.args
         if ex.op == "num":
             k = sp.Rational(ex.data)
@@ -277,7 +280,7 @@ class _Printer:
 
     # --- leaves --------------------------------------------------------------------
     @staticmethod
-    def fill(e: Expr) -> tuple[str, int]:
+    def _print_fill(e: Expr) -> tuple[str, int]:
         v = sp.Rational(e.data)
         if e.rows == 1:                       # a row: 1^T
             ones, prec = "\\mathbf{1}^{\\top}", POSTFIX
@@ -293,63 +296,67 @@ class _Printer:
         return (f"{num}\\,{ones}", NEG if v < 0 else MUL)
 
     # --- dispatch ------------------------------------------------------------------
-    def node(self, e: Expr) -> tuple[str, int]:
-        op, a = e.op, e.args
-        if op == "var":
-            return (latex_name(e.name), ATOM)
-        if op == "num":
-            return number_latex(e.data)
-        if op == "dim":
-            return (_dim_latex(e.data), ATOM)
-        if op == "fill":
-            return self.fill(e)
-        if op == "eye":
-            return (f"I_{{{_dim_latex(e.rows)}}}", ATOM)
-        if op == "comm":
-            return (f"K_{{{_dim_latex(e.data[0])},{_dim_latex(e.data[1])}}}", ATOM)
-        if op == "dup":
-            return (f"D_{{{_dim_latex(e.data)}}}", ATOM)
-        if op == "delta":
-            if isinstance(e.data, tuple) and e.data[0] == "shown":   # d(part) in a derivation
-                inner = e.data[2]
-                simple = e.data[1].isidentifier()
-                return (f"\\mathrm{{d}}{inner}" if simple
-                        else f"\\mathrm{{d}}\\left({inner}\\right)", POSTFIX)
-            return (f"\\mathrm{{d}}{latex_name(str(e.data))}", POSTFIX)
-        if op == "add":
-            return self.add(e)
-        if op == "mul":
-            return self.mul(e)
-        if op == "had":
-            return self.had(e)
-        if op == "pow":
-            return self.pow(e)
-        if op == "T":
-            x = a[0]
-            if x.op == "inv" and id(x) not in self.bound:    # inv(X)' = X^{-T}
-                return (_sup(self.get(x.args[0]), "-\\top"), POSTFIX)
-            return (_sup(self.get(x), "\\top"), POSTFIX)
-        if op == "inv" and a[0].op == "T" and id(a[0]) not in self.bound:   # inv(X') = X^{-T}
-            return (_sup(self.get(a[0].args[0]), "-\\top"), POSTFIX)
-        if op == "mpow":
-            x = a[0]
-            if x.op == "inv" and id(x) not in self.bound:    # inv(X)^k = X^{-k}
-                return (_sup(self.get(x.args[0]), f"-{e.data}"), POW)
-            return (_sup(self.get(x), str(e.data)), POW)
-        if op == "kron":
-            return (f"{_wrap(self.get(a[0]), KRON)} \\otimes "
-                    f"{_wrap(self.get(a[1]), KRON + 1)}", KRON)
-        if op == "sigmoid" and self.sigma_taken:
-            return ("\\operatorname{sigmoid}" + _paren(self.get(a[0])[0]), ATOM)
-        if op == "unvec":
-            return (f"\\operatorname{{unvec}}_{{{_dim_latex(e.rows)} \\times "
-                    f"{_dim_latex(e.cols)}}}{_paren(self.get(a[0])[0])}", ATOM)
-        record = ops.RECORDS.get(op)
-        if record is None:
-            raise MdiffError(f"no LaTeX for the operation {op!r}")
+    def _print_var(self, e):
+        return (latex_name(e.name), ATOM)
+
+    def _print_num(self, e):
+        return number_latex(e.data)
+
+    def _print_dim(self, e):
+        return (_dim_latex(e.data), ATOM)
+
+    def _print_eye(self, e):
+        return (f"I_{{{_dim_latex(e.rows)}}}", ATOM)
+
+    def _print_comm(self, e):
+        return (f"K_{{{_dim_latex(e.data[0])},{_dim_latex(e.data[1])}}}", ATOM)
+
+    def _print_dup(self, e):
+        return (f"D_{{{_dim_latex(e.data)}}}", ATOM)
+
+    def _print_delta(self, e):
+        if isinstance(e.data, tuple) and e.data[0] == "shown":   # d(part) in a derivation
+            inner = e.data[2]
+            simple = e.data[1].isidentifier()
+            return (f"\\mathrm{{d}}{inner}" if simple
+                    else f"\\mathrm{{d}}\\left({inner}\\right)", POSTFIX)
+        return (f"\\mathrm{{d}}{latex_name(str(e.data))}", POSTFIX)
+
+    def _print_T(self, e):
+        x = e.args[0]
+        if x.op == "inv" and id(x) not in self.bound:    # inv(X)' = X^{-T}
+            return (_sup(self.get(x.args[0]), "-\\top"), POSTFIX)
+        return (_sup(self.get(x), "\\top"), POSTFIX)
+
+    def _print_inv(self, e):
+        x = e.args[0]
+        if x.op == "T" and id(x) not in self.bound:      # inv(X') = X^{-T}
+            return (_sup(self.get(x.args[0]), "-\\top"), POSTFIX)
+        return self.function(e, ops.RECORDS["inv"])
+
+    def _print_mpow(self, e):
+        x = e.args[0]
+        if x.op == "inv" and id(x) not in self.bound:    # inv(X)^k = X^{-k}
+            return (_sup(self.get(x.args[0]), f"-{e.data}"), POW)
+        return (_sup(self.get(x), str(e.data)), POW)
+
+    def _print_kron(self, e):
+        a, b = e.args
+        return (f"{_wrap(self.get(a), KRON)} \\otimes {_wrap(self.get(b), KRON + 1)}", KRON)
+
+    def _print_sigmoid(self, e):
+        if self.sigma_taken:
+            return ("\\operatorname{sigmoid}" + _paren(self.get(e.args[0])[0]), ATOM)
+        return self.function(e, ops.RECORDS["sigmoid"])
+
+    def _print_unvec(self, e):
+        return (f"\\operatorname{{unvec}}_{{{_dim_latex(e.rows)} \\times "
+                f"{_dim_latex(e.cols)}}}{_paren(self.get(e.args[0])[0])}", ATOM)
+
+    def function(self, e, record):
         if callable(record.latex):
-            return record.latex(e, self.get(a[0]), TOOLS)
-        return (ops.latex_of(record, self.get(a[0])[0], _paren), ATOM)
+            return record.latex(e, self.get(e.args[0]), TOOLS)
+        return (ops.latex_of(record, self.get(e.args[0])[0], _paren), ATOM)
 
 
 def to_latex(root: Expr, names: dict | None = None, bind: bool = True) -> str:
@@ -363,35 +370,8 @@ def to_latex(root: Expr, names: dict | None = None, bind: bool = True) -> str:
         \\end{aligned}
 
     ``bind=False`` writes everything inline."""
-    names = names or {}
-    nodes = list(postorder(root))
-    chosen = _choose_bindings(root, nodes) if bind else []
-    taken = {n.name for n in nodes if n.op == "var"}
-    taken |= {str(s) for n in nodes for d in n.shape for s in getattr(d, "free_symbols", ())}
-    taken |= {n.data.name for n in nodes if n.op == "dim"}
-    taken_tex = {latex_name(t) for t in taken}
-    bound: dict[int, str] = {}
-    counter = 0
-    for node in chosen:
-        name = names.get(node)
-        if name is None or name in taken or latex_name(name) in taken_tex:
-            while True:
-                counter += 1
-                name = f"t{counter}"
-                if name not in taken and latex_name(name) not in taken_tex:
-                    break
-        taken.add(name)
-        taken_tex.add(latex_name(name))
-        bound[id(node)] = latex_name(name)
-    printer = _Printer(nodes, bound)
-    lines = []
-    for node in nodes:
-        text = printer.node(node)
-        if id(node) in bound:
-            lines.append(f"{bound[id(node)]} &= {text[0]}")
-            text = (bound[id(node)], ATOM)
-        printer.out[id(node)] = text
-    body = printer.out[id(root)][0]
+    lines, body = LatexPrinter(root, names, bind).run()
+    lines = [f"{name} &= {text}" for name, text in lines]
     if not lines:
         return body
     return "\\begin{aligned}\n" + " \\\\\n".join(lines + [f"& {body}"]) + "\n\\end{aligned}"

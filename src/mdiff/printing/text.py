@@ -1,6 +1,7 @@
 """Plain text in the input language, with minimal parentheses.
 
-Printing is bottom-up over the DAG (no recursion), each node giving ``(text, prec)``.
+Printing is bottom-up over the DAG (no recursion), each node giving ``(text, prec)``
+through one method per operation (``base.BindingPrinter``).
 Whatever this printer writes for an expression the language can express parses back
 to the same node (the round-trip tests hold it to that).
 """
@@ -9,9 +10,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .. import ops
-from ..errors import MdiffError
-from ..expr import Expr, fmt_dim, postorder, register_text_printer
+from ..core import ops
+from ..core.expr import Expr, fmt_dim, register_text_printer
+from .base import BindingPrinter, divides
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
 
 
@@ -25,15 +26,6 @@ def number_text(v) -> tuple[str, int]:
 def _wrap(item, min_prec):
     text, prec = item
     return text if prec >= min_prec else f"({text})"
-
-
-def _is_reciprocal(s: Expr) -> bool:
-    return s.op == "pow" and s.args[1].op == "num" and bool(s.args[1].data < 0)
-
-
-def divides(s: Expr, bound) -> bool:
-    """A 1/x factor written as a denominator (one let-bound is written as its name)."""
-    return _is_reciprocal(s) and id(s) not in bound
 
 
 def _fill_text(e: Expr, sized: bool):
@@ -195,38 +187,58 @@ def _add_text(e: Expr, out, sized, bound) -> tuple[str, int]:
     return ("".join(parts), ADD)
 
 
-def _node_text(e: Expr, out, sized=frozenset(), dim_names=None, bound=()) -> tuple[str, int]:
-    """(text, precedence) of ``e`` from its children's; ``bound``: ids of the nodes
-    printed as let-bound names (a bound 1/x is a factor, not a denominator)."""
-    op = e.op
-    a = e.args
-    if op == "var":
+class TextPrinter(BindingPrinter):
+    """(text, precedence) of each node from its children's, one method per operation."""
+
+    what = "text"
+
+    def __init__(self, root: Expr, names: dict | None = None, bind: bool = True):
+        super().__init__(root, names, bind)
+        self.sized, self.dim_names = frozenset(), None
+        if any(n.op in ("fill", "dim") for n in self.order):
+            self.sized = _sized_constants(root, self.order, set(self.bound))
+            self.dim_names = _dimension_names(self.order, self.sized)
+
+    # --- leaves -------------------------------------------------------------------------
+    def _print_var(self, e):
         return (e.name, ATOM)
-    if op == "num":
+
+    def _print_num(self, e):
         return number_text(e.data)
-    if op == "dim":
-        if dim_names is not None and e.data.name not in dim_names:
+
+    def _print_dim(self, e):
+        if self.dim_names is not None and e.data.name not in self.dim_names:
             return (f"tr(eye({e.data}))", ATOM)    # a size nothing else in the text names
         return (str(e.data), ATOM)
-    if op == "fill":
-        return _fill_text(e, id(e) in sized)
-    if op == "eye":
+
+    def _print_fill(self, e):
+        return _fill_text(e, id(e) in self.sized)
+
+    def _print_eye(self, e):
         return (f"eye({fmt_dim(e.rows)})", ATOM)
-    if op == "comm":
+
+    def _print_comm(self, e):
         return (f"commutation({fmt_dim(e.data[0])}, {fmt_dim(e.data[1])})", ATOM)
-    if op == "dup":
+
+    def _print_dup(self, e):
         return (f"duplication({fmt_dim(e.data)})", ATOM)
-    if op == "delta":
+
+    def _print_delta(self, e):
         if isinstance(e.data, tuple) and e.data[0] == "shown":   # d(part) in a derivation
             inner = e.data[1]
             return (f"d{inner}" if inner.isidentifier() else f"d({inner})", ATOM)
         return (f"d{e.data}", ATOM)
-    if op == "add":
-        return _add_text(e, out, sized, bound)
-    if op == "mul":
-        return _mul_text(e, out, bound=bound)
-    if op == "had":
-        x, y = a
+
+    # --- operations ---------------------------------------------------------------------
+    def _print_add(self, e):
+        return _add_text(e, self.out, self.sized, self.bound)
+
+    def _print_mul(self, e):
+        return _mul_text(e, self.out, bound=self.bound)
+
+    def _print_had(self, e):
+        out, bound = self.out, self.bound
+        x, y = e.args
         if divides(x, bound) and not divides(y, bound):
             x, y = y, x
         if divides(y, bound):   # a .* b.^(-k) reads as a ./ b.^k
@@ -234,92 +246,39 @@ def _node_text(e: Expr, out, sized=frozenset(), dim_names=None, bound=()) -> tup
             den = out[id(base)] if k == 1 else _pow_text(base, k, out)
             return (f"{_wrap(out[id(x)], MUL)} ./ {_wrap(den, MUL + 1)}", MUL)
         return (f"{_wrap(out[id(x)], MUL)} .* {_wrap(out[id(y)], MUL + 1)}", MUL)
-    if op == "pow":
-        base, ex = a
+
+    def _print_pow(self, e):
+        out = self.out
+        base, ex = e.args
         if ex.op == "num" and ex.data < 0 and ex.data.is_integer:
             k = -ex.data
             d = out[id(base)] if k == 1 else _pow_text(base, k, out)
             return (f"1{'/' if base.is_scalar else ' ./ '}{_wrap(d, MUL + 1)}", MUL)
         sym = "^" if base.is_scalar else ".^"
         return (f"{_wrap(out[id(base)], POW + 1)}{sym}{_wrap(out[id(ex)], POSTFIX)}", POW)
-    if op == "mpow":
-        return (f"{_wrap(out[id(a[0])], POW + 1)}^{e.data}", POW)
-    if op == "T":
-        return (f"{_wrap(out[id(a[0])], POSTFIX)}'", POSTFIX)
-    if op == "kron":
-        return (f"{_wrap(out[id(a[0])], KRON)} ⊗ {_wrap(out[id(a[1])], KRON + 1)}", KRON)
-    if op == "unvec":
-        return (f"unvec({out[id(a[0])][0]}, {fmt_dim(e.rows)}, {fmt_dim(e.cols)})", ATOM)
-    record = ops.RECORDS.get(op)
-    if record is None:
-        raise MdiffError(f"no text for the operation {op!r}")
-    return (f"{record.spelling}({out[id(a[0])][0]})", ATOM)
 
+    def _print_mpow(self, e):
+        return (f"{_wrap(self.get(e.args[0]), POW + 1)}^{e.data}", POW)
 
-#: A repeated subexpression is named when it has at least this many nodes ...
-MIN_SHARED_WEIGHT = 4
-#: ... and any chain of nesting deeper than this is cut by a name (deep networks).
-MAX_PRINT_DEPTH = 12
+    def _print_T(self, e):
+        return (f"{_wrap(self.get(e.args[0]), POSTFIX)}'", POSTFIX)
 
+    def _print_kron(self, e):
+        a, b = e.args
+        return (f"{_wrap(self.get(a), KRON)} ⊗ {_wrap(self.get(b), KRON + 1)}", KRON)
 
-def _choose_bindings(root: Expr, order: list) -> list:
-    """Nodes to print as let-bindings, children before parents (``order``: postorder)."""
-    uses: dict[int, int] = {}
-    for node in order:
-        for a in set(map(id, node.args)):
-            uses[a] = uses.get(a, 0) + 1
-    weight: dict[int, int] = {}
-    depth: dict[int, int] = {}
-    chosen = []
-    for node in order:
-        if not node.args:
-            weight[id(node)], depth[id(node)] = 1, 0
-            continue
-        w = 1 + sum(weight[id(a)] for a in node.args)
-        weight[id(node)] = min(w, 10**6)
-        dep = 1 + max(depth[id(a)] for a in node.args)
-        shared = uses.get(id(node), 0) >= 2 and w >= MIN_SHARED_WEIGHT
-        if node is not root and (shared or dep > MAX_PRINT_DEPTH):
-            chosen.append(node)
-            dep = 0
-        depth[id(node)] = dep
-    return chosen
+    def _print_unvec(self, e):
+        return (f"unvec({self.get(e.args[0])[0]}, {fmt_dim(e.rows)}, {fmt_dim(e.cols)})", ATOM)
+
+    def function(self, e, record):
+        return (f"{record.spelling}({self.get(e.args[0])[0]})", ATOM)
 
 
 def to_text(root: Expr, names: dict | None = None, bind: bool = True) -> str:
     """Text of ``root``; repeated or deeply nested subexpressions become let-bindings
     (``t1 = ...; t2 = ...; body``), using ``names`` (node -> name) where given."""
-    names = names or {}
-    order = list(postorder(root))
-    chosen = _choose_bindings(root, order) if bind else []
-    taken = {n.name for n in order if n.op == "var"} | {
-        s.name for n in order for d in n.shape for s in getattr(d, "free_symbols", ())}
-    taken |= {n.data.name for n in order if n.op == "dim"}
-    bound: dict[int, str] = {}
-    counter = 0
-    for node in chosen:
-        name = names.get(node)
-        if name is None or name in taken:
-            while True:
-                counter += 1
-                name = f"t{counter}"
-                if name not in taken:
-                    break
-        taken.add(name)
-        bound[id(node)] = name
-    sized, dim_names = frozenset(), None
-    if any(n.op in ("fill", "dim") for n in order):
-        sized = _sized_constants(root, order, set(bound))
-        dim_names = _dimension_names(order, sized)
-    out: dict[int, tuple[str, int]] = {}
-    lines = []
-    for node in order:
-        text = _node_text(node, out, sized, dim_names, bound)
-        if id(node) in bound:
-            lines.append(f"{bound[id(node)]} = {text[0]}")
-            text = (bound[id(node)], ATOM)
-        out[id(node)] = text
-    return "; ".join(lines + [out[id(root)][0]])
+    lines, body = TextPrinter(root, names, bind).run()
+    return "; ".join([f"{name} = {text}" for name, text in lines] + [body])
 
 
 register_text_printer(to_text)

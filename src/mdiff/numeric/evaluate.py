@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from . import ops
-from .errors import EvaluationError
-from .expr import Expr, fmt_shape, free_dims, free_vars, postorder
+from ..core import ops
+from ..errors import EvaluationError
+from ..core.expr import Expr, fmt_shape, free_dims, free_vars, postorder
 
 
 def _commutation(m: int, n: int) -> np.ndarray:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from . import ops
-from .errors import EvaluationError, NoDomainPoint
+from ..core import ops
+from ..errors import EvaluationError, NoDomainPoint
 from .evaluate import Env, evaluate, evaluate_nodes
-from .expr import Expr, free_dims, postorder
+from ..core.expr import Expr, free_dims, postorder
 
 def _with_domain(*domains) -> tuple:
     return tuple(n for n, record in ops.RECORDS.items() if record.domain in domains)
@@ -285,8 +285,7 @@ def sample_point(variables: dict[str, Expr], exprs, rng, dims: dict | None = Non
     culprit = _first_nonfinite(exprs, variables, point)
     where = ""
     if culprit is not None:
-        from .printing.text import to_text
-        where = f"; {to_text(culprit)} is not finite there"
+        where = f"; {culprit} is not finite there"     # str(): the registered text printer
     raise NoDomainPoint(
         f"no point of the domain found: {len(LADDER) * DRAWS_PER_RUNG} random points, from "
         f"generic ones to positive/SPD arguments and small values, all gave a value that is "

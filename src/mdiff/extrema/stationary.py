@@ -23,14 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import expr as E
-from . import ops
-from .check import finite_at, sample_point
-from .diff import differential, gradients, jacobian, project_gradient
-from .errors import MdiffError, NoDomainPoint
-from .evaluate import evaluate
-from .expr import Expr, depends_on, postorder, substitute
-from .simplify import Simplifier
+from ..core import expr as E
+from ..core import ops
+from ..numeric.check import finite_at, sample_point
+from ..calculus.diff import differential, gradients, jacobian, project_gradient
+from ..errors import MdiffError, NoDomainPoint
+from ..numeric.evaluate import evaluate
+from ..core.expr import Expr, depends_on, postorder, substitute
+from ..simplify.engine import Simplifier
 
 #: Operations whose derivative is not continuous at a point of their argument's range.
 NONSMOOTH = tuple(n for n, record in ops.RECORDS.items() if not record.smooth)
@@ -89,7 +89,7 @@ def stationary_point(f: Expr, var: Expr, simp: Simplifier | None = None):
         raise MdiffError("solve needs a scalar function")
     kink = nonsmooth_term(f, [var.name])
     if kink is not None:
-        from .printing.text import to_text
+        from ..printing.text import to_text
         raise NoClosedForm(
             f"no closed form: {to_text(kink)} is not differentiable where its argument "
             f"crosses 0, so grad f = 0 is not the condition for an extremum in {var.name} "

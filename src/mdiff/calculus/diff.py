@@ -14,11 +14,11 @@ diagonal -> the diagonal of G.
 
 from __future__ import annotations
 
-from . import expr as E
+from ..core import expr as E
 from .derivatives import CONSTANT_LEAVES
 from .derivatives import differential as rule_differential
-from .errors import DiffError
-from .expr import Expr, add, placeholder, postorder
+from ..errors import DiffError
+from ..core.expr import Expr, add, placeholder, postorder
 from .linear import adjoint, vectorize
 
 

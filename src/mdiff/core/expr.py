@@ -5,16 +5,16 @@ same structure twice returns the same object, so equality is identity, hashing i
 O(1), shared subexpressions are shared, and caches keyed by node are cheap.  A deep
 network is a DAG, never an exponential tree.
 
-Shapes are ``(rows, cols)`` pairs of SymPy expressions (integers or positive integer
-symbols).  A scalar is 1x1, a vector n x 1; everything is two-dimensional inside
-mdiff and only the evaluation layer turns vectors into 1-D arrays (DESIGN §3).
+Shapes are ``(rows, cols)`` pairs of SymPy expressions (``shapes.py``).  A scalar is
+1x1, a vector n x 1; everything is two-dimensional inside mdiff and only the evaluation
+layer turns vectors into 1-D arrays (DESIGN §3).
 
 The constructors below (``add``, ``mul``, ``transpose``, ...) are the only way to
 build nodes.  They keep a light normal form that every later stage relies on:
 sums are flat and drop zeros, products are ``coef * scalars * chain`` with exact
 rational coefficients and scalar factors in a canonical order, double transposes and
 transposes of symmetric matrices vanish, identity factors disappear.  Deeper
-rewriting (identities with names) belongs to ``simplify.py``.
+rewriting (identities with names) belongs to the simplifier (``simplify/``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from typing import Iterable, Iterator
 import sympy as sp
 
 from . import ops, shapes
-from .errors import LimitError, ShapeError
+from .shapes import dim_symbol, dim_text, fmt_dim, fmt_shape, same_dim  # noqa: F401 - E.<name>
+from ..errors import LimitError, ShapeError
 
 #: The text printer, registered by ``printing.text`` when it is imported.
 _TEXT_PRINTER: list = []
@@ -52,31 +53,6 @@ REDUCTIONS = tuple(name for name, f in ops.FUNCTIONS.items()
 
 #: Properties a declaration may give a variable.
 PROPERTIES = ("symmetric", "spd", "diagonal", "positive")
-
-
-def dim_symbol(name: str) -> sp.Symbol:
-    """The SymPy symbol for a named dimension (one symbol per name)."""
-    return sp.Symbol(name, positive=True, integer=True)
-
-
-@functools.lru_cache(maxsize=4096)
-def dim_text(d) -> str:
-    """str() of a dimension, cached: SymPy's printer costs ~10 µs a call, and shapes are
-    printed for every sort key."""
-    return str(d)
-
-
-def fmt_dim(d) -> str:
-    return dim_text(d).replace("**", "^")
-
-
-def fmt_shape(shape) -> str:
-    r, c = shape
-    if r == 1 and c == 1:
-        return "scalar"
-    if c == 1:
-        return f"vector({fmt_dim(r)})"
-    return f"{fmt_dim(r)}×{fmt_dim(c)}"
 
 
 #: New nodes plus their operands one top-level operation (a derivative, a simplification)
@@ -299,10 +275,6 @@ def depends_on(root: Expr, names: Iterable[str]) -> bool:
 
 
 # --- shape checks --------------------------------------------------------------
-
-def same_dim(a, b) -> bool:
-    return a == b or sp.simplify(a - b) == 0
-
 
 def require_same_shape(what: str, a: Expr, b: Expr) -> None:
     if not (same_dim(a.rows, b.rows) and same_dim(a.cols, b.cols)):

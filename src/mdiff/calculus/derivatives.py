@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from . import expr as E
-from . import ops
-from .errors import DiffError
-from .expr import (Expr, add, apply, hadamard, mul, num, power, transpose)
+from ..core import expr as E
+from ..core import ops
+from ..errors import DiffError
+from ..core.expr import Expr, add, apply, hadamard, mul, num, power, transpose
 
 
 inner = E.inner

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import expr as E
-from .diff import differential, gradients
-from .expr import Expr, postorder, substitute
-from .printing.latex import to_latex
-from .printing.text import to_text
-from .simplify import IDENTITIES, Simplifier
+from ..core import expr as E
+from ..calculus.diff import differential, gradients
+from ..core.expr import Expr, postorder, substitute
+from .latex import to_latex
+from .text import to_text
+from ..simplify.identities import IDENTITIES
+from ..simplify.engine import Simplifier
 
 MAX_STEPS = 200
 

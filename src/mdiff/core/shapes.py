@@ -1,8 +1,15 @@
-"""Shape rules of the language's functions, written once for every reader.
+"""Symbolic shapes: dimensions, their unification, and the functions' shape rules.
+
+Shapes are ``(rows, cols)`` pairs of SymPy expressions: integers, positive integer
+symbols (``dim_symbol("n")``) and products, powers and sums of them.  A scalar is 1x1
+and a vector n x 1.
+
+``Unifier`` holds sizes that are still open while a text is typed (``_f0``, ``_f1``,
+...) and binds them as shapes meet; the parser's inference is one.
 
 A function's result shape follows from its argument's by a ``Rule``.  Three parts of
 mdiff read the same rule: the parser's inference, on shapes whose sizes may still be
-open (``Unifier`` in ``parser.py`` unifies them), the node constructors, on known
+open (a ``Unifier`` unifies them), the node constructors, on known
 shapes (``expr.apply``), and the text printer's size analysis, which asks what sizes of
 a result its argument's text fixes (``fixes``) and what sizes of the argument the
 result's context fixes (``context``), so that ``vector(1)`` is printed size-free
@@ -16,8 +23,113 @@ nothing of mdiff.
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
+import sympy as sp
+
+
+# --- dimensions ------------------------------------------------------------------------
+
+def dim_symbol(name: str) -> sp.Symbol:
+    """The SymPy symbol for a named dimension (one symbol per name)."""
+    return sp.Symbol(name, positive=True, integer=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def dim_text(d) -> str:
+    """str() of a dimension, cached: SymPy's printer costs ~10 µs a call, and shapes are
+    printed for every sort key."""
+    return str(d)
+
+
+def fmt_dim(d) -> str:
+    return dim_text(d).replace("**", "^")
+
+
+def fmt_shape(shape) -> str:
+    r, c = shape
+    if r == 1 and c == 1:
+        return "scalar"
+    if c == 1:
+        return f"vector({fmt_dim(r)})"
+    return f"{fmt_dim(r)}×{fmt_dim(c)}"
+
+
+def same_dim(a, b) -> bool:
+    return a == b or sp.simplify(a - b) == 0
+
+
+# --- unification of open sizes ------------------------------------------------------------
+
+class Unifier:
+    """Sizes that may still be open: ``fresh()`` makes one, ``unify_dim`` binds open sizes
+    so that two sizes agree (or says they cannot), ``resolve`` reads a size through the
+    bindings."""
+
+    def __init__(self):
+        self.bind: dict = {}           # open symbol -> the size it is bound to
+        self.flex: list = []           # the open symbols, in order of creation
+
+    def fresh(self):
+        s = sp.Symbol(f"_f{len(self.flex)}", positive=True, integer=True)
+        self.flex.append(s)
+        return s
+
+    def resolve(self, d):
+        d = sp.sympify(d)
+        if d.is_Integer:
+            return d
+        if d in self.bind:
+            r = self.resolve(self.bind[d])
+            self.bind[d] = r
+            return r
+        if d.is_Symbol:
+            return d
+        subs = {s: self.resolve(s) for s in d.free_symbols if s in self.bind}
+        return sp.expand(d.xreplace(subs)) if subs else d
+
+    @staticmethod
+    def is_flex(d):
+        return d.is_Symbol and d.name.startswith("_f")
+
+    def unify_dim(self, a, b) -> bool:
+        a, b = self.resolve(a), self.resolve(b)
+        if a == b:
+            return True
+        if self.is_flex(a) and a not in b.free_symbols:
+            self.bind[a] = b
+            return True
+        if self.is_flex(b) and b not in a.free_symbols:
+            self.bind[b] = a
+            return True
+        fa, fb = sp.Mul.make_args(a), sp.Mul.make_args(b)
+        if len(fa) == len(fb) > 1 and (all(map(self.is_flex, fa)) or all(map(self.is_flex, fb))):
+            # n*m against p*q (a Kronecker product against a vec): match factor by factor
+            return all(self.unify_dim(x, y) for x, y in zip(fa, fb))
+        common = sp.gcd(a, b) if a.is_Mul and b.is_Mul else 1
+        if common != 1:     # ?1*m = ?2*m: sizes are positive, cancel the common factor
+            return self.unify_dim(sp.cancel(a / common), sp.cancel(b / common))
+        (base_a, k_a), (base_b, k_b) = a.as_base_exp(), b.as_base_exp()
+        if k_a == k_b and k_a != 1 and k_a.is_Integer:
+            # sizes are positive, so x^k = y^k means x = y (tr(X ⊗ X) makes X square)
+            return self.unify_dim(base_a, base_b)
+        flex = [s for s in (a - b).free_symbols if self.is_flex(s)]
+        if len(flex) == 1:
+            sol = sp.solve(sp.Eq(a, b), flex[0])
+            if len(sol) == 1 and (sol[0].is_positive is not False) and sol[0].is_integer is not False:
+                self.bind[flex[0]] = sol[0]
+                return True
+        return False
+
+    def is_scalar(self, shape):
+        return self.resolve(shape[0]) == 1 and self.resolve(shape[1]) == 1
+
+    def is_col(self, shape):
+        return self.resolve(shape[1]) == 1
+
+
+# --- shape rules --------------------------------------------------------------------------
 
 class ShapeAlgebra(Protocol):
     """Sizes as one reader has them: open (the parser) or known (the constructors)."""

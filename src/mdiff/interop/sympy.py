@@ -17,10 +17,10 @@ from sympy.matrices.expressions import (Determinant, HadamardPower, HadamardProd
                                         MatrixExpr, MatrixSymbol, OneMatrix, Transpose,
                                         ZeroMatrix)
 
-from . import expr as E
-from . import ops
-from .errors import DiffError
-from .expr import Expr, postorder
+from ..core import expr as E
+from ..core import ops
+from ..errors import DiffError
+from ..core.expr import Expr, postorder
 
 
 def _scalar_or_matrix(value, node: Expr):

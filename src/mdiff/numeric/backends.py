@@ -13,7 +13,7 @@ import builtins
 import importlib
 import inspect
 
-from .errors import EvaluationError
+from ..errors import EvaluationError
 
 #: backend name -> module to import for its array namespace
 BACKENDS = {

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from . import expr as E
-from . import ops
+from ..core import expr as E
+from ..core import ops
 from .derivatives import inner
-from .errors import DiffError
-from .expr import (Expr, add, apply, commutation, eye, hadamard, kron, mul, num, postorder, transpose, unvec)
+from ..errors import DiffError
+from ..core.expr import (Expr, add, apply, commutation, eye, hadamard, kron, mul, num, postorder,
+                         transpose, unvec)
 
 
 class _Live:

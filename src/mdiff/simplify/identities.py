@@ -1,4 +1,4 @@
-"""The identity catalogue and the rewriting that applies it to a fixed point.
+"""The identity catalogue.
 
 ``IDENTITIES`` is the one table of named rewrite rules: each line gives the identity,
 its source (Matrix Cookbook, Nov 2012, equation numbers; Magnus–Neudecker) and a
@@ -6,12 +6,10 @@ rule function that returns the rewritten node or ``None`` when it does not apply
 Every rule is checked numerically in the tests (lhs = rhs at random points) through
 the ``example`` text it carries.
 
-``simplify`` rewrites bottom-up: children first, then the rules of the node's op
-until none applies.  A rewritten node is simplified again (its new children too),
-with a global step budget so that no input can make it loop.  The constructors in
-``expr.py`` already keep the light normal form (flat sums, exact coefficients,
-no identity factors, no double transposes); the rules here add the identities.
-"""
+For each op the first matching identity fires, so the order of the list is part of
+the catalogue.  The constructors in ``core/expr.py`` already keep the light normal form
+(flat sums, exact coefficients, no identity factors, no double transposes); the rules
+here add the identities, and ``engine.py`` applies them."""
 
 from __future__ import annotations
 
@@ -21,11 +19,23 @@ from typing import Callable
 
 import sympy as sp
 
-from . import expr as E
-from .errors import LimitError
-from .expr import (Expr, add, apply, coefficient, dim_scalar, eye, fill, hadamard, kron, mul, mul_parts, num, postorder, power, rebuild, transpose)
-
-MAX_REWRITES = 20000
+from ..core import expr as E
+from ..core.expr import (
+    Expr,
+    add,
+    apply,
+    coefficient,
+    dim_scalar,
+    eye,
+    fill,
+    hadamard,
+    kron,
+    mul,
+    mul_parts,
+    num,
+    power,
+    transpose,
+)
 
 
 @dataclass(frozen=True)
@@ -885,83 +895,3 @@ EXPAND_RULES_BY_OP = _by_op(
 
 #: Factored normal form for printing solutions: common matrix factors pulled out.
 FACTOR_RULES_BY_OP = _by_op(IDENTITIES + [FACTORING])
-
-
-class Simplifier:
-    """Applies the catalogue to a fixed point; records which identities fired.
-    ``mode``: "print" (default), "expand" (sums of products, for the solver) or
-    "factor" (common factors pulled out, for printed solutions)."""
-
-    def __init__(self, budget: int = MAX_REWRITES, mode: str = "print", rules=None):
-        self.memo: dict = {}
-        self.budget = budget
-        self.applied: list[str] = []
-        self.rules = rules if rules is not None else {
-            "print": RULES_BY_OP, "expand": EXPAND_RULES_BY_OP, "factor": FACTOR_RULES_BY_OP}[mode]
-        self.active: dict = {}        # node being rewritten -> len(trail) when it began
-        self.trail: list[str] = []    # the identities applied, in order
-
-    def __call__(self, root: Expr) -> Expr:
-        for node in postorder(root, done=self.memo.__contains__):
-            new = rebuild(node, tuple(self.memo[a] for a in node.args)) if node.args else node
-            out = self._fixpoint(new)
-            self.memo[node] = out
-            self.memo.setdefault(out, out)
-        return self.memo[root]
-
-    def _fixpoint(self, e: Expr) -> Expr:
-        if e in self.memo:
-            return self.memo[e]
-        mine = []
-        try:
-            while self.budget > 0:
-                self._enter(e, mine)
-                for ident in self.rules.get(e.op, ()):
-                    out = ident.rule(e)
-                    if out is not None and out is not e:
-                        self.budget -= 1
-                        self.trail.append(ident.name)
-                        if ident.name not in self.applied and ident.name != "canonical term order":
-                            self.applied.append(ident.name)
-                        e = self(out) if out.args else out
-                        break
-                else:
-                    return e
-            return e
-        finally:
-            for node in mine:
-                self.active.pop(node, None)
-
-    def _enter(self, e: Expr, mine: list) -> None:
-        """Note that ``e`` is being rewritten; meeting it again while it still is means
-        the identities applied since then undo each other."""
-        if e in self.active:
-            rules = list(dict.fromkeys(self.trail[self.active[e]:]))
-            from .printing.text import to_text
-            raise LimitError(f"the identity catalogue loops on {to_text(e)[:200]}: "
-                             f"{' -> '.join(rules)} rewrite it back to itself")
-        self.active[e] = len(self.trail)
-        mine.append(e)
-
-
-MAX_PASSES = 6
-
-
-def simplify_fully(root: Expr, mode: str = "print") -> tuple:
-    """(result, identities applied): fresh passes until one changes nothing, so the
-    result is a fixed point of the whole catalogue (simplify is idempotent)."""
-    applied: list = []
-    with E.bounded_work():
-        for _ in range(MAX_PASSES):
-            simp = Simplifier(mode=mode)
-            out = simp(root)
-            applied += [a for a in simp.applied if a not in applied]
-            if out is root:
-                break
-            root = out
-    return root, tuple(applied)
-
-
-def simplify(root: Expr) -> Expr:
-    """The expression rewritten with the identity catalogue until nothing applies."""
-    return simplify_fully(root)[0]

@@ -25,10 +25,10 @@ from itertools import count, islice, permutations, product as cartesian
 import numpy as np
 import sympy as sp
 
-from . import expr as E
-from .evaluate import Env, evaluate
-from .expr import Expr
-from .simplify import simplify
+from ..core import expr as E
+from ..numeric.evaluate import Env, evaluate
+from ..core.expr import Expr
+from ..simplify.engine import simplify
 
 #: Names of the free indices, in order (then i1, i2, ...; none a variable's name).
 FREE_NAMES = ("i", "j", "k", "l", "p", "q", "r", "s")

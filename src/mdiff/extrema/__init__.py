@@ -1,0 +1,1 @@
+"""Stationary points in closed form, and their verification."""

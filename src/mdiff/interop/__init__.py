@@ -1,0 +1,1 @@
+"""Translation to and from other systems (SymPy's matrix expressions)."""

@@ -73,8 +73,8 @@ def test_the_registry_imports_only_the_shape_rules_and_they_nothing_of_mdiff():
 #: The packages from the bottom up: each imports only those before it (``mdiff.errors``,
 #: the error hierarchy, is below them all; the interfaces — api, cli, optimize, testing —
 #: are above them all).
-LAYERS = ("errors", "core", "simplify", "numeric", "calculus", "printing", "interop",
-          "language", "extrema")
+LAYERS = ("errors", "core", "interop", "language", "simplify", "numeric", "calculus",
+          "printing", "extrema")
 
 
 def _layer(module: str) -> int:

@@ -23,6 +23,29 @@ def test_identity_holds_numerically_and_fires(ident):
     assert cmp.equal, (ident.name, str(out), cmp)
 
 
+def test_every_pattern_compiles_to_the_op_it_is_listed_under():
+    from mdiff.simplify.rules import Pattern
+    patterns = [i for i in IDENTITIES if isinstance(i.rule, Pattern)]
+    assert len(patterns) >= 4
+    for ident in patterns:
+        lhs, rhs, variables = ident.rule.compile()
+        assert lhs.op == ident.op, ident.name
+        assert ident.example.endswith(ident.statement.split(" = ")[0]) or ident.rule.where
+
+
+def test_a_pattern_matches_structure_and_kinds_not_names():
+    from mdiff.simplify.rules import Pattern
+    rule = Pattern("vec(A).^c = vec(A.^c)")
+    p = mdiff.parse("vec(X*Y).^t", {"t": "scalar"})
+    assert str(rule(p.expr)) == "vec((X*Y).^t)"
+    scalar_only = Pattern("exp(c) = exp(c)")
+    assert scalar_only(mdiff.parse("exp(X)").expr) is None
+    assert scalar_only(mdiff.parse("exp(t)", {"t": "scalar"}).expr) is not None
+    same = Pattern("A .* A = A.^2")
+    assert same(mdiff.parse("X .* Y").expr) is None
+    assert str(same(mdiff.parse("X .* X").expr)) == "X.^2"
+
+
 def test_every_identity_has_a_source_and_statement():
     for ident in IDENTITIES:
         assert ident.source and ident.statement and ident.name

@@ -33,13 +33,20 @@ from . import ops, shapes
 from .shapes import dim_symbol, dim_text, fmt_dim, fmt_shape, same_dim  # noqa: F401 - E.<name>
 from ..errors import LimitError, ShapeError
 
-#: The text printer, registered by ``printing.text`` when it is imported.
-_TEXT_PRINTER: list = []
+#: The printers, by kind ('text', 'latex'), registered by their modules when imported
+#: (printing depends on the core, not back): ``fn(node, names)``.
+_PRINTERS: dict = {}
 
 
-def register_text_printer(fn) -> None:
-    """``str(node)`` prints with ``fn`` (``printing.text.to_text``)."""
-    _TEXT_PRINTER[:] = [fn]
+def register_printer(kind: str, fn) -> None:
+    """``printed(kind, ...)`` prints with ``fn`` (``str(node)`` with the 'text' one)."""
+    _PRINTERS[kind] = fn
+
+
+def printed(kind: str, node: "Expr", names: dict | None = None) -> str:
+    """``node`` printed by the registered printer of ``kind``, with ``names`` (node ->
+    name) for let-bound subexpressions."""
+    return _PRINTERS[kind](node, names)
 
 Rational = sp.Rational
 ONE = sp.Integer(1)
@@ -215,7 +222,8 @@ class Expr:
 
     def __str__(self) -> str:
         # the text printer registers itself (printing depends on expr, not back)
-        return _TEXT_PRINTER[0](self) if _TEXT_PRINTER else f"<{self.op} {fmt_shape(self.shape)}>"
+        text = _PRINTERS.get("text")
+        return text(self) if text else f"<{self.op} {fmt_shape(self.shape)}>"
 
 
 OP_RANK = {"num": 0, "dim": 1, "fill": 2, "eye": 3, "var": 4}

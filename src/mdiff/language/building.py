@@ -182,8 +182,7 @@ class Parsed:
         return self.expr.shape
 
     def __str__(self):
-        from ..printing.text import to_text
-        return to_text(self.expr, self.let_names())
+        return E.printed("text", self.expr, self.let_names())
 
     def __repr__(self) -> str:
         """``mdiff.parse(...)`` text that rebuilds this expression."""
@@ -194,8 +193,7 @@ class Parsed:
         return to_sympy(self.expr)
 
     def latex(self) -> str:
-        from ..printing.latex import to_latex
-        return to_latex(self.expr, self.let_names())
+        return E.printed("latex", self.expr, self.let_names())
 
     def _repr_latex_(self) -> str:
         return f"$$ {self.latex()} $$"

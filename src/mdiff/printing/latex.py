@@ -25,7 +25,7 @@ import unicodedata
 import sympy as sp
 
 from ..core import ops
-from ..core.expr import Expr
+from ..core.expr import Expr, register_printer
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
 from .base import BindingPrinter, divides
 
@@ -375,3 +375,6 @@ def to_latex(root: Expr, names: dict | None = None, bind: bool = True) -> str:
     if not lines:
         return body
     return "\\begin{aligned}\n" + " \\\\\n".join(lines + [f"& {body}"]) + "\n\\end{aligned}"
+
+
+register_printer("latex", to_latex)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..core import ops
-from ..core.expr import Expr, fmt_dim, register_text_printer
+from ..core.expr import Expr, fmt_dim, register_printer
 from .base import BindingPrinter, divides
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
 
@@ -281,4 +281,4 @@ def to_text(root: Expr, names: dict | None = None, bind: bool = True) -> str:
     return "; ".join([f"{name} = {text}" for name, text in lines] + [body])
 
 
-register_text_printer(to_text)
+register_printer("text", to_text)

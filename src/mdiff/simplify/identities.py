@@ -14,12 +14,11 @@ here add the identities, and ``engine.py`` applies them."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from typing import Callable
 
 import sympy as sp
 
 from ..core import expr as E
+from .rules import Identity, pattern
 from ..core.expr import (
     Expr,
     add,
@@ -36,16 +35,6 @@ from ..core.expr import (
     power,
     transpose,
 )
-
-
-@dataclass(frozen=True)
-class Identity:
-    name: str
-    statement: str
-    source: str
-    op: str                  # the op of the node the rule looks at
-    rule: Callable           # Expr -> Expr | None
-    example: str             # an input on which the rule fires (for the numeric tests)
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -93,20 +82,6 @@ def transpose_of_product(e: Expr):
     if not chain:
         return None
     return _remake(coef, scalars, [transpose(c) for c in reversed(chain)])
-
-
-def transpose_of_kron(e: Expr):
-    x = e.args[0]
-    if x.op != "kron":
-        return None
-    return kron(transpose(x.args[0]), transpose(x.args[1]))
-
-
-def inverse_of_transpose(e: Expr):
-    x = e.args[0]
-    if x.op != "T":
-        return None
-    return transpose(E.inv(x.args[0]))
 
 
 def transpose_of_sum_of_transposes(e: Expr):
@@ -219,14 +194,6 @@ def inverse_of_scaled(e: Expr):
         if c != 1 and all(k == c for k in coefs):
             return E.scale(1 / c, E.inv(add(*(coefficient(t)[1] for t in x.args))))
     return None
-
-
-def inverse_of_kron(e: Expr):
-    """inv(A ⊗ B) = inv(A) ⊗ inv(B)."""
-    x = e.args[0]
-    if x.op != "kron":
-        return None
-    return kron(E.inv(x.args[0]), E.inv(x.args[1]))
 
 
 def inverse_of_power(e: Expr):
@@ -421,14 +388,6 @@ def vec_hadamard(e: Expr):
         if not (b.op == "vec" and b.args[0].shape == shape):
             out = hadamard(out, power(b, num(k)))
     return out
-
-
-def vec_power(e: Expr):
-    """vec(A).^k = vec(A.^k) (an elementwise power commutes with vec)."""
-    base, k = e.args
-    if base.op == "vec" and k.op == "num":
-        return apply("vec", power(base.args[0], k))
-    return None
 
 
 def trace_of_ones_product(e: Expr):
@@ -771,16 +730,21 @@ FACTORING = Identity("common matrix factor", "A*X + B*X = (A + B)*X", "algebra",
                      factor_common_matrix, "A*X + B*X")
 
 
-#: The identity catalogue: one named line per identity, with its source.
+#: The identity catalogue: one named line per identity, with its source.  A local
+#: identity is a ``pattern`` in mdiff's notation (``rules.py``); an n-ary or cost-guarded
+#: one is a rule function above.  Order is semantics: for each op the first identity
+#: that matches a node rewrites it, and the node is simplified again, so an identity
+#: listed before another for the same op wins where both match (the transpose and
+#: inverse identities come first, before products are merged; like terms are
+#: collected before a common factor is pulled out; the canonical term order is last
+#: among the sums).
 IDENTITIES = [
     Identity("transpose of a product", "(A*B)' = B'*A'", "Cookbook (5)", "T",
              transpose_of_product, "(A*B)'"),
     Identity("transpose of a sum of transposes", "(A' + B')' = A + B", "Cookbook (4)", "T",
              transpose_of_sum_of_transposes, "(A' + B')'"),
-    Identity("transpose of a Kronecker product", "(A ⊗ B)' = A' ⊗ B'", "Cookbook (507)", "T",
-             transpose_of_kron, "(A ⊗ B)'"),
-    Identity("inverse of a transpose", "inv(X') = inv(X)'", "Cookbook (3)", "inv",
-             inverse_of_transpose, "inv(X')"),
+    pattern("transpose of a Kronecker product", "(A ⊗ B)' = A' ⊗ B'", "Cookbook (507)", "T"),
+    pattern("inverse of a transpose", "inv(X') = inv(X)'", "Cookbook (3)", "inv"),
     Identity("powers of a scalar", "s^a*s^b = s^(a+b)", "algebra", "mul",
              combine_scalar_powers, "det(X)*inv(X)/det(X)"),
     Identity("distribute a number", "c*(A + B) = c*A + c*B", "algebra", "mul",
@@ -789,8 +753,8 @@ IDENTITIES = [
              merge_matrix_powers, "X: matrix(n,n); X^2*X*inv(X)'*X'"),
     Identity("inverse of a scaled matrix", "inv(c*A) = inv(A)/c", "Cookbook (1)", "inv",
              inverse_of_scaled, "inv(2*A)"),
-    Identity("inverse of a Kronecker product", "inv(A ⊗ B) = inv(A) ⊗ inv(B)", "Cookbook (509)",
-             "inv", inverse_of_kron, "A: matrix(n,n); B: matrix(m,m); inv(A ⊗ B)"),
+    pattern("inverse of a Kronecker product", "inv(A ⊗ B) = inv(A) ⊗ inv(B)", "Cookbook (509)",
+            "inv", declarations="A: matrix(n,n); B: matrix(m,m)"),
     Identity("inverse of a power", "inv(X^k) = inv(X)^k", "Cookbook (1)", "inv",
              inverse_of_power, "inv(X^3)"),
     Identity("diagonal of a diagonal", "diag(diag(D)) = D for diagonal D", "definition", "diagm",
@@ -804,8 +768,8 @@ IDENTITIES = [
              diag_product, "diag(u)*diag(v)"),
     Identity("vec of a Hadamard product", "vec(A) .* vec(B) = vec(A .* B)", "definition", "had",
              vec_hadamard, "vec(A) .* vec(B)"),
-    Identity("vec of an elementwise power", "vec(A).^k = vec(A.^k)", "definition", "pow",
-             vec_power, "vec(A).^3"),
+    pattern("vec of an elementwise power", "vec(A).^c = vec(A.^c)", "definition", "pow",
+            where=lambda b: b["c"].op == "num", example="vec(A).^3"),
     Identity("trace of ones", "tr(matrix(1)*X) = sum(X)", "definition", "tr",
              trace_of_ones_product, "X: matrix(n,m); tr(matrix(1)*X)"),
     Identity("common coefficient of a sum factor", "2*(1/2*A - 1/2*B)*C = (A - B)*C",

@@ -37,7 +37,7 @@ from hypothesis import (HealthCheck, Phase, assume, event, example, given, note,
 from hypothesis import strategies as st
 
 import mdiff
-from mdiff.api import compare_exprs
+from mdiff.numeric.check import compare_exprs
 from mdiff.numeric.check import relative_error, sample_point
 from mdiff.numeric.evaluate import Env, evaluate
 from mdiff.core.expr import free_dims, postorder

@@ -329,7 +329,7 @@ def test_derivative_repr_recomputes_it():
 
 from derivative_cases import CASES  # noqa: E402
 
-from mdiff.api import compare_exprs  # noqa: E402
+from mdiff.numeric.check import compare_exprs  # noqa: E402
 
 _CORPUS = [c for c in CASES if not c.xfail]
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mdiff
-from mdiff.api import compare_exprs
+from mdiff.numeric.check import compare_exprs
 from mdiff.simplify.identities import IDENTITIES
 from mdiff.simplify.engine import Simplifier, simplify
 

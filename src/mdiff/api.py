@@ -3,18 +3,13 @@ the printers."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass
 
-import numpy as np
-
 from .core import expr as E
-from .numeric.check import (CheckReport, fd_check, narrowed_note, relative_error, sample_point,
-                            structure_basis)
-from .calculus.diff import (CONVENTIONS, differential as _differential, gradients as _sweep,
-                            jacobian as _jacobian, project_gradient, project_jacobian, structure_of)
-from .errors import DiffError, LimitError, MdiffError, ShapeError
+from .numeric.check import CheckReport, Comparison, compare_exprs, fd_check
+from .calculus import derivative as calc
+from .errors import DiffError, LimitError, MdiffError
 from .numeric.evaluate import Env, evaluate, make_function, to_user_layout
 from .core.expr import Expr
 from .language import Parsed, parse
@@ -24,7 +19,7 @@ from .printing.indices import index_latex, index_text
 from .numeric.backends import compile_function
 from .printing.latex import to_latex
 from .printing.text import to_text
-from .simplify.engine import Simplifier, simplify_fully
+from .simplify.engine import Simplifier
 
 
 def _parsed(expr, symbols=None) -> Parsed:
@@ -50,50 +45,9 @@ def function(expr, symbols: dict | None = None):
 
 
 @dataclass(frozen=True)
-class Derivative:
-    """A derivative of ``f`` (first, Hessian, mixed or k-th).
-
-    ``expr`` is the result as a matrix expression: the gradient (shape of X) for a
-    scalar f, ``dF/dx`` (shape of F) for a scalar x, otherwise the Jacobian
-    d vec(F)/d vec(X)' (DESIGN §3) — for a Hessian ``F`` is the gradient, for a mixed
-    derivative the gradient wrt the first variable, for order k the (k-1)-th
-    derivative.  ``of`` is that ``F`` (what ``check()`` differentiates numerically).
-    """
-
-    f: Parsed
-    wrt: str
-    expr: Expr
-    form: str               # gradient | derivative | jacobian | hessian | mixed | tensor
-    convention: str
-    identities: tuple = ()  # names of the identities the simplifier applied
-    of: Expr | None = None
-    wrt_all: tuple = ()
-    order: int = 1
-    base: "Derivative | None" = None   # the default-convention result this one came from
-    layout: str = "denominator"        # "numerator": gradients transposed (textbooks)
-
-    @property
-    def variable(self) -> Expr:
-        return self.f.variables[self.wrt]
-
-    @property
-    def shape(self):
-        return self.layout_expr.shape
-
-    @property
-    def layout_expr(self) -> Expr:
-        if self.form == "derivative" and not (self.of or self.f.expr).is_scalar:
-            return E.apply("vec", self.expr)
-        return self.expr
-
-    @property
-    def jacobian_expr(self) -> Expr:
-        """d vec(F)/d vec(X)' (a 1 x size row for a gradient)."""
-        if self.layout == "numerator" and self.base is not None:
-            return self.base.jacobian_expr
-        if self.form == "gradient":
-            return E.transpose(E.apply("vec", self.expr))
-        return self.layout_expr
+class Derivative(calc.Derivative):
+    """A derivative of ``f`` (``calculus.derivative.Derivative``: the result, its form,
+    convention and layout) with its printers, numeric function, code and check."""
 
     def __str__(self) -> str:
         form = self.index_form()
@@ -228,7 +182,7 @@ class Derivative:
                 "result": str(self), "form": self.form, "order": self.order,
                 "shape": [E.fmt_dim(d) for d in self.shape], "kron": self.kron(),
                 "latex": self.latex(), "code": self._code_or_none(),
-                "convention": self.convention, "layout": LAYOUTS[self.layout],
+                "convention": self.convention, "layout": calc.LAYOUTS[self.layout],
                 "variables": self.f.symbols(), "assumed": self.f.assumptions()}
 
     @property
@@ -268,85 +222,18 @@ def value_and_grad(expr, wrt, symbols: dict | None = None, backend: str = "numpy
     return value_and_grad_fn
 
 
-def _variable(p: Parsed, name: str) -> Expr:
-    if not isinstance(name, str):
-        raise DiffError(f"wrt must be a variable name, got {name!r}")
-    if name not in p.variables:
-        known = ", ".join(p.variables) or "none"
-        raise DiffError(f"{name!r} is not a variable of the expression (variables: {known})")
-    return p.variables[name]
-
-
-def _derivative(p: Parsed, name: str, grad: Expr | None = None) -> Derivative:
-    raw = _raw_derivative(p, name, grad)
-    result, applied = simplify_fully(raw.expr)
-    return dataclasses.replace(raw, expr=result, identities=applied)
-
-
-def _raw_derivative(p: Parsed, name: str, grad: Expr | None = None) -> Derivative:
-    var = _variable(p, name)
-    f = p.expr
-    kind = structure_of(var)
-    if f.is_scalar:
-        if grad is None:
-            grad = _sweep(f, {name: var})[name]
-        g = project_gradient(grad, var)
-        form = "gradient" if not var.is_scalar else "derivative"
-        return Derivative(p, name, g, form, CONVENTIONS[kind])
-    if var.is_scalar:
-        # dF is linear in the scalar dx: dF/dx is dF with dx = 1
-        dF = _differential(f, {name: var})
-        dfdx = E.substitute(dF, {E.placeholder(name, var.shape): E.num(1)})
-        return Derivative(p, name, dfdx, "derivative", CONVENTIONS[kind])
-    j = project_jacobian(_jacobian(f, var), var)
-    return Derivative(p, name, j, "jacobian", CONVENTIONS[kind])
-
-
-LAYOUTS = {
-    "denominator": "DESIGN §3: gradient in the shape of X; Jacobian d vec(F)/d vec(X)'",
-    "numerator": "numerator layout: gradient transposed (shape of X'); Jacobian d vec(F)/d vec(X)'",
-}
-
-
-def _to_layout(d: Derivative, layout: str) -> Derivative:
-    if layout not in LAYOUTS:
-        raise DiffError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
-    if layout == "denominator" or d.form != "gradient":
-        return dataclasses.replace(d, layout=layout) if layout != d.layout else d
-    expr, more = _simplified(E.transpose(d.expr))
-    return dataclasses.replace(d, expr=expr, layout=layout, base=d.base or d,
-                               identities=d.identities + more)
-
-
 @E.within_work_limits
 def diff(expr, wrt, symbols: dict | None = None, order: int = 1,
          convention: str = "sym", layout: str = "denominator") -> Derivative:
-    """See ``_diff``; ``layout="numerator"`` transposes gradients (textbook convention)."""
-    return _to_layout(_diff(expr, wrt, symbols, order, convention), layout)
-
-
-def _diff(expr, wrt, symbols: dict | None = None, order: int = 1,
-          convention: str = "sym") -> Derivative:
     """The derivative of ``expr`` wrt ``wrt`` (DESIGN §3 layout).
 
     ``wrt`` is a name, or a list of names for a mixed derivative (d/dy of the gradient
     wrt x for ``["x", "y"]``); ``order=k`` takes the k-th derivative wrt one variable
     (2: the Hessian; k >= 3: a tensor of shape ``(n,)*k`` for a vector).
-    ``convention="vech"`` gives symmetric variables the entry-wise convention."""
-    p = _parsed(expr, symbols)
-    names = [wrt] if isinstance(wrt, str) else list(wrt) if isinstance(wrt, (list, tuple)) else None
-    if not names or not all(isinstance(n, str) for n in names):
-        raise DiffError(f"wrt must be a variable name or a list of names, got {wrt!r}")
-    if not isinstance(order, int) or isinstance(order, bool) or not 1 <= order <= MAX_ORDER:
-        raise DiffError(f"order must be an integer from 1 to {MAX_ORDER}, got {order!r}")
-    if len(names) > 1:
-        if order != 1:
-            raise DiffError("give either several variables (mixed) or order=k, not both")
-        return _higher(p, names, convention)
-    if order == 1:
-        d = _derivative(p, names[0])
-        return _to_vech(d) if convention == "vech" else _convention_ok(d, convention)
-    return _higher(p, names * order, convention)
+    ``convention="vech"`` gives symmetric variables the entry-wise convention;
+    ``layout="numerator"`` transposes gradients (textbook convention)."""
+    return calc.derivative(_parsed(expr, symbols), wrt, order, convention, layout,
+                                 cls=Derivative)
 
 
 def hessian(expr, wrt: str, symbols: dict | None = None, convention: str = "sym") -> Derivative:
@@ -354,136 +241,17 @@ def hessian(expr, wrt: str, symbols: dict | None = None, convention: str = "sym"
     return diff(expr, wrt, symbols, order=2, convention=convention)
 
 
-MAX_ORDER = 6
-
-
-def _convention_ok(d: Derivative, convention: str) -> Derivative:
-    if convention not in ("sym", "vech"):
-        raise DiffError(f"convention must be 'sym' or 'vech', not {convention!r}")
-    return d
-
-
-def _simplified(expr: Expr):
-    return simplify_fully(expr)
-
-
-def _higher(p: Parsed, names: list, convention: str) -> Derivative:
-    """Differentiate again and again: each step is the Jacobian of the previous result."""
-    _convention_ok(None, convention)
-    if not p.expr.is_scalar:
-        raise DiffError("second and higher derivatives need a scalar function")
-    first = _derivative(p, names[0])
-    current, applied = first.expr, list(first.identities)
-    of = current
-    for k, name in enumerate(names[1:], start=2):
-        var = _variable(p, name)
-        of = current
-        jac = project_jacobian(_jacobian(of, var), var)
-        current, more = _simplified(jac)
-        applied += [a for a in more if a not in applied]
-    order = len(names)
-    same = len(set(names)) == 1
-    var = _variable(p, names[-1])
-    if order == 2:
-        form = "hessian" if same else "mixed"
-    else:
-        form = "tensor" if same else "mixed"
-    kinds = {structure_of(_variable(p, n)) for n in names}
-    kind = "symmetric" if "symmetric" in kinds else "diagonal" if "diagonal" in kinds else "general"
-    d = Derivative(p, names[-1], current, form, CONVENTIONS[kind], tuple(applied), of,
-                   tuple(names), order)
-    return _to_vech(d) if convention == "vech" else d
-
-
-def _to_vech(d: Derivative) -> Derivative:
-    """The entry-wise (duplication-matrix) convention for symmetric variables."""
-    names = d.wrt_all or (d.wrt,)
-    if not any(structure_of(d.f.variables[n]) == "symmetric" for n in names):
-        return d
-    if d.form == "gradient":
-        # 2*sym(G) - diag(diag(G)) = G + G' - diag(diag(G)) from the unprojected G
-        g, _ = _simplified(_sweep(d.f.expr, {d.wrt: d.variable})[d.wrt])
-        expr = E.add(g, E.transpose(g), E.neg(E.apply("diag", E.apply("diag", g))))
-    elif d.form == "hessian":
-        n = d.variable.rows
-        dup = E.duplication(n)
-        expr = E.mul(E.transpose(dup), d.expr, dup)
-    else:
-        raise DiffError("the vech convention is available for gradients and Hessians")
-    expr, more = _simplified(expr)
-    return dataclasses.replace(d, expr=expr, base=d, convention=VECH_CONVENTION,
-                               identities=d.identities + more)
-
-
-VECH_CONVENTION = ("vech (entry-wise): derivatives wrt the distinct entries of symmetric X; "
-                   "gradient 2*G - diag(diag(G)) = D'*vec(G), Hessian D'*H*D")
-
-
 @E.within_work_limits
 def gradients(expr, wrt, symbols: dict | None = None) -> dict:
     """{name: Derivative} for several variables, from one backward sweep."""
-    p = _parsed(expr, symbols)
     names = [wrt] if isinstance(wrt, str) else list(wrt)
-    variables = {n: _variable(p, n) for n in names}
-    if not p.expr.is_scalar:
-        return {n: _derivative(p, n) for n in names}
-    grads = _sweep(p.expr, variables)
-    return {n: _derivative(p, n, grads[n]) for n in names}
+    return calc.several(_parsed(expr, symbols), names, cls=Derivative)
 
 
 def check(expr, wrt: str, seed: int = 0, symbols: dict | None = None,
           tolerance: float = 1e-6) -> CheckReport:
     """Finite-difference report for mdiff's derivative of ``expr`` wrt ``wrt``."""
     return diff(expr, wrt, symbols).check(seed=seed, tolerance=tolerance)
-
-
-@dataclass
-class Comparison:
-    """Whether two expressions agree at several random points of the first one's domain
-    (``narrowed``: variables the domain forced off generic values, and why)."""
-
-    equal: bool
-    max_abs_difference: float
-    max_rel_difference: float
-    points: int
-    narrowed: dict = dataclasses.field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return self.equal
-
-    def to_dict(self) -> dict:
-        return {"equal": self.equal, "max_abs_difference": self.max_abs_difference,
-                "max_rel_difference": self.max_rel_difference, "points": self.points,
-                "narrowed": dict(self.narrowed)}
-
-    def __str__(self) -> str:
-        verdict = "equal" if self.equal else "NOT equal"
-        if np.isfinite(self.max_abs_difference):
-            how = (f"largest difference {self.max_abs_difference:.3g} "
-                   f"(relative {self.max_rel_difference:.2e})")
-        else:
-            how = "the second is not finite where the first is"
-        return f"{verdict}: {how} over {self.points} random points" + narrowed_note(self.narrowed)
-
-
-def compare_exprs(a: Expr, b: Expr, variables: dict, points: int = 5, seed: int = 0,
-                  tolerance: float = 1e-8, domain: Expr | None = None) -> Comparison:
-    """Compare ``b`` with the reference ``a`` at random points where ``domain`` (if
-    given) and ``a`` are finite but otherwise generic; ``b`` not finite there is a
-    difference, not a reason to move the point."""
-    if a.shape != b.shape:
-        raise ShapeError(f"cannot compare a {E.fmt_shape(a.shape)} result with a "
-                         f"{E.fmt_shape(b.shape)} one")
-    rng = np.random.default_rng(seed)
-    worst_abs = worst_rel = 0.0
-    narrowed: dict = {}
-    for _ in range(points):
-        point = sample_point(variables, ([domain] if domain is not None else []) + [a], rng)
-        narrowed.update(point.narrowed)
-        env = point.env(variables)
-        rel, ab = relative_error(evaluate(a, env), evaluate(b, env))
-        worst_abs, worst_rel = max(worst_abs, ab), max(worst_rel, rel)
-    return Comparison(bool(worst_rel <= tolerance), worst_abs, worst_rel, points, narrowed)
 
 
 def equivalent(a, b, symbols: dict | None = None, points: int = 5, seed: int = 0) -> Comparison:
@@ -574,7 +342,8 @@ class Solution:
         Hessian definite on the variable's structure), 'saddle', 'degenerate' (a
         semidefinite Hessian: second order does not decide) or 'not stationary' (the
         gradient does not vanish there: the data make the closed form singular)."""
-        return _classify(self.f, [self], {**values, self.wrt: self.function()(**values)})
+        from .extrema.classify import classify_point
+        return classify_point(self.f, [self], {**values, self.wrt: self.function()(**values)})
 
     def check(self, seed: int = 0):
         """The gradient at the solution for random data (``solve --check``)."""
@@ -650,7 +419,8 @@ class Solutions:
 
     def classify(self, **values) -> str:
         """As ``Solution.classify``, with the joint Hessian of all the variables."""
-        return _classify(self.f, list(self.parts), {**values, **self.function()(**values)})
+        from .extrema.classify import classify_point
+        return classify_point(self.f, list(self.parts), {**values, **self.function()(**values)})
 
     def check(self, seed: int = 0) -> list:
         """Each part's gradient at its solution for random data (``Solution.check``)."""
@@ -666,74 +436,15 @@ class Solutions:
                 **({"note": self.note()} if not self.joint else {})}
 
 
-def _structure_basis(var: Expr, value) -> np.ndarray:
-    """Orthonormal columns spanning vec of the values the variable may take (the
-    checker's structure basis, normalised)."""
-    value = np.asarray(value, dtype=float)
-    shape = value.shape if value.ndim == 2 else (value.size, 1)
-    cols = [e.reshape(-1, order="F") / np.linalg.norm(e) for e in structure_basis(var, shape)]
-    return np.stack(cols, axis=1)
-
-
-def _classify(p: Parsed, parts: list, at: dict) -> str:
-    """Classify the point ``at`` (data and every solved variable) from the gradient and
-    the Hessian of ``p`` wrt the solved variables, restricted to their structure."""
-    rel = []
-    for s in parts:
-        g_star = np.asarray(make_function(s.gradient, p.variables)(**at), dtype=float)
-        x = np.asarray(at[s.wrt], dtype=float)
-        moved = {**at, s.wrt: x + (np.abs(x) + 1.0)}
-        g_ref = np.asarray(make_function(s.gradient, p.variables)(**moved), dtype=float)
-        if not (np.all(np.isfinite(g_star)) and np.all(np.isfinite(g_ref))):
-            return "not stationary"
-        scale = max(float(np.max(np.abs(g_ref), initial=0.0)), 1e-300)
-        rel.append(float(np.max(np.abs(g_star), initial=0.0)) / scale)
-    if max(rel) > 1e-6:
-        return "not stationary"
-    names = [s.wrt for s in parts]
-    blocks = [[np.atleast_2d(np.asarray(diff(p, [a, b]).function()(**at), dtype=float))
-               if a != b else np.atleast_2d(np.asarray(hessian(p, a).function()(**at), dtype=float))
-               for b in names] for a in names]
-    h = np.block(blocks)
-    from scipy.linalg import block_diag
-    q = block_diag(*(_structure_basis(p.variables[n], at[n]) for n in names))
-    hr = q.T @ ((h + h.T) / 2) @ q
-    if not np.all(np.isfinite(hr)):
-        return "not stationary"
-    eig = np.linalg.eigvalsh(hr)
-    tol = 1e-9 * max(1.0, float(np.max(np.abs(eig), initial=0.0)))
-    if np.all(eig > tol):
-        return "minimum"
-    if np.all(eig < -tol):
-        return "maximum"
-    if np.any(eig > tol) and np.any(eig < -tol):
-        return "saddle"
-    return "degenerate"
-
-
 def _solve_one(p: Parsed, name: str) -> Solution:
-    from .extrema.stationary import NoClosedForm, stationary_point
-    var = _variable(p, name)
+    from .extrema.stationary import NoClosedForm, declaration_hint, stationary_point
+    var = calc.variable(p, name)
     try:
         sol, how, g, verified = stationary_point(p.expr, var)
     except NoClosedForm as exc:
-        hint = _declaration_hint(p, var, exc)
+        hint = declaration_hint(p, var, exc)
         raise NoClosedForm(exc.message + hint) if hint else exc
     return Solution(p, name, sol, how, g, verified)
-
-
-def _declaration_hint(p: Parsed, var: Expr, exc) -> str:
-    """'; declaring S spd gives one' where that declaration makes grad f = 0 solvable."""
-    from .extrema.stationary import NoClosedForm, NotLinear, stationary_point
-    if var.rows != var.cols or var.is_scalar or var.props or not isinstance(exc, NotLinear):
-        return ""
-    spec = f"matrix({E.fmt_dim(var.rows)},{E.fmt_dim(var.cols)}) spd"
-    try:
-        q = parse(p.text, {**p.given, var.name: spec})
-        stationary_point(q.expr, q.variables[var.name])
-    except (NoClosedForm, MdiffError):
-        return ""
-    return f". Declaring {var.name}: {spec} gives a closed form (-d \"{var.name}: {spec}\")"
 
 
 @E.within_work_limits

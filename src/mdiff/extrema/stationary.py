@@ -28,6 +28,7 @@ from ..core import ops
 from ..numeric.check import finite_at, sample_point
 from ..calculus.diff import differential, gradients, jacobian, project_gradient
 from ..errors import MdiffError, NoDomainPoint
+from ..language import parse
 from ..numeric.evaluate import evaluate
 from ..core.expr import Expr, depends_on, postorder, substitute
 from ..simplify.engine import Simplifier
@@ -208,3 +209,17 @@ def stationarity_at(g: Expr, var: Expr, sol: Expr, variables: dict, point) -> fl
     if not np.isfinite(scale):
         return None
     return float(np.max(np.abs(g_star))) / scale if g_star.size else 0.0
+
+
+def declaration_hint(p, var: Expr, exc) -> str:
+    """'. Declaring S: matrix(n,n) spd gives a closed form' where that declaration makes
+    grad f = 0 solvable (``p``: the parsed function, read again with it)."""
+    if var.rows != var.cols or var.is_scalar or var.props or not isinstance(exc, NotLinear):
+        return ""
+    spec = f"matrix({E.fmt_dim(var.rows)},{E.fmt_dim(var.cols)}) spd"
+    try:
+        q = parse(p.text, {**p.given, var.name: spec})
+        stationary_point(q.expr, q.variables[var.name])
+    except (NoClosedForm, MdiffError):
+        return ""
+    return f". Declaring {var.name}: {spec} gives a closed form (-d \"{var.name}: {spec}\")"

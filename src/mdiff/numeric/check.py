@@ -6,7 +6,8 @@ symmetric, diagonal, positive) but are otherwise generic — non-symmetric, mixe
 so that a transpose or a sign cannot go unnoticed, found by rejection where the whole
 expression is finite, narrowing (positive log arguments, SPD det arguments, ...) only
 where generic points are outside the domain (``LADDER``).  ``fd_check`` compares a
-derivative with central finite differences along structure-respecting directions.
+derivative with central finite differences along structure-respecting directions;
+``compare_exprs`` two expressions at sampled points.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 import sympy as sp
 
 from ..core import ops
-from ..errors import EvaluationError, NoDomainPoint
+from ..core.shapes import fmt_shape
+from ..errors import EvaluationError, NoDomainPoint, ShapeError
 from .evaluate import Env, evaluate, evaluate_nodes
 from ..core.expr import Expr, free_dims, postorder
 
@@ -480,3 +482,52 @@ def _check_at(f, var, jac, variables, point, rng, tolerance):
         worst_rel, worst_abs = max(worst_rel, rel), max(worst_abs, ab)
         count += 1
     return worst_rel, worst_abs, count
+
+
+@dataclass
+class Comparison:
+    """Whether two expressions agree at several random points of the first one's domain
+    (``narrowed``: variables the domain forced off generic values, and why)."""
+
+    equal: bool
+    max_abs_difference: float
+    max_rel_difference: float
+    points: int
+    narrowed: dict = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.equal
+
+    def to_dict(self) -> dict:
+        return {"equal": self.equal, "max_abs_difference": self.max_abs_difference,
+                "max_rel_difference": self.max_rel_difference, "points": self.points,
+                "narrowed": dict(self.narrowed)}
+
+    def __str__(self) -> str:
+        verdict = "equal" if self.equal else "NOT equal"
+        if np.isfinite(self.max_abs_difference):
+            how = (f"largest difference {self.max_abs_difference:.3g} "
+                   f"(relative {self.max_rel_difference:.2e})")
+        else:
+            how = "the second is not finite where the first is"
+        return f"{verdict}: {how} over {self.points} random points" + narrowed_note(self.narrowed)
+
+
+def compare_exprs(a: Expr, b: Expr, variables: dict, points: int = 5, seed: int = 0,
+                  tolerance: float = 1e-8, domain: Expr | None = None) -> Comparison:
+    """Compare ``b`` with the reference ``a`` at random points where ``domain`` (if
+    given) and ``a`` are finite but otherwise generic; ``b`` not finite there is a
+    difference, not a reason to move the point."""
+    if a.shape != b.shape:
+        raise ShapeError(f"cannot compare a {fmt_shape(a.shape)} result with a "
+                         f"{fmt_shape(b.shape)} one")
+    rng = np.random.default_rng(seed)
+    worst_abs = worst_rel = 0.0
+    narrowed: dict = {}
+    for _ in range(points):
+        point = sample_point(variables, ([domain] if domain is not None else []) + [a], rng)
+        narrowed.update(point.narrowed)
+        env = point.env(variables)
+        rel, ab = relative_error(evaluate(a, env), evaluate(b, env))
+        worst_abs, worst_rel = max(worst_abs, ab), max(worst_rel, rel)
+    return Comparison(bool(worst_rel <= tolerance), worst_abs, worst_rel, points, narrowed)

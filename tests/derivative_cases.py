@@ -376,3 +376,23 @@ CASES += [
     Case("CB(103)", "tr(Aᵀ*X)", "X", None, "A", "ᵀ right after a name is a transpose"),
     Case("CB(81)", "xᵀ*B*x", "x", None, "(B + B')*x", "ᵀ on a vector"),
 ]
+
+#: The Cholesky factor and the triangles (issue 16): chol reads the symmetric part of its
+#: argument, so its derivative is defined in every direction.
+CASES += [
+    Case("Murray 2016 (GP likelihood)", "2*sum(log(diag(chol(S))))", "S",
+         {"S": "matrix(n,n) spd"}, "inv(S)", "log det S = 2 sum log L_ii"),
+    Case("Murray 2016 eq. 10", "tr(A*chol(X))", "X", {"A": "matrix(n,n)", "X": "matrix(n,n)"},
+         None, "dL = L*Φ(inv(L)*sym(dX)*inv(L)'), at a non-symmetric X"),
+    Case("Murray 2016", "y'*inv(chol(K))'*inv(chol(K))*y", "K",
+         {"K": "matrix(n,n) spd", "y": "vector(n)"}, "-inv(K)*y*y'*inv(K)",
+         "y' inv(L L') y = y' inv(K) y"),
+    Case("tril", "sum(tril(X).^2)", "X", None, "2*tril(X)"),
+    Case("triu", "a'*triu(X)*b", "X", {"a": "vector(n)", "b": "vector(n)", "X": "matrix(n,n)"},
+         "triu(a*b')"),
+    Case("Cholesky-parametrised covariance", "logdet(L*L') + tr(inv(L*L')*A)", "L",
+         {"L": "matrix(n,n) lower", "A": "matrix(n,n) symmetric"}, None,
+         "a lower triangular variable: the gradient is projected onto its triangle"),
+    Case("upper triangular variable", "norm2(U'*U - A)^2", "U",
+         {"U": "matrix(n,n) upper", "A": "matrix(n,n)"}, None),
+]

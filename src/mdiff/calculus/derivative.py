@@ -165,7 +165,7 @@ def _higher(p, names: list, cls) -> Derivative:
     same = len(set(names)) == 1
     form = ("hessian" if len(names) == 2 else "tensor") if same else "mixed"
     kinds = {structure_of(variable(p, n)) for n in names}
-    kind = "symmetric" if "symmetric" in kinds else "diagonal" if "diagonal" in kinds else "general"
+    kind = next((k for k in CONVENTIONS if k in kinds and k != "general"), "general")
     return cls(p, names[-1], current, form, CONVENTIONS[kind], tuple(applied), of,
                tuple(names), len(names))
 

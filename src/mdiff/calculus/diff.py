@@ -101,6 +101,8 @@ def structure_of(var: Expr) -> str:
     props = var.props
     if "diagonal" in props:
         return "diagonal"
+    if props & {"lower", "upper"} and not var.is_scalar:
+        return "lower" if "lower" in props else "upper"
     if props & {"symmetric", "spd"} and not var.is_scalar:
         return "symmetric"
     return "general"
@@ -111,7 +113,12 @@ CONVENTIONS = {
     "symmetric": "symmetric X: the symmetric G = sym(G_unconstrained) with df = tr(G dX) for "
                  "every symmetric dX; Jacobians times P = (I + K)/2",
     "diagonal": "diagonal X: G projected onto diagonal matrices",
+    "lower": "lower triangular X: G projected onto lower triangular matrices (tril(G))",
+    "upper": "upper triangular X: G projected onto upper triangular matrices (triu(G))",
 }
+
+#: The projection onto a triangular variable's triangle.
+TRIANGLE = {"lower": "tril", "upper": "triu"}
 
 
 def project_gradient(g: Expr, var: Expr) -> Expr:
@@ -120,6 +127,8 @@ def project_gradient(g: Expr, var: Expr) -> Expr:
         return E.scale(E.Rational(1, 2), add(g, E.transpose(g)))
     if kind == "diagonal":
         return E.apply("diag", E.apply("diag", g))
+    if kind in TRIANGLE:
+        return E.apply(TRIANGLE[kind], g)
     return g
 
 
@@ -131,4 +140,6 @@ def project_jacobian(j: Expr, var: Expr) -> Expr:
         return E.mul(j, p)
     if kind == "diagonal":
         return E.mul(j, E.apply("diag", E.apply("vec", E.eye(n))))
+    if kind in TRIANGLE:
+        return E.mul(j, E.diag_of_vec(E.apply(TRIANGLE[kind], E.ones((n, n)))))
     return j

@@ -59,7 +59,7 @@ REDUCTIONS = tuple(name for name, f in ops.FUNCTIONS.items()
                    if f.shape in (shapes.REDUCE, shapes.SQUARE_REDUCE))
 
 #: Properties a declaration may give a variable.
-PROPERTIES = ("symmetric", "spd", "diagonal", "positive")
+PROPERTIES = ("symmetric", "spd", "diagonal", "lower", "upper", "positive")
 
 
 #: New nodes plus their operands one top-level operation (a derivative, a simplification)

@@ -303,6 +303,8 @@ def _build_tr(E, x):
 def _build_sum(E, x):
     if x.is_scalar:
         return x
+    if x.op == "log" and x.args[0].op == "diagv" and x.args[0].args[0].op == "chol":
+        return _half_logdet_of_chol(E, x.args[0].args[0])
     if x.op == "fill":
         return E.mul(E.num(x.data), E.dim_scalar(x.rows * x.cols))
     return None
@@ -321,6 +323,91 @@ def _build_diagv(E, x):
         return x.args[0]
     if x.op == "eye":
         return E.ones((x.rows, 1))
+    return None
+
+
+def triangle(E, x) -> str | None:
+    """'diagonal', 'lower' or 'upper' where ``x`` is triangular by construction or
+    declaration (never by a numeric test), else None."""
+    if x.is_scalar or x.op in ("eye", "diagm", "num") or (x.op == "var" and "diagonal" in x.props):
+        return "diagonal"
+    if x.op == "var":
+        return "lower" if "lower" in x.props else "upper" if "upper" in x.props else None
+    if x.op in ("tril", "chol"):
+        return "lower"
+    if x.op == "triu":
+        return "upper"
+    if x.op == "T":
+        return {"lower": "upper", "upper": "lower"}.get(triangle(E, x.args[0]), triangle(E, x.args[0]))
+    if x.op in ("inv", "mpow"):
+        return triangle(E, x.args[0])
+    if x.op in ("mul", "add"):
+        kinds = {triangle(E, a) for a in x.args if not a.is_scalar} - {"diagonal"}
+        return "diagonal" if not kinds else kinds.pop() if len(kinds) == 1 and None not in kinds \
+            else None
+    return None
+
+
+def _build_triangle(keep: str):
+    """tril/triu: a matrix already in the triangle is itself; one in the other triangle
+    keeps only its diagonal."""
+    def build(E, x):
+        kind = triangle(E, x)
+        if kind in (keep, "diagonal"):
+            return x
+        if kind is not None:
+            return E.apply("diag", E.apply("diag", x))
+        return None
+    return build
+
+
+def _triangle_jacobian(keep: str):
+    """vec(tril(X)) = diag(vec(tril(1))) vec(X): a 0/1 mask on the entries."""
+    return lambda E, node: E.diag_of_vec(E.apply(keep, E.ones(node.shape)))
+
+
+def symmetric_part(E, x):
+    """(X + X')/2, or X where X is known symmetric: what chol reads of its argument."""
+    return x if E.is_symmetric(x) else E.scale(E.Rational(1, 2), E.add(x, E.transpose(x)))
+
+
+def _d_chol(E, node, d):
+    """dL = L*Φ(inv(L)*dS*inv(L)') with dS = (dX + dX')/2 and Φ(Y) the lower triangle of
+    Y with its diagonal halved (Murray 2016, "Differentiation of the Cholesky
+    decomposition", eq. 10)."""
+    inv_l = E.inv(node)
+    ds = E.scale(E.Rational(1, 2), E.add(d(0), E.transpose(d(0))))
+    y = E.mul(inv_l, ds, E.transpose(inv_l))
+    phi = E.sub(E.apply("tril", y), E.scale(E.Rational(1, 2), E.apply("diag", E.apply("diag", y))))
+    return E.mul(node, phi)
+
+
+def _np_chol(x):
+    try:
+        return np.linalg.cholesky((x + x.T) / 2)
+    except np.linalg.LinAlgError:
+        return np.full(x.shape, np.nan)
+
+
+def _build_chol(E, x):
+    if x.is_scalar:
+        return E.apply("sqrt", x)
+    if x.op == "eye":
+        return x
+    return None
+
+
+def _half_logdet_of_chol(E, x):
+    """log det(L) = log det(S)/2 for L = chol(S) (a positive diagonal): the Gaussian
+    process likelihood's 2*sum(log(diag(chol(K)))) is logdet(K)."""
+    return E.scale(E.Rational(1, 2), E.apply("logdet", symmetric_part(E, x.args[0])))
+
+
+def _build_logdet(E, x):
+    if x.is_scalar:
+        return E.apply("log", x)
+    if x.op == "chol":
+        return _half_logdet_of_chol(E, x)
     return None
 
 
@@ -365,7 +452,7 @@ FUNCTIONS = {f.name: f for f in (
     Function("logdet", shapes.SQUARE_REDUCE,
              lambda E, node, d: E.apply("tr", E.mul(E.inv(node.args[0]), d(0))),
              _np_logdet, "_logdet({0}, xp)", "\\log\\det", helpers=(_LOGDET_HELPER,),
-             build=_scalar_is(lambda E, x: E.apply("log", x)), domain="posdet"),
+             build=_build_logdet, domain="posdet"),
     linear("tr", shapes.SQUARE_REDUCE,
            lambda E, node, g: E.mul(g, E.eye(node.args[0].rows)),
            lambda E, node: E.transpose(E.apply("vec", E.eye(node.args[0].rows))),
@@ -410,6 +497,14 @@ FUNCTIONS = {f.name: f for f in (
            spelling="diag", numpy=lambda x: np.diag(x).reshape(-1, 1).copy(),
            code="xp.reshape(xp.linalg.diagonal({0}), (-1, 1))", latex="\\operatorname{{diag}}",
            build=_build_diagv),
+    Function("chol", shapes.SQUARE, _d_chol, _np_chol, "xp.linalg.cholesky(({0} + {0}.T) / 2)",
+             "\\operatorname{{chol}}", build=_build_chol, domain="spd"),
+    linear("tril", shapes.SQUARE, lambda E, node, g: E.apply("tril", g),
+           _triangle_jacobian("tril"), numpy=np.tril, code="xp.tril({0})",
+           latex="\\operatorname{{tril}}", build=_build_triangle("lower")),
+    linear("triu", shapes.SQUARE, lambda E, node, g: E.apply("triu", g),
+           _triangle_jacobian("triu"), numpy=np.triu, code="xp.triu({0})",
+           latex="\\operatorname{{triu}}", build=_build_triangle("upper")),
 )}
 
 #: Every record, by the op of its nodes.

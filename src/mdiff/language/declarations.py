@@ -48,12 +48,17 @@ def _decl_from_stmt(stmt, text) -> Decl:
             close = difflib.get_close_matches(str(p), E.PROPERTIES, 1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise DeclarationError(f"unknown property {str(p)!r}{hint}", span_of(p), text)
-    if pset & {"symmetric", "spd", "diagonal"} and kind_s == "vector":
+    if pset & {"lower", "upper"} and (pset & {"symmetric", "spd", "diagonal"}
+                                     or {"lower", "upper"} <= pset):
+        raise DeclarationError(f"{name} cannot be {' and '.join(sorted(pset - {'positive'}))}: "
+                               "a matrix both lower and upper triangular (or triangular and "
+                               "symmetric) is diagonal; declare it diagonal", span, text)
+    if pset & {"symmetric", "spd", "diagonal", "lower", "upper"} and kind_s == "vector":
         raise DeclarationError(f"a vector cannot be {'/'.join(sorted(pset - {'positive'}))}",
                                span, text)
     if "spd" in pset or "diagonal" in pset:
         pset = pset | {"symmetric"}
-    if pset & {"symmetric"} and kind_s == "matrix" and dims[0] != dims[1]:
+    if pset & {"symmetric", "lower", "upper"} and kind_s == "matrix" and dims[0] != dims[1]:
         raise DeclarationError(
             f"{name} is declared {'/'.join(sorted(pset))} but is "
             f"{E.fmt_shape(tuple(dims))}, not square", span, text)

@@ -30,7 +30,7 @@ FUNCTION_ARITY = {**{f: 1 for f in ops.SPELLINGS}, "kron": 2,
 SYNONYMS = {"trace": "tr", "inverse": "inv", "determinant": "det", "ln": "log",
             "logistic": "sigmoid", "identity": "eye", "ones": "vector(1) or matrix(1)",
             "zeros": "vector(0) or matrix(0)", "frobenius": "norm2", "norm": "norm2 or norm1",
-            "lse": "logsumexp"}
+            "lse": "logsumexp", "cholesky": "chol"}
 
 #: Functions of other tools that mdiff's language does not have: a close spelling
 #: (expm -> exp, pinv -> inv, max -> matrix) means something else, so none is suggested.
@@ -38,7 +38,7 @@ NOT_IN_LANGUAGE = {
     "expm": "matrix exponential (exp is elementwise)",
     "logm": "matrix logarithm (log is elementwise)",
     "sqrtm": "matrix square root (sqrt is elementwise)",
-    "funm": "matrix functions", "chol": "Cholesky factorisation",
+    "funm": "matrix functions",
     "pinv": "pseudo-inverse (inv needs a square, invertible matrix)",
     "eig": "eigenvalue function", "eigvals": "eigenvalue function",
     "svd": "singular-value function", "svdvals": "singular-value function",

@@ -138,6 +138,13 @@ def sample_value(var: Expr, shape: tuple, rng, hints=(), scale: float = 1.0) -> 
         positive = "positive" in props or "spd" in props or hints & {"spd", "positive"}
         vals = rng.uniform(0.5, 1.5, r) if positive else scale * _normal(rng, r)
         return np.diag(vals)
+    if props & {"lower", "upper"} and r == c:
+        # generic triangular: mixed signs, a diagonal away from 0 (well conditioned)
+        positive = "positive" in props or hints & {"positive"}
+        x = scale * (rng.uniform(0.5, 1.5, (r, c)) if positive else 0.5 * _normal(rng, (r, c)))
+        diagonal = rng.uniform(1.0, 2.0, r) * (1 if positive else rng.choice([-1.0, 1.0], r))
+        x[np.diag_indices(r)] = scale * diagonal
+        return np.tril(x) if "lower" in props else np.triu(x)
     if "spd" in props or ("spd" in hints and r == c):
         a = rng.standard_normal((r, r))
         return scale * (a @ a.T / r + np.eye(r))
@@ -306,22 +313,28 @@ def _declared_hints(var: Expr) -> set:
 
 
 def structure_kind(var: Expr, shape) -> str:
-    """'diagonal', 'symmetric' or 'general': the matrices a variable may take."""
+    """'diagonal', 'lower', 'upper', 'symmetric' or 'general': the matrices a variable
+    may take."""
     r, c = shape
     if "diagonal" in var.props:
         return "diagonal"
+    for triangle in ("lower", "upper"):
+        if triangle in var.props and r == c and r > 1:
+            return triangle
     return "symmetric" if var.props & {"symmetric", "spd"} and r == c and r > 1 else "general"
 
 
 def structure_basis(var: Expr, shape) -> list:
     """A basis of the matrices the variable may take: unit entries, or E_ij + E_ji for a
-    symmetric one, or E_ii for a diagonal one (in vec order)."""
+    symmetric one, E_ii for a diagonal one, E_ij on or below (above) the diagonal for a
+    lower (upper) triangular one (in vec order)."""
     r, c = shape
     kind = structure_kind(var, shape)
     basis = []
     for j in range(c):
         for i in range(r):
-            if (kind == "diagonal" and i != j) or (kind == "symmetric" and i < j):
+            if (kind == "diagonal" and i != j) or (kind == "symmetric" and i < j) \
+                    or (kind == "lower" and i < j) or (kind == "upper" and i > j):
                 continue
             e = np.zeros((r, c))
             e[i, j] = 1
@@ -345,6 +358,8 @@ def directions(var: Expr, shape, rng, limit: int = 40):
             v = (v + v.T) / 2
         elif kind == "diagonal":
             v = np.diag(np.diag(v))
+        elif kind in ("lower", "upper"):
+            v = np.tril(v) if kind == "lower" else np.triu(v)
         basis.append(v)
     return basis
 

@@ -280,7 +280,7 @@ def gen(ctx: Ctx, shape, depth: int, root: bool = False) -> T:
     if r or c:
         options += ["broadcast number", "broadcast scalar", "ediv", "softmax"]
     if r == c:
-        options += ["inv", "matrix power", "spd"]
+        options += ["inv", "matrix power", "spd", "triangle", "chol"]
         if r:
             options.append("diag of vector")
     if not c:
@@ -500,6 +500,16 @@ def _inv(ctx, shape, d):
     return T(f"{s.par()}^-1", 1.0)
 
 
+def _triangle(ctx, shape, d):
+    t = gen(ctx, shape, d)
+    return T(f"{ctx.draw(st.sampled_from(['tril', 'triu']))}({t.text})", t.bound, atomic=True)
+
+
+def _chol(ctx, shape, d):
+    s = spd(ctx, shape[0], d)       # |L_ij| <= sqrt(S_ii)
+    return T(f"chol({s.text})", _b(math.sqrt(s.bound) + 1.0), atomic=True)
+
+
 def _matrix_power(ctx, shape, d):
     draw = ctx.draw
     k = draw(st.sampled_from([2, 3, -1, -2]))
@@ -618,7 +628,8 @@ PRODUCTIONS = {
     "transpose": _transpose, "product": _product, "hadamard": _hadamard, "divide": _divide,
     "power": _power, "broadcast number": _broadcast_number,
     "broadcast scalar": _broadcast_scalar, "ediv": _ediv, "softmax": _broadcast_and_softmax,
-    "inv": _inv, "matrix power": _matrix_power, "spd": _spd_matrix,
+    "inv": _inv, "matrix power": _matrix_power, "spd": _spd_matrix, "triangle": _triangle,
+    "chol": _chol,
     "diag of vector": _diag_of_vector, "diag of matrix": _diag_of_matrix, "vec": _vec,
     "kron": _kron, "sum": _sum, "trace": _trace, "det": _det, "logdet": _logdet,
     "norm1": _norm1, "norm2": _norm2, "logsumexp": _logsumexp,

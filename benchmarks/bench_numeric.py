@@ -340,3 +340,60 @@ def bench_quadratic(n, repeat, budget, results):
         ah = ag.hessian(lambda x, A: anp.dot(x, anp.dot(A, x)))
         cands.append(Candidate("autograd.hessian", "hessian", lambda: ah(x, A), memory=n <= 200))
     run_group(results, P, size, cands, {"hessian": ref}, repeat, budget)
+
+
+BURES_TEXT = "tr(S1 + S2 - 2*sqrtm(sqrtm(S1)*S2*sqrtm(S1)))"
+BURES_SYMBOLS = {"S1": "matrix(n,n) spd", "S2": "matrix(n,n) spd"}
+
+
+def _spd(rng, n):
+    a = rng.standard_normal((n, n))
+    return a @ a.T / n + np.eye(n)
+
+
+def _sqrtm_sym(a):
+    w, u = np.linalg.eigh(a)
+    return (u * np.sqrt(w)) @ u.T
+
+
+def hand_bures_grad(S1, S2):
+    """I - S1^(1/2) (S1^(1/2) S2 S1^(1/2))^(-1/2) S1^(1/2) (Bhatia, Jain & Lim 2019)."""
+    r = _sqrtm_sym(S1)
+    w, u = np.linalg.eigh(r @ S2 @ r)
+    return np.eye(len(S1)) - r @ ((u / np.sqrt(w)) @ u.T) @ r
+
+
+def bench_bures(n, repeat, budget, results):
+    """Issue 16: the gradient of the squared Bures–Wasserstein distance wrt S2 — mdiff's
+    generated code against ``jax.jit(jax.grad)`` through an eigendecomposition-based
+    square root (JAX's own ``sqrtm`` has no derivative rule)."""
+    size = f"n={n}"
+    P = "Bures–Wasserstein gradient"
+    rng = np.random.default_rng(3)
+    S1, S2 = _spd(rng, n), _spd(rng, n)
+    ref = hand_bures_grad(S1, S2)
+    cands = [Candidate("hand-written eigh closed form", "gradient", lambda: hand_bures_grad(S1, S2))]
+    t0 = time.perf_counter()
+    r = mdiff.diff(BURES_TEXT, wrt="S2", symbols=BURES_SYMBOLS)
+    fg = r.function(backend="numpy")
+    compile_g = time.perf_counter() - t0
+    cands.append(Candidate(f"mdiff diff().function(backend=\"numpy\") ({r})", "gradient",
+                           lambda: fg(S1=S1, S2=S2), compile_s=compile_g))
+    jax = _jax()
+    if jax is None:
+        _missing(results, P, size, "jax.jit(jax.grad)", "gradient")
+    else:
+        import jax.numpy as jnp
+
+        def sqrtm(a):
+            w, u = jnp.linalg.eigh(a)
+            return (u * jnp.sqrt(w)) @ u.T
+
+        def bures(s1, s2):
+            r1 = sqrtm(s1)
+            return jnp.trace(s1 + s2 - 2 * sqrtm(r1 @ s2 @ r1))
+        jg = jax.jit(jax.grad(bures, argnums=1))
+        j1, j2 = jnp.asarray(S1), jnp.asarray(S2)
+        cands.append(Candidate("jax.jit(jax.grad) (eigh square root)", "gradient",
+                               lambda: jg(j1, j2), jax.block_until_ready, memory=False))
+    run_group(results, P, size, cands, {"gradient": ref}, repeat, budget)

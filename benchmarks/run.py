@@ -31,9 +31,9 @@ PEERS = {"sympy": "sympy", "tensorgrad": "tensorgrad", "torch": "torch", "jax": 
 
 FULL = dict(corpus_limit=None, repeat=5, peer_limit=20.0, depths=[1, 2, 4, 8, 16, 32, 64, 128],
             depth_repeat=3, mlp=[(100, 256), (1000, 256)], logreg=[(1000, 100), (1000, 1000)],
-            quad=[1000], num_repeat=101, budget=2.0, autograd_limit=None)
+            quad=[1000], bures=[100], num_repeat=101, budget=2.0, autograd_limit=None)
 QUICK = dict(corpus_limit=6, repeat=1, peer_limit=5.0, depths=[1, 2, 4], depth_repeat=1,
-             mlp=[(8, 4)], logreg=[(20, 5)], quad=[6], num_repeat=2, budget=0.2,
+             mlp=[(8, 4)], logreg=[(20, 5)], quad=[6], bures=[6], num_repeat=2, budget=0.2,
              autograd_limit=None)
 
 TARGETS_NOTE = ("Targets are those of issue 7; \"met\" compares the figure measured in this run "
@@ -96,6 +96,8 @@ def main(argv=None):
                             cfg["autograd_limit"])
         for n in cfg["quad"]:
             bn.bench_quadratic(n, cfg["num_repeat"], cfg["budget"], numeric_rows)
+        for n in cfg["bures"]:
+            bn.bench_bures(n, cfg["num_repeat"], cfg["budget"], numeric_rows)
         for r in numeric_rows:
             print(f"  {r.problem}, {r.size}: {r.method} [{r.what}] "
                   f"{ms(r.seconds) if r.seconds is not None else r.status} ms", flush=True)
@@ -337,6 +339,16 @@ def numeric_targets(problem, size, rows, hand, f_time):
             q = m.seconds / f_time
             out.append([f"MLP {size}: value+gradient ≤ 2.5× f (hand-written forward)", ratio(q),
                         _status(q <= 2.5)])
+    elif problem.startswith("Bures"):
+        m = find("mdiff diff().function(backend")
+        j = find("jax.jit(jax.grad)")
+        if m and j:
+            q = j.seconds / m.seconds
+            out.append([f"{problem} {size}: faster than jax.jit(jax.grad) (issue 16)",
+                        f"{ratio(q)} faster" if q >= 1 else f"{ratio(1 / q)} slower", _status(q > 1)])
+        elif m:
+            out.append([f"{problem} {size}: faster than jax.jit(jax.grad) (issue 16)",
+                        "jax not installed", "—"])
     else:
         m = find("mdiff hessian().function(backend")
         j = find("jax.jit(jax.hessian)")

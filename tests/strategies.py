@@ -180,6 +180,9 @@ class Ctx:
     dims_as_scalars: set = field(default_factory=set)
     allow_kinks: bool = True
     allow_dims: bool = True
+    #: the Fréchet derivatives of expm and logm as inputs, whose second derivatives would
+    #: be third ones of expm/logm (issue 16): only in programs whose tests take gradients
+    first_order: bool = False
 
 
 def _var(ctx: Ctx, shape, props=()) -> T:
@@ -280,7 +283,7 @@ def gen(ctx: Ctx, shape, depth: int, root: bool = False) -> T:
     if r or c:
         options += ["broadcast number", "broadcast scalar", "ediv", "softmax"]
     if r == c:
-        options += ["inv", "matrix power", "spd", "triangle", "chol"]
+        options += ["inv", "matrix power", "spd", "triangle", "chol", "sqrtm", "expm or logm"]
         if r:
             options.append("diag of vector")
     if not c:
@@ -290,11 +293,14 @@ def gen(ctx: Ctx, shape, depth: int, root: bool = False) -> T:
         options.append("kron")
     if r and c:
         options.append("unvec")
+    options.append("sylvester")
     if not c and len(r) >= 2:
         options.append("commutation")
     if not r and not c:
         options += ["sum", "trace", "det", "logdet", "norm1", "norm2", "logsumexp",
                     "quadratic form", "duplication"]
+        if ctx.first_order:
+            options.append("frechet")
     kind = draw(st.sampled_from(options))
     return PRODUCTIONS[kind](ctx, shape, depth - 1)
 
@@ -510,6 +516,41 @@ def _chol(ctx, shape, d):
     return T(f"chol({s.text})", _b(math.sqrt(s.bound) + 1.0), atomic=True)
 
 
+def _sqrtm(ctx, shape, d):
+    s = spd(ctx, shape[0], d)       # eigenvalues in [1, size*bound]
+    return T(f"sqrtm({s.text})", _b(math.sqrt(5 * s.bound) + 1.0), atomic=True)
+
+
+def _sylvester(ctx, shape, d):
+    """sylvester(S1, S2, C) with S1, S2 >= I: |Y| <= |C|/2 in the spectral norm."""
+    a, b = spd(ctx, shape[0], max(d - 1, 0)), spd(ctx, shape[1], max(d - 1, 0))
+    c = gen(ctx, shape, d)
+    return T(f"sylvester({a.text}, {b.text}, {c.text})", _b(5 * c.bound), atomic=True)
+
+
+def _expm_or_logm(ctx, shape, d):
+    if ctx.draw(st.booleans()):
+        m = tame(ctx, gen(ctx, shape, d), 0.2)      # |expm(M)| <= e^(5*0.2)
+        return T(f"expm({m.text})", _b(math.e), atomic=True)
+    s = spd(ctx, shape[0], d)                       # eigenvalues >= 1
+    return T(f"logm({s.text})", _b(abs(math.log(5 * s.bound)) + 1.0), atomic=True)
+
+
+def _frechet(ctx, shape, d):
+    """sum(L(M, V)) for the Fréchet derivatives of expm and logm as inputs: their second
+    derivative in M would be a third one of expm/logm (gradients only, ``Ctx``)."""
+    draw = ctx.draw
+    dim = draw(st.sampled_from(SIMPLE_DIMS[1:]))
+    if draw(st.booleans()):
+        m = tame(ctx, gen(ctx, (dim, dim), d), 0.2)
+        kind, inner, bound = "expm_frechet", m.text, math.e
+    else:
+        s = spd(ctx, dim, d)
+        kind, inner, bound = "logm_frechet", s.text, 1.0    # |L_log(S, V)| <= |V| for S >= I
+    v = gen(ctx, (dim, dim), max(d - 1, 0))
+    return T(f"sum({kind}({inner}, {v.text}))", _b(125 * bound * v.bound), atomic=True)
+
+
 def _matrix_power(ctx, shape, d):
     draw = ctx.draw
     k = draw(st.sampled_from([2, 3, -1, -2]))
@@ -629,7 +670,8 @@ PRODUCTIONS = {
     "power": _power, "broadcast number": _broadcast_number,
     "broadcast scalar": _broadcast_scalar, "ediv": _ediv, "softmax": _broadcast_and_softmax,
     "inv": _inv, "matrix power": _matrix_power, "spd": _spd_matrix, "triangle": _triangle,
-    "chol": _chol,
+    "chol": _chol, "sqrtm": _sqrtm, "sylvester": _sylvester, "expm or logm": _expm_or_logm,
+    "frechet": _frechet,
     "diag of vector": _diag_of_vector, "diag of matrix": _diag_of_matrix, "vec": _vec,
     "kron": _kron, "sum": _sum, "trace": _trace, "det": _det, "logdet": _logdet,
     "norm1": _norm1, "norm2": _norm2, "logsumexp": _logsumexp,
@@ -721,10 +763,13 @@ class Program:
 
 @st.composite
 def programs(draw, kind: str = "scalar", max_depth: int = 5, max_lets: int = 2,
-             allow_kinks: bool = True, allow_dims: bool = True) -> Program:
+             allow_kinks: bool = True, allow_dims: bool = True,
+             first_order: bool = False) -> Program:
     """A random program whose body has ``kind`` (``scalar``, ``vector`` or ``matrix``),
-    nested at most ``max_depth`` levels (plus the bounded wrappers that keep it safe)."""
-    ctx = Ctx(draw, max_depth, allow_kinks=allow_kinks, allow_dims=allow_dims)
+    nested at most ``max_depth`` levels (plus the bounded wrappers that keep it safe);
+    ``first_order`` adds the functions mdiff differentiates only once (``Ctx``)."""
+    ctx = Ctx(draw, max_depth, allow_kinks=allow_kinks, allow_dims=allow_dims,
+              first_order=first_order)
     lets = []
     for i in range(draw(st.integers(0, max_lets))):
         shape = draw(st.sampled_from(ROOT_SHAPES[draw(st.sampled_from(list(ROOT_SHAPES)))]))

@@ -50,7 +50,13 @@ def test_generated_code_on_array_api_strict(case):
     r = mdiff.diff(case.text, wrt=case.wrt, symbols=case.symbols)
     values, dims = _values(r, seed=1)
     want = r.function()(**values, **dims)
-    got = r.function(backend="array_api_strict")(**values, **dims)
+    try:
+        got = r.function(backend="array_api_strict")(**values, **dims)
+    except mdiff.EvaluationError as exc:
+        # a matrix function of a non-symmetric matrix needs SciPy's (or JAX's) kernel
+        assert "has no kernel" in str(exc)
+        assert any(f in case.text for f in ("sqrtm(", "expm", "logm"))
+        return
     assert _close(np.asarray(got), want)
 
 

@@ -189,7 +189,7 @@ def values_agree(a, b, variables, *, domain=None, seed=0, points=2, tolerance=1e
 
 
 @examples(1.0)
-@given(programs("scalar", max_depth=6), dim_sizes, seeds)
+@given(programs("scalar", max_depth=6, first_order=True), dim_sizes, seeds)
 @time_boxed
 def test_gradient_matches_finite_differences(prog, sizes, seed):
     p = parsed(prog)
@@ -455,7 +455,7 @@ def test_generated_programs_use_every_operation_and_function():
     @settings(max_examples=1500, deadline=None, database=None, derandomize=True,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(["scalar", "vector", "matrix"]).flatmap(
-        lambda k: programs(k, max_depth=6)))
+        lambda k: programs(k, max_depth=6, first_order=True)))
     def collect(prog):
         texts.append(prog.text + "; " + " ".join(f"{k}: {v}" for k, v in
                                                    (prog.symbols or {}).items()))
@@ -463,7 +463,10 @@ def test_generated_programs_use_every_operation_and_function():
     collect()
     text = "\n".join(texts)
     called = set(re.findall(r"(\w+)\(", text))
-    missing = {f for f in FUNCTION_ARITY if f not in called}
+    # the Kronecker forms of expm/logm's Fréchet derivatives appear only in printed
+    # Jacobians and Hessians (an input using them could not be differentiated: third
+    # derivatives, issue 16); the corpus round trips read them back
+    missing = {f for f in FUNCTION_ARITY if f not in called} - {"expm_kron", "logm_kron"}
     assert not missing, f"never generated: {sorted(missing)}"
     for op in ["+", "-", "*", "/", ".*", "./", ".^", "^", "'", "⊗", " = ", "spd",
                "symmetric", "diagonal", "positive"]:

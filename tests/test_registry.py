@@ -140,18 +140,53 @@ from mdiff.core import shapes  # noqa: E402
 FUNCTION_NAMES = sorted(ops.FUNCTIONS)
 
 
+def _positive_spectrum(rng, n=3):
+    """A non-symmetric matrix with eigenvalues of positive real part (sqrtm, logm)."""
+    a = rng.normal(size=(n, n))
+    return a + (0.5 - min(0.0, np.linalg.eigvals(a).real.min())) * np.eye(n)
+
+
 def _function_case(name):
-    """(text, declarations, sample) for the record ``name`` applied to a variable."""
+    """(text, declarations, samples) for the record ``name`` applied to variables."""
     record = ops.FUNCTIONS[name]
     rng = np.random.default_rng(2)
     if record.shape is shapes.DIAG_MATRIX:
         return f"{record.spelling}(x)", {"x": "vector(n)"}, {"x": rng.normal(size=3)}
+    if record.shape is shapes.SYLVESTER:
+        return (f"{name}(A, B, C)", {"A": "matrix(n,n)", "B": "matrix(m,m)", "C": "matrix(n,m)"},
+                {"A": _positive_spectrum(rng), "B": _positive_spectrum(rng, 2),
+                 "C": rng.normal(size=(3, 2))})
+    if record.shape.arity > 1 or record.shape is shapes.KRON_FORM:
+        names = ["X", "V", "W"][:record.shape.arity]
+        return (f"{record.spelling}({', '.join(names)})", {v: "matrix(n,n)" for v in names},
+                {v: _positive_spectrum(rng) if v == "X" else rng.normal(size=(3, 3))
+                 for v in names})
     if record.shape in (shapes.SQUARE, shapes.SQUARE_REDUCE, shapes.DIAG_VECTOR):
         a = rng.normal(size=(3, 3))
         if record.domain in ("spd", "posdet"):
             a = a @ a.T + np.eye(3)
+        elif record.domain == "spectrum":
+            a = _positive_spectrum(rng)
         return f"{record.spelling}(X)", {"X": "matrix(n,n)"}, {"X": a}
     return f"{record.spelling}(X)", {"X": "matrix(m,n)"}, {"X": rng.normal(size=(3, 2))}
+
+
+def _arrays(values):
+    """The samples as the 2-D arrays a record's numpy implementation takes."""
+    return [v.reshape(-1, 1) if v.ndim == 1 else v for v in values.values()]
+
+
+#: Third derivatives through expm and logm are not written yet (a named DiffError, issue
+#: 16): so the Kronecker form of the second Fréchet derivative has no derivative, adjoint
+#: or Jacobian, and the second Fréchet derivative none in X.
+NOT_YET = {"expm_kron2": (0, 1), "logm_kron2": (0, 1), "expm_frechet2": (0,),
+           "logm_frechet2": (0,), "expm_kron": (0,), "logm_kron": (0,)}
+
+#: Kronecker forms: results print them (Jacobians, Hessians), inputs do not use them.
+KRON_FORMS = {"expm_kron": ("expm(X)", 1, "expm_kron(X)"),
+              "expm_kron2": ("tr(A*expm(X))", 2, "expm_kron(X', A')"),
+              "logm_kron": ("logm(X)", 1, "logm_kron(X)"),
+              "logm_kron2": ("tr(A*logm(X))", 2, "logm_kron(X', A')")}
 
 
 def _scalar_of(name, text):
@@ -164,10 +199,12 @@ def test_the_language_reads_every_function_with_its_shape_rule(name):
     record = ops.FUNCTIONS[name]
     text, decls, _ = _function_case(name)
     p = mdiff.parse(text, decls)
-    assert FUNCTION_ARITY[record.spelling] == 1
+    arity = FUNCTION_ARITY[record.spelling]
+    assert record.shape.arity == len(decls) and record.shape.arity in (
+        arity if isinstance(arity, tuple) else (arity,))
     assert p.expr.op == name
-    x = next(iter(p.variables.values()))
-    assert p.expr.shape == tuple(record.shape.infer(E.KNOWN_SHAPES, x.shape, name))
+    shapes_in = tuple(p.variables[v].shape for v in decls)
+    assert p.expr.shape == tuple(record.shape.infer_all(E.KNOWN_SHAPES, shapes_in, name))
 
 
 @pytest.mark.parametrize("name", FUNCTION_NAMES)
@@ -175,9 +212,7 @@ def test_evaluation_and_generated_code_agree_with_every_function_record(name):
     record = ops.FUNCTIONS[name]
     text, decls, values = _function_case(name)
     p = mdiff.parse(text, decls)
-    (vname, value), = values.items()
-    arg = value.reshape(-1, 1) if value.ndim == 1 else value
-    want = np.asarray(record.numpy(arg), dtype=float)
+    want = np.asarray(record.numpy(*_arrays(values)), dtype=float)
     got = evaluate(p.expr, Env(values, p.variables))
     assert np.allclose(got, want.reshape(got.shape))
     namespace: dict = {}
@@ -190,10 +225,19 @@ def test_evaluation_and_generated_code_agree_with_every_function_record(name):
 def test_every_function_derivative_is_checked_numerically(name):
     record = ops.FUNCTIONS[name]
     text, decls, _ = _function_case(name)
-    wrt = next(iter(decls))
-    r = mdiff.diff(_scalar_of(name, text), wrt=wrt, symbols=decls)
-    if record.smooth:
-        assert r.check().ok
+    for i, wrt in enumerate(decls):
+        if i in NOT_YET.get(name, ()):
+            with pytest.raises(mdiff.DiffError, match="not in mdiff yet"):
+                mdiff.diff(_scalar_of(name, text), wrt=wrt, symbols=decls)
+            continue
+        r = mdiff.diff(_scalar_of(name, text), wrt=wrt, symbols=decls)
+        if record.smooth:
+            assert r.check().ok
+    if name in KRON_FORMS:
+        text, order, printed = KRON_FORMS[name]
+        r = mdiff.diff(text, wrt="X", order=order)
+        assert printed in str(r) and r.check().ok
+        return
     assert any(f"{record.spelling}(" in c.text for c in CASES), \
         f"no derivative case calls {record.spelling}"
 
@@ -207,7 +251,7 @@ def test_printers_write_every_function_and_the_text_reads_back(name):
     record = ops.FUNCTIONS[name]
     from mdiff.printing.latex import TOOLS
     from mdiff.printing.precedence import ATOM
-    arg = next(iter(decls))
+    arg = ", ".join(decls)
     want = record.latex(p.expr, (arg, ATOM), TOOLS)[0] if callable(record.latex) else \
         ops.latex_of(record, arg, lambda t: f"\\left({t}\\right)")
     assert to_latex(p.expr) == want
@@ -234,8 +278,11 @@ def test_linear_functions_adjoint_and_jacobian_agree_with_the_function(name):
     text, decls, values = _function_case(name)
     p = mdiff.parse(text, decls)
     node = p.expr
-    (vname, value), = values.items()
-    x = value.reshape(-1, 1) if value.ndim == 1 else value
+    x = _arrays(values)[record.linear_in]
+    if name in NOT_YET and record.linear_in in NOT_YET[name]:
+        with pytest.raises(mdiff.DiffError, match="not in mdiff yet"):
+            record.adjoint(E, node, E.var("G", node.shape))
+        return
     g = np.random.default_rng(3).normal(size=Env(values, p.variables).shape(node))
     g_var = E.var("G", node.shape)
     env = Env({**values, "G": to_user_layout(g_var, g)}, {**p.variables, "G": g_var})
@@ -247,10 +294,11 @@ def test_linear_functions_adjoint_and_jacobian_agree_with_the_function(name):
 
 
 def test_function_domains_reach_the_sampler_and_smoothness_the_solver():
-    from mdiff.numeric.check import INVERTIBLE, POSITIVE_DET_DOMAIN, SPD_DOMAIN
+    from mdiff.numeric.check import INVERTIBLE, POSITIVE_DET_DOMAIN, SPD_DOMAIN, SPECTRUM_DOMAIN
     from mdiff.extrema.stationary import NONSMOOTH
     for name, record in ops.FUNCTIONS.items():
         assert (name in INVERTIBLE) == (record.domain == "invertible")
+        assert (name in SPECTRUM_DOMAIN) == (record.domain == "spectrum")
         assert (name in POSITIVE_DET_DOMAIN) == (record.domain == "posdet")
         assert (name in SPD_DOMAIN) == (record.domain in ("spd", "posdet"))
         assert (name in NONSMOOTH) == (not record.smooth)
@@ -264,5 +312,7 @@ def test_every_record_is_complete():
         assert isinstance(record.code, str) and record.latex
         assert all(isinstance(h, tuple) and len(h) == 2 for h in record.helpers)
         assert (record.adjoint is None) == (record.jacobian is None)
-        assert record.domain in (None, "positive", "bounded", "invertible", "spd", "posdet")
-        assert record.symmetric in (None, "kept", "always")
+        assert record.domain in (None, "positive", "bounded", "invertible", "spd", "posdet",
+                                 "spectrum")
+        assert record.symmetric in (None, "kept", "always") or callable(record.symmetric)
+        assert 0 <= record.linear_in < record.shape.arity

@@ -33,8 +33,15 @@ def cases_with(op):
     return [cid for cid, ops in OPS_BY_CASE.items() if op in ops]
 
 
+#: Operations that only results print: the Kronecker forms of expm/logm's Fréchet
+#: derivatives (printed Jacobians and Hessians).  An input using one could not be
+#: differentiated (that is a third derivative of expm/logm, issue 16);
+#: test_registry.KRON_FORMS checks that results print them, numerically.
+PRINTED_ONLY = {"expm_kron", "expm_kron2", "logm_kron", "logm_kron2"}
+
+
 def test_every_rule_has_a_case():
-    missing = sorted(op for op in DIFFERENTIALS if op not in ALL_OPS)
+    missing = sorted(op for op in DIFFERENTIALS if op not in ALL_OPS | PRINTED_ONLY)
     assert not missing, f"rules without a case in derivative_cases.py: {missing}"
 
 
@@ -61,7 +68,7 @@ def test_every_elementwise_function_and_reduction_has_a_rule():
         assert f in DIFFERENTIALS, f
 
 
-@pytest.mark.parametrize("fn", sorted(FUNCTION_ARITY))
+@pytest.mark.parametrize("fn", sorted(set(FUNCTION_ARITY) - PRINTED_ONLY))
 def test_every_function_name_is_written_in_a_case(fn):
     pattern = re.compile(rf"(?<![\w]){re.escape(fn)}\s*\(")
     assert any(pattern.search(c.text) for c in CASES), f"no case text calls {fn}(...)"

@@ -68,6 +68,15 @@ def _adj_had(e, g, live):
     return [(e.args[k], hadamard(e.args[1 - k], g))]
 
 
+def _linear_argument(record, e: Expr, live) -> Expr:
+    """The argument a registered function is linear in (``sylvester(A, B, C)`` in C); a
+    placeholder in another argument means the rule that built ``e`` is wrong."""
+    k = record.linear_in
+    if any(a in live for i, a in enumerate(e.args) if i != k):
+        raise DiffError(f"internal: {e.op} is linear only in argument {k + 1}")
+    return e.args[k]
+
+
 def _adj_generic(e, g, live):
     """Through the Jacobian: vec(G_X) = M' vec(G) for the single placeholder under e."""
     tags = {n.data: n for n in postorder(e) if n.op == "delta"}
@@ -86,7 +95,7 @@ ADJOINT = {
     "unvec": lambda e, g, live: [(e.args[0], apply("vec", g))],
     "kron": _adj_generic,
     # the linear functions of the registry: their records' adjoints
-    **{name: (lambda f: lambda e, g, live: [(e.args[0], f.adjoint(E, e, g))])(record)
+    **{name: (lambda f: lambda e, g, live: [(_linear_argument(f, e, live), f.adjoint(E, e, g))])(record)
        for name, record in ops.RECORDS.items() if record.adjoint is not None},
 }
 
@@ -153,7 +162,8 @@ VECTORIZE = {
     "unvec": lambda e, V, live, size: V(e.args[0]),
     "kron": _vz_kron,
     # the linear functions of the registry: vec(f(dX)) = M vec(dX), M their records' Jacobian
-    **{name: (lambda f: lambda e, V, live, size: mul(f.jacobian(E, e), V(e.args[0])))(record)
+    **{name: (lambda f: lambda e, V, live, size:
+              mul(f.jacobian(E, e), V(_linear_argument(f, e, live))))(record)
        for name, record in ops.RECORDS.items() if record.jacobian is not None},
 }
 

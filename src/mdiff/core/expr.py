@@ -394,7 +394,9 @@ def _symmetric(e: Expr) -> bool:
         return e.rows == e.cols
     record = ops.RECORDS.get(e.op)
     if record is not None and record.symmetric is not None:
-        return record.symmetric == "always" or is_symmetric(e.args[0])
+        if callable(record.symmetric):
+            return record.symmetric(_CONSTRUCTORS, e)
+        return record.symmetric == "always" or all(map(is_symmetric, e.args))
     if e.op in ("mpow", "pow"):
         return is_symmetric(e.args[0])
     if e.op == "add":   # every term symmetric, or the terms closed under transposition
@@ -678,6 +680,11 @@ class _KnownShapes:
     def times(a, b):
         return a * b
 
+    @staticmethod
+    def equal(a, b, what):
+        if not same_dim(a, b):
+            raise ShapeError(f"{what} needs sizes that agree, not {fmt_dim(a)} and {fmt_dim(b)}")
+
 
 KNOWN_SHAPES = _KnownShapes()
 
@@ -686,19 +693,21 @@ def inv(x: Expr) -> Expr:
     return apply("inv", x)
 
 
-def apply(fn: str, x: Expr) -> Expr:
-    """A function of the language applied to one argument: its record's shape rule
-    checks the argument, its ``build`` may return a simpler node (``tr(eye(n)) = n``)."""
+def apply(fn: str, *args: Expr) -> Expr:
+    """A function of the language applied to its arguments: its record's shape rule
+    checks them, its ``build`` may return a simpler node (``tr(eye(n)) = n``)."""
     try:
-        record = ops.reading(fn, KNOWN_SHAPES, x.shape) if fn in ops.SPELLINGS \
+        record = ops.reading(fn, KNOWN_SHAPES, args[0].shape, len(args)) if fn in ops.SPELLINGS \
             else ops.RECORDS[fn]
     except KeyError:
         raise ValueError(f"no function {fn!r}") from None
-    shape = record.shape.infer(KNOWN_SHAPES, x.shape, record.spelling)
-    built = record.build(_CONSTRUCTORS, x)
+    if len(args) != record.shape.arity:
+        raise ValueError(f"{fn} takes {record.shape.arity} argument(s), got {len(args)}")
+    shape = record.shape.infer_all(KNOWN_SHAPES, tuple(a.shape for a in args), record.spelling)
+    built = record.build(_CONSTRUCTORS, *args)
     if built is not None:
         return built
-    return Expr(record.name, (x,), None, tuple(map(sp.sympify, shape)))
+    return Expr(record.name, args, None, tuple(map(sp.sympify, shape)))
 
 
 def diag_of_vec(x: Expr) -> Expr:
@@ -753,7 +762,7 @@ def rebuild(e: Expr, args: tuple) -> Expr:
         return kron(*args)
     if op == "unvec":
         return unvec(args[0], e.shape)
-    return apply(ops.RECORDS[op].spelling, args[0])
+    return apply(ops.RECORDS[op].spelling, *args)
 
 
 def substitute(root: Expr, mapping: dict) -> Expr:

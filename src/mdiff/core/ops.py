@@ -26,12 +26,14 @@ and nothing heavy: numpy, and SciPy only inside the two functions that use it.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from . import shapes
+from ..errors import DiffError
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class Elementwise:
     shape = shapes.SAME
     symmetric = "kept"          # phi(S) is symmetric for a symmetric S
     adjoint = jacobian = None   # not linear
+    linear_in = 0
+    symmetric_code = None       # the same kernel for every argument
 
     @property
     def spelling(self) -> str:
@@ -203,7 +207,12 @@ class Function:
     argument).  ``adjoint(E, node, g)`` and ``jacobian(E, node)``: for a linear function,
     the G_X with <g, f(dX)> = <G_X, dX>, and the M with vec(f(X)) = M vec(X).
     ``sympy``: the SymPy matrix-expression class's name, or None (then the interop says
-    SymPy has no such expression)."""
+    SymPy has no such expression).  A function of several arguments takes them in the
+    order of its shape rule (``shape.arity``); ``differential`` reads each as ``d(i)``,
+    ``numpy`` and ``code`` take them all, and ``adjoint``/``jacobian`` are those of the
+    argument ``linear_in`` (``sylvester(A, B, C)`` is linear in C).  ``symmetric_code``:
+    the array-API expression used instead of ``code`` where the arguments it factors (all
+    but a last, linear one) are symmetric by construction (an eigendecomposition)."""
 
     name: str
     shape: shapes.Rule
@@ -212,7 +221,7 @@ class Function:
     code: str
     latex: str | Callable
     spelling: str = ""
-    build: Callable = lambda E, x: None
+    build: Callable = lambda E, *args: None
     domain: str | None = None
     smooth: bool = True
     symmetric: str | None = None
@@ -220,6 +229,8 @@ class Function:
     jacobian: Callable | None = None
     helpers: tuple = ()
     sympy: str | None = None
+    linear_in: int = 0
+    symmetric_code: str | None = None
 
     def __post_init__(self):
         if not self.spelling:
@@ -292,6 +303,8 @@ def _build_tr(E, x):
         return E.dim_scalar(x.rows)
     if x.op == "T":
         return E.apply("tr", x.args[0])
+    if x.op == "logm":      # the eigenvalues' principal logarithms sum to log det(X)
+        return E.apply("logdet", x.args[0])
     if x.op == "kron" and all(E.same_dim(a.rows, a.cols) for a in x.args):
         # tr(A ⊗ B) = tr(A)*tr(B) here, not in the identity catalogue: the input is
         # differentiated as built, and the Kronecker form's adjoint has no matrix form
@@ -403,12 +416,419 @@ def _half_logdet_of_chol(E, x):
     return E.scale(E.Rational(1, 2), E.apply("logdet", symmetric_part(E, x.args[0])))
 
 
+def _build_det(E, x):
+    if x.is_scalar:
+        return x
+    if x.op == "expm":      # det(expm(X)) = exp(tr(X))
+        return E.apply("exp", E.apply("tr", x.args[0]))
+    return None
+
+
 def _build_logdet(E, x):
     if x.is_scalar:
         return E.apply("log", x)
     if x.op == "chol":
         return _half_logdet_of_chol(E, x)
+    if x.op == "expm":      # det(expm(X)) = exp(tr(X))
+        return E.apply("tr", x.args[0])
     return None
+
+
+# --- matrix functions of a general square matrix (sqrtm, expm, logm) -----------------------
+#
+# Each is a function of the whole matrix, not of its entries, and its differential is an
+# operation of the language: dS = sylvester(S, S, dX) for S = sqrtm(X), d expm(X) =
+# expm_frechet(X, dX), d logm(X) = logm_frechet(X, dX) (Higham, "Functions of Matrices",
+# 2008, ch. 3).  NumPy values come from SciPy (imported only here), through the
+# eigendecomposition where the argument is symmetric.
+
+def _symmetric_value(x) -> bool:
+    return np.allclose(x, x.T, rtol=0.0, atol=1e-13 * (1.0 + np.abs(x).max()))
+
+
+def _real_or_nan(y):
+    """A real matrix function's value: SciPy returns complex arrays where the principal
+    branch is complex (a negative eigenvalue under sqrtm/logm); that is outside the
+    domain, not a value."""
+    y = np.asarray(y)
+    if np.iscomplexobj(y):
+        if not np.all(np.isfinite(y)) or np.abs(y.imag).max() > 1e-8 * (1.0 + np.abs(y.real).max()):
+            return np.full(y.shape, np.nan)
+        y = y.real
+    return y
+
+
+_SPECTRAL = {"sqrtm": (np.sqrt, lambda w: 0.5 / np.sqrt(w)),
+             "expm": (np.exp, np.exp),
+             "logm": (np.log, lambda w: 1.0 / w)}
+
+
+def _np_matrix_function(name: str):
+    def value(x):
+        if _symmetric_value(x):
+            f = _SPECTRAL[name][0]
+            w, u = np.linalg.eigh((x + x.T) / 2)
+            if name != "expm" and w.min() <= 0:
+                return np.full(x.shape, np.nan)
+            return (u * f(w)) @ u.T
+        from scipy import linalg
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # logm's "may be inaccurate"
+            return _real_or_nan(getattr(linalg, name)(x))
+    return value
+
+
+def _np_frechet(name: str):
+    """L(X, E): Daleckii–Krein on a symmetric X (the divided differences of f on its
+    eigenvalues), else SciPy's expm_frechet or, for logm, the block identity
+    f([[X, E], [0, X]]) = [[f(X), L(X, E)], [0, f(X)]] (Higham 2008, thm 3.6)."""
+    f, df = _SPECTRAL[name]
+
+    def value(x, e):
+        n = x.shape[0]
+        if _symmetric_value(x):
+            w, u = np.linalg.eigh((x + x.T) / 2)
+            if name != "expm" and w.min() <= 0:
+                return np.full(x.shape, np.nan)
+            fw, gap = f(w), w[:, None] - w[None, :]
+            close = np.abs(gap) <= 1e-9 * (1.0 + np.abs(w).max())
+            with np.errstate(all="ignore"):
+                divided = np.where(close, df((w[:, None] + w[None, :]) / 2),
+                                   (fw[:, None] - fw[None, :]) / np.where(close, 1.0, gap))
+            return u @ ((u.T @ e @ u) * divided) @ u.T
+        if name == "expm":
+            from scipy import linalg
+            return linalg.expm_frechet(x, e, compute_expm=False)
+        block = np.block([[x, e], [np.zeros_like(x), x]])
+        return _np_matrix_function(name)(block)[:n, n:]
+    return value
+
+
+def _np_frechet2(name: str):
+    """L2(X, E, F) = L([[X, E], [0, X]], [[F, 0], [0, F]])_12: the derivative of the
+    block identity for L along F (Higham 2008, §3.2)."""
+    first = _np_frechet(name)
+
+    def value(x, e, f):
+        n, zero = x.shape[0], np.zeros_like(x)
+        return first(np.block([[x, e], [zero, x]]), np.block([[f, zero], [zero, f]]))[:n, n:]
+    return value
+
+
+def _kron_columns(linear, n: int) -> np.ndarray:
+    """The matrix M with vec(linear(E)) = M vec(E) on n×n matrices (vec stacks columns)."""
+    cols = []
+    for k in range(n * n):
+        unit = np.zeros(n * n)
+        unit[k] = 1.0
+        cols.append(np.asarray(linear(unit.reshape(n, n, order="F"))).reshape(-1, order="F"))
+    return np.stack(cols, axis=1)
+
+
+def _np_kron_form(name: str):
+    first = _np_frechet(name)
+    return lambda x: _kron_columns(lambda e: first(x, e), x.shape[0])
+
+
+def _np_kron_form2(name: str):
+    second = _np_frechet2(name)
+    return lambda x, e: _kron_columns(lambda f: second(x, e, f), x.shape[0])
+
+
+def _np_sylvester(a, b, c):
+    """The Y with A*Y + Y*B = C: through the eigendecompositions where A and B are
+    symmetric, else SciPy's Bartels–Stewart solver; NaN where A and -B share an
+    eigenvalue (no unique solution)."""
+    if _symmetric_value(a) and _symmetric_value(b):
+        wa, u = np.linalg.eigh((a + a.T) / 2)
+        wb, v = np.linalg.eigh((b + b.T) / 2)
+        with np.errstate(all="ignore"):
+            return u @ ((u.T @ c @ v) / (wa[:, None] + wb[None, :])) @ v.T
+    from scipy import linalg
+    with np.errstate(all="ignore"):
+        try:
+            return linalg.solve_sylvester(a, b, c)
+        except (np.linalg.LinAlgError, ValueError):
+            return np.full(c.shape, np.nan)
+
+
+def _d_sylvester(E, node, d):
+    """Y = sylvester(A, B, C): dA*Y + A*dY + dY*B + Y*dB = dC, so
+    dY = sylvester(A, B, dC - dA*Y - Y*dB)."""
+    a, b, _ = node.args
+    rhs = E.sub(E.sub(d(2), E.mul(d(0), node)), E.mul(node, d(1)))
+    return E.apply("sylvester", a, b, rhs)
+
+
+def _sylvester_jacobian(E, node):
+    """vec(Y) = inv(I ⊗ A + B' ⊗ I) vec(C) (Magnus & Neudecker 2019, ch. 2)."""
+    a, b, _ = node.args
+    return E.inv(E.add(E.kron(E.eye(b.rows), a), E.kron(E.transpose(b), E.eye(a.rows))))
+
+
+def _build_sylvester(E, a, b, c):
+    """A*Y + Y*A = C with C commuting with A is solved by Y = inv(A)*C/2 (the gradient of
+    tr(sqrtm(X)) is inv(sqrtm(X))'/2)."""
+    if E.is_zero(c):
+        return c
+    if a.is_scalar and b.is_scalar:
+        return E.mul(c, E.power(E.add(a, b), E.num(-1)))
+    if a is b and commutes(E, a, c):
+        return E.scale(E.Rational(1, 2), E.mul(E.inv(a), c))
+    return None
+
+
+def _sylvester_symmetric(E, node) -> bool:
+    """Y' solves B'*Y' + Y'*A' = C', so Y is symmetric where B = A' and C = C'."""
+    a, b, c = node.args
+    return E.is_symmetric(c) and (b is E.transpose(a) or (a is b and E.is_symmetric(a)))
+
+
+def _build_sqrtm(E, x):
+    if x.is_scalar:
+        return E.apply("sqrt", x)
+    if x.op == "eye":
+        return x
+    return None
+
+
+def _build_expm(E, x):
+    if x.is_scalar:
+        return E.apply("exp", x)
+    if E.is_zero(x):
+        return E.eye(x.rows)
+    return None
+
+
+def _build_logm(E, x):
+    if x.is_scalar:
+        return E.apply("log", x)
+    if x.op == "eye":
+        return E.zeros(x.shape)
+    if x.op == "expm":
+        return None     # logm(expm(X)) = X only for eigenvalues in the principal strip
+    return None
+
+
+def commutes(E, x, e) -> bool:
+    """Whether ``e`` commutes with ``x`` by construction: a multiple of I, or the same
+    matrix as ``x`` up to scalar factors (dX = A*dt for X = A*t)."""
+    def matrix_part(m):
+        if m.op == "mul":
+            return m.args[m.data[1]:]
+        return (m,)
+    if e.op == "eye" or (e.op == "mul" and matrix_part(e)[0].op == "eye" and len(matrix_part(e)) == 1):
+        return True
+    return matrix_part(e) == matrix_part(x)
+
+
+def _build_expm_frechet(E, x, e):
+    """L_exp(X, E) = E*expm(X) where E commutes with X (so tr(expm(X)) has gradient
+    expm_frechet(X', I) = expm(X)')."""
+    if E.is_zero(e):
+        return e
+    if x.is_scalar or commutes(E, x, e):
+        return E.mul(e, E.apply("expm", x))
+    return None
+
+
+def _build_logm_frechet(E, x, e):
+    """L_log(X, E) = inv(X)*E where E commutes with X (inv(X) for E = I)."""
+    if E.is_zero(e):
+        return e
+    if x.is_scalar or commutes(E, x, e):
+        return E.mul(E.inv(x), e)
+    return None
+
+
+def _beyond(function: str):
+    """The third derivatives through expm/logm (and the adjoint or Jacobian of a
+    Kronecker form in its direction) are not written yet: a named DiffError, never a
+    silent zero."""
+    def rule(*_):
+        raise DiffError(f"third derivatives through {function} are not in mdiff yet "
+                        "(first and second derivatives are)")
+    return rule
+
+
+def _frechet_family(f: str, build_first, domain) -> tuple:
+    """The records f's derivatives need, for f = expm or logm (Higham 2008, §3.2-3.6):
+
+    * ``f_frechet(X, E)`` = L(X, E), linear in E, adjoint L(X', G), Kronecker form
+      ``f_kron(X)``; d L = L(X, dE) + L2(X, E, dX);
+    * ``f_frechet(X, E, F)`` = L2(X, E, F), the second Fréchet derivative, symmetric and
+      bilinear in E and F, adjoint in F: L2(X', E', G), Kronecker form ``f_kron(X, E)``;
+    * ``f_kron(X)`` (n²×n²) with vec(L(X, E)) = f_kron(X)*vec(E); d f_kron(X) =
+      f_kron(X, dX), since L2 is symmetric in its directions;
+    * ``f_kron(X, E)`` with vec(L2(X, E, F)) = f_kron(X, E)*vec(F).
+
+    Numbers: L by SciPy or Daleckii-Krein, L2 by the block identity L2(X, E, F) =
+    L([[X, E], [0, X]], [[F, 0], [0, F]])_12, a Kronecker form column by column."""
+    frechet, kron = f"{f}_frechet", f"{f}_kron"
+    beyond = _beyond(f)
+    f_code, df_code = _SPECTRAL_CODE[f]
+    sub = {"expm": "\\exp", "logm": "\\log"}[f]     # Higham's L_f(X, E) and K_f(X)
+    first_tex, second_tex = f"L_{{{{{sub}}}}}", f"L^{{{{(2)}}}}_{{{{{sub}}}}}"
+    kron_tex, kron2_tex = f"K_{{{{{sub}}}}}", f"K^{{{{(2)}}}}_{{{{{sub}}}}}"
+    helpers = (_MATFUN_HELPER, _FRECHET_HELPER, _FRECHET_SYM_HELPER, _FRECHET2_HELPER,
+               _KRON_FORM_HELPER)
+    first_sym = f"_frechet_sym({{0}}, {{1}}, xp, {f_code}, {df_code})"
+
+    def d_first(E, node, d):
+        x, e = node.args
+        return E.add(E.apply(frechet, x, d(1)), E.apply(frechet, x, e, d(0)))
+
+    def d_second(E, node, d):
+        x, e, g = node.args
+        if not E.is_zero(d(0)):
+            beyond()
+        return E.add(E.apply(frechet, x, e, d(2)), E.apply(frechet, x, g, d(1)))
+
+    def build_second(E, x, e, g):
+        if E.is_zero(e) or E.is_zero(g):
+            return E.zeros(x.shape)
+        return None
+
+    return (
+        Function(frechet, shapes.SQUARE_PAIR, d_first, _np_frechet(f),
+                 f"_frechet({{0}}, {{1}}, xp, {f!r})", first_tex, build=build_first,
+                 domain=domain, symmetric="kept", linear_in=1,
+                 adjoint=lambda E, node, g: E.apply(frechet, E.transpose(node.args[0]), g),
+                 jacobian=lambda E, node: E.apply(kron, node.args[0]),
+                 helpers=helpers, symmetric_code=first_sym),
+        Function(f"{frechet}2", shapes.SQUARE_TRIPLE, d_second, _np_frechet2(f),
+                 f"_frechet2({{0}}, {{1}}, {{2}}, xp, {f!r})", second_tex, spelling=frechet,
+                 build=build_second, domain=domain, symmetric="kept", linear_in=2,
+                 adjoint=lambda E, node, g: E.apply(frechet, E.transpose(node.args[0]),
+                                                    E.transpose(node.args[1]), g),
+                 jacobian=lambda E, node: E.apply(kron, node.args[0], node.args[1]),
+                 helpers=helpers),
+        Function(kron, shapes.KRON_FORM, lambda E, node, d: E.apply(kron, node.args[0], d(0)),
+                 _np_kron_form(f), f"_kron_form(lambda e: _frechet({{0}}, e, xp, {f!r}), "
+                 "{0}.shape[0], xp)", kron_tex,
+                 domain=domain, symmetric="kept", helpers=helpers,
+                 symmetric_code=f"_kron_form(lambda e: {first_sym.format('{0}', 'e')}, "
+                                "{0}.shape[0], xp)"),
+        Function(f"{kron}2", shapes.KRON_FORM_PAIR, beyond, _np_kron_form2(f),
+                 f"_kron_form(lambda g: _frechet2({{0}}, {{1}}, g, xp, {f!r}), "
+                 "{0}.shape[0], xp)", kron2_tex, spelling=kron, domain=domain, linear_in=1, adjoint=beyond, jacobian=beyond,
+                 helpers=helpers),
+    )
+
+
+_MATFUN_HELPER = ("matfun", '''def _matfun(x, xp, name):
+    # a function of a matrix not known to be symmetric: SciPy on NumPy, jax.scipy on JAX
+    # and torch.linalg.matrix_exp; other backends have no kernel
+    mod = xp.__name__
+    if mod.startswith("jax"):
+        import jax.scipy.linalg
+        if hasattr(jax.scipy.linalg, name):
+            return xp.real(getattr(jax.scipy.linalg, name)(x))
+    elif mod.endswith("numpy"):
+        import numpy
+        import scipy.linalg
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # logm's "may be inaccurate"
+            y = getattr(scipy.linalg, name)(numpy.asarray(x))
+        if numpy.iscomplexobj(y):
+            ok = numpy.abs(y.imag).max() <= 1e-8 * (1.0 + numpy.abs(y.real).max())
+            y = y.real if ok else numpy.full(y.shape, numpy.nan)
+        return xp.asarray(y)
+    elif "torch" in mod and name == "expm":
+        import torch
+        return torch.linalg.matrix_exp(x)
+    raise NotImplementedError(f"{name} of a matrix not known to be symmetric: "
+                              f"{mod} has no kernel for it (NumPy/SciPy has)")''')
+
+_FRECHET2_HELPER = ("frechet2", '''def _frechet2(x, e, f, xp, name):
+    # the second Frechet derivative L2(X, E, F) = L([[X, E], [0, X]], [[F, 0], [0, F]])_12
+    n = x.shape[0]
+    zero = xp.zeros_like(x)
+    z = xp.concat([xp.concat([x, e], axis=1), xp.concat([zero, x], axis=1)], axis=0)
+    d = xp.concat([xp.concat([f, zero], axis=1), xp.concat([zero, f], axis=1)], axis=0)
+    return _frechet(z, d, xp, name)[:n, n:]''')
+
+_KRON_FORM_HELPER = ("kron_form", '''def _kron_form(linear, n, xp):
+    # the n^2 x n^2 matrix M of a linear map of n x n matrices, vec(linear(E)) = M vec(E),
+    # column by column (vec stacks columns)
+    unit = xp.eye(n * n)
+    cols = [xp.reshape(linear(xp.reshape(unit[k], (n, n)).T).T, (-1,)) for k in range(n * n)]
+    return xp.stack(cols, axis=1)''')
+
+_SYMFUN_HELPER = ("symfun", '''def _symfun(x, xp, f):
+    # f of a symmetric matrix through its eigendecomposition (stable, any backend)
+    w, u = xp.linalg.eigh(x)
+    return (u * xp.reshape(f(w), (1, -1))) @ u.T''')
+
+_FRECHET_HELPER = ("frechet", '''def _frechet(x, e, xp, name):
+    # L_f(X, E): SciPy's expm_frechet on NumPy, else the block identity
+    # f([[X, E], [0, X]]) = [[f(X), L_f(X, E)], [0, f(X)]]
+    mod = xp.__name__
+    if name == "expm" and mod.endswith("numpy") and not mod.startswith("jax"):
+        import numpy
+        import scipy.linalg
+        return xp.asarray(scipy.linalg.expm_frechet(numpy.asarray(x), numpy.asarray(e),
+                                                    compute_expm=False))
+    n = x.shape[0]
+    block = xp.concat([xp.concat([x, e], axis=1),
+                       xp.concat([xp.zeros_like(x), x], axis=1)], axis=0)
+    return _matfun(block, xp, name)[:n, n:]''')
+
+_FRECHET_SYM_HELPER = ("frechet_sym", '''def _frechet_sym(x, e, xp, f, df):
+    # L_f(X, E) for a symmetric X (Daleckii-Krein): U ((U' E U) .* F) U', F the divided
+    # differences of f on the eigenvalues
+    w, u = xp.linalg.eigh(x)
+    wi, wj = xp.reshape(w, (-1, 1)), xp.reshape(w, (1, -1))
+    gap = wi - wj
+    close = xp.abs(gap) <= 1e-9 * (1.0 + xp.max(xp.abs(w)))
+    divided = xp.where(close, df((wi + wj) / 2),
+                       (f(wi) - f(wj)) / xp.where(close, xp.ones_like(gap), gap))
+    return u @ ((u.T @ e @ u) * divided) @ u.T''')
+
+_SYLVESTER_HELPER = ("sylvester", '''def _sylvester(a, b, c, xp):
+    # the Y with A*Y + Y*B = C: SciPy's Bartels-Stewart solver on NumPy, else the
+    # Kronecker system (I ⊗ A + B' ⊗ I) vec(Y) = vec(C)
+    mod = xp.__name__
+    if mod.endswith("numpy") and not mod.startswith("jax"):
+        import numpy
+        import scipy.linalg
+        return xp.asarray(scipy.linalg.solve_sylvester(numpy.asarray(a), numpy.asarray(b),
+                                                       numpy.asarray(c)))
+    n, m = c.shape
+    i_n, i_m = xp.eye(n, dtype=a.dtype), xp.eye(m, dtype=a.dtype)
+    k = xp.reshape(i_m[:, None, :, None] * a[None, :, None, :], (n * m, n * m)) \\
+        + xp.reshape(b.T[:, None, :, None] * i_n[None, :, None, :], (n * m, n * m))
+    y = xp.linalg.solve(k, xp.reshape(c.T, (-1, 1)))
+    return xp.reshape(y, (m, n)).T''')
+
+_SYLVESTER_SYM_HELPER = ("sylvester_sym", '''def _sylvester_sym(a, b, c, xp):
+    # A*Y + Y*B = C for symmetric A and B: Y = U ((U' C V) ./ (a_i + b_j)) V'
+    wa, u = xp.linalg.eigh(a)
+    wb, v = xp.linalg.eigh(b)
+    return u @ ((u.T @ c @ v) / (xp.reshape(wa, (-1, 1)) + xp.reshape(wb, (1, -1)))) @ v.T''')
+
+_SPECTRAL_CODE = {"sqrtm": ("xp.sqrt", "lambda w: 0.5 / xp.sqrt(w)"),
+                  "expm": ("xp.exp", "xp.exp"),
+                  "logm": ("xp.log", "lambda w: 1.0 / w")}
+
+
+#: How a textbook writes the matrix functions: X^{1/2}, e^{X}; logm stays a name (log X
+#: would read as the elementwise log, which mdiff prints \log(X)).
+_MATRIX_FUNCTION_LATEX = {
+    "sqrtm": lambda node, arg, tex: (tex.sup(arg, "1/2"), tex.POSTFIX),
+    "expm": lambda node, arg, tex: (f"e^{{{arg[0]}}}", tex.ATOM),
+    "logm": "\\operatorname{{logm}}",
+}
+
+
+def _matrix_function(name: str, differential, build, domain=None) -> "Function":
+    f_code, _ = _SPECTRAL_CODE[name]
+    return Function(name, shapes.SQUARE, differential, _np_matrix_function(name),
+                    f"_matfun({{0}}, xp, {name!r})", _MATRIX_FUNCTION_LATEX[name],
+                    build=build, domain=domain, symmetric="kept",
+                    helpers=(_MATFUN_HELPER, _SYMFUN_HELPER),
+                    symmetric_code=f"_symfun({{0}}, xp, {f_code})")
 
 
 def _scalar_is(fn):
@@ -448,7 +868,7 @@ FUNCTIONS = {f.name: f for f in (
     Function("det", shapes.SQUARE_REDUCE,
              lambda E, node, d: E.mul(node, E.apply("tr", E.mul(E.inv(node.args[0]), d(0)))),
              np.linalg.det, "xp.reshape(xp.linalg.det({0}), (1, 1))", "\\det",
-             build=_scalar_is(lambda E, x: x), domain="spd", sympy="Determinant"),
+             build=_build_det, domain="spd", sympy="Determinant"),
     Function("logdet", shapes.SQUARE_REDUCE,
              lambda E, node, d: E.apply("tr", E.mul(E.inv(node.args[0]), d(0))),
              _np_logdet, "_logdet({0}, xp)", "\\log\\det", helpers=(_LOGDET_HELPER,),
@@ -505,6 +925,21 @@ FUNCTIONS = {f.name: f for f in (
     linear("triu", shapes.SQUARE, lambda E, node, g: E.apply("triu", g),
            _triangle_jacobian("triu"), numpy=np.triu, code="xp.triu({0})",
            latex="\\operatorname{{triu}}", build=_build_triangle("upper")),
+    Function("sylvester", shapes.SYLVESTER, _d_sylvester, _np_sylvester,
+             "_sylvester({0}, {1}, {2}, xp)", "\\operatorname{{sylvester}}",
+             build=_build_sylvester, linear_in=2, symmetric=_sylvester_symmetric,
+             adjoint=lambda E, node, g: E.apply("sylvester", E.transpose(node.args[0]),
+                                                E.transpose(node.args[1]), g),
+             jacobian=_sylvester_jacobian, helpers=(_SYLVESTER_HELPER, _SYLVESTER_SYM_HELPER),
+             symmetric_code="_sylvester_sym({0}, {1}, {2}, xp)"),
+    _matrix_function("sqrtm", lambda E, node, d: E.apply("sylvester", node, node, d(0)),
+                     _build_sqrtm, domain="spectrum"),
+    _matrix_function("expm", lambda E, node, d: E.apply("expm_frechet", node.args[0], d(0)),
+                     _build_expm),
+    _matrix_function("logm", lambda E, node, d: E.apply("logm_frechet", node.args[0], d(0)),
+                     _build_logm, domain="spectrum"),
+    *_frechet_family("expm", _build_expm_frechet, None),
+    *_frechet_family("logm", _build_logm_frechet, "spectrum"),
 )}
 
 #: Every record, by the op of its nodes.
@@ -518,9 +953,12 @@ for _record in RECORDS.values():
     SPELLINGS[_record.spelling] += (_record,)
 
 
-def reading(spelling: str, algebra, x):
-    """The record a call ``spelling(x)`` reads as, for an argument of shape ``x``."""
-    records = SPELLINGS[spelling]
+def reading(spelling: str, algebra, x, nargs: int = 1):
+    """The record a call ``spelling(x, ...)`` with ``nargs`` arguments reads as, for a
+    first argument of shape ``x`` (``expm_frechet(X, E)`` and ``expm_frechet(X, E, F)``
+    are two records, ``diag`` of a vector and of a matrix two more)."""
+    records = tuple(r for r in SPELLINGS[spelling] if r.shape.arity == nargs) \
+        or SPELLINGS[spelling]
     for record in records[:-1]:
         if record.shape.applies(algebra, x):
             return record

@@ -143,15 +143,37 @@ class ShapeAlgebra(Protocol):
     def times(self, a, b):
         """The size a*b."""
 
+    def equal(self, a, b, what: str) -> None:
+        """Make (or check) the sizes ``a`` and ``b`` equal, else raise a ShapeError naming
+        ``what``."""
+
 
 ONE_BY_ONE = (1, 1)
 
 
 class Rule:
-    """How a one-argument function's result shape follows from its argument's."""
+    """How a function's result shape follows from its arguments'.
+
+    A one-argument rule writes ``infer``/``fixes``/``context`` for its argument; a rule
+    of several arguments (``arity``) writes the ``*_all`` forms, which every reader
+    calls."""
 
     #: a short name used in messages and tests
     name = "rule"
+    #: how many arguments the function takes
+    arity = 1
+
+    def infer_all(self, algebra: ShapeAlgebra, xs: tuple, what: str):
+        """The result's shape from the arguments' shapes ``xs``."""
+        return self.infer(algebra, xs[0], what)
+
+    def fixes_all(self, fixed: list) -> tuple[bool, bool]:
+        """``fixes`` given each argument's (rows, cols) fixed by its text."""
+        return self.fixes(*fixed[0])
+
+    def context_all(self, rows: bool, cols: bool) -> list:
+        """``context`` for each argument: [(rows, cols) fixed], in argument order."""
+        return [self.context(rows, cols)]
 
     def applies(self, algebra: ShapeAlgebra, x) -> bool:
         """Whether this rule reads an argument of shape ``x`` (one spelling, several
@@ -264,6 +286,53 @@ class _DiagVector(Rule):
         return (rows, rows)
 
 
+class _Sylvester(Rule):
+    """sylvester(A, B, C): A n×n, B m×m and C n×m to the n×m solution Y of A*Y + Y*B = C."""
+    name = "sylvester"
+    arity = 3
+
+    def infer_all(self, algebra, xs, what):
+        a, b, c = xs
+        algebra.square(a, what)
+        algebra.square(b, what)
+        algebra.equal(c[0], a[0], what)
+        algebra.equal(c[1], b[0], what)
+        return (a[0], b[0])
+
+    def fixes_all(self, fixed):
+        (ar, ac), (br, bc), (cr, cc) = fixed
+        return (ar or ac or cr, br or bc or cc)
+
+    def context_all(self, rows, cols):
+        return [(rows, rows), (cols, cols), (rows, cols)]
+
+
+class _SquareMatrices(Rule):
+    """``arity`` square matrices of one size n to an n×n matrix (the Fréchet derivatives
+    L(X, E), L2(X, E, F)) or, ``kron``, to the n²×n² matrix of such a map (its Kronecker
+    form)."""
+    arity = 2
+
+    def __init__(self, arity: int, kron: bool = False):
+        self.arity, self.kron = arity, kron
+        self.name = f"{arity} square matrices of one size" + (" to n²×n²" if kron else "")
+
+    def infer_all(self, algebra, xs, what):
+        for x in xs:
+            algebra.square(x, what)
+        for x in xs[1:]:
+            algebra.equal(x[0], xs[0][0], what)
+        n = xs[0][0]
+        return (algebra.times(n, n),) * 2 if self.kron else xs[0]
+
+    def fixes_all(self, fixed):
+        known = any(r or c for r, c in fixed)
+        return (known, known)
+
+    def context_all(self, rows, cols):
+        return [(rows or cols, rows or cols)] * self.arity
+
+
 SAME = _Same()
 SQUARE = _Square()
 REDUCE = _Reduce()
@@ -271,3 +340,8 @@ SQUARE_REDUCE = _SquareReduce()
 VEC = _Vec()
 DIAG_MATRIX = _DiagMatrix()
 DIAG_VECTOR = _DiagVector()
+SYLVESTER = _Sylvester()
+SQUARE_PAIR = _SquareMatrices(2)
+SQUARE_TRIPLE = _SquareMatrices(3)
+KRON_FORM = _SquareMatrices(1, kron=True)
+KRON_FORM_PAIR = _SquareMatrices(2, kron=True)

@@ -159,7 +159,7 @@ class _Builder:
             return E.duplication(*self.shape_args(node.children))
         if fn == "unvec":
             return E.unvec(self.build(node.children[0]), self.shape(node))
-        return E.apply(fn, self.build(node.children[0]))
+        return E.apply(fn, *(self.build(child) for child in node.children))
 
     def shape_args(self, nodes):
         return [self.dim(self.t._dim_arg(d)) for d in nodes]

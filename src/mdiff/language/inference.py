@@ -19,9 +19,14 @@ from .reading import Node, span_of
 
 MAX_MATRIX_POWER = E.MAX_MATRIX_POWER
 
+def _arities(records):
+    arities = sorted({r.shape.arity for r in records})
+    return arities[0] if len(arities) == 1 else tuple(arities)
+
+
 #: Arguments each function of the language takes: the registry's functions one, and the
 #: constructors of constant matrices and the structural functions as listed.
-FUNCTION_ARITY = {**{f: 1 for f in ops.SPELLINGS}, "kron": 2,
+FUNCTION_ARITY = {**{f: _arities(records) for f, records in ops.SPELLINGS.items()}, "kron": 2,
                   "eye": (0, 1), "vector": (1, 2), "matrix": (1, 3),
                   "commutation": 2, "duplication": 1, "unvec": 3}
 
@@ -33,11 +38,8 @@ SYNONYMS = {"trace": "tr", "inverse": "inv", "determinant": "det", "ln": "log",
             "lse": "logsumexp", "cholesky": "chol"}
 
 #: Functions of other tools that mdiff's language does not have: a close spelling
-#: (expm -> exp, pinv -> inv, max -> matrix) means something else, so none is suggested.
+#: (pinv -> inv, max -> matrix) means something else, so none is suggested.
 NOT_IN_LANGUAGE = {
-    "expm": "matrix exponential (exp is elementwise)",
-    "logm": "matrix logarithm (log is elementwise)",
-    "sqrtm": "matrix square root (sqrt is elementwise)",
     "funm": "matrix functions",
     "pinv": "pseudo-inverse (inv needs a square, invertible matrix)",
     "eig": "eigenvalue function", "eigvals": "eigenvalue function",
@@ -380,10 +382,10 @@ class Typer(shapes.Unifier):
             m, n = (self._dim_arg(d) for d in node.children[1:])
             self.unify(x, (m * n, E.ONE), "unvec", node.span)
             return (m, n)
-        x = self.infer(node.children[0])
+        xs = tuple(self.infer(child) for child in node.children)
         algebra = OpenShapes(self, node.span)
-        record = ops.reading(fn, algebra, x)       # FUNCTION_ARITY lists every other case
-        return tuple(sp.sympify(d) for d in record.shape.infer(algebra, x, fn))
+        record = ops.reading(fn, algebra, xs[0], len(xs))  # FUNCTION_ARITY: the other cases
+        return tuple(sp.sympify(d) for d in record.shape.infer_all(algebra, xs, fn))
 
     def _dim_arg(self, node):
         """A size: a positive integer, a dimension name, or products, powers and sums of
@@ -447,6 +449,12 @@ class OpenShapes:
 
     def times(self, a, b):
         return self.typer.resolve(a * b)
+
+    def equal(self, a, b, what):
+        if not self.typer.unify_dim(a, b):
+            a, b = (shapes.fmt_dim(self.typer.resolve(d)) for d in (a, b))
+            raise ShapeError(f"{what} needs sizes that agree, not {a} and {b}", self.span,
+                             self.typer.text)
 
 
 def _whole_size(d) -> bool:

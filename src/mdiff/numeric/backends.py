@@ -54,6 +54,8 @@ def compile_function(source: str, backend: str = "numpy"):
         except AttributeError as exc:
             raise EvaluationError(f"backend {backend!r} lacks an operation the code needs: "
                                   f"{exc}") from None
+        except NotImplementedError as exc:     # a matrix function's kernel (sqrtm, logm)
+            raise EvaluationError(f"backend {backend!r}: {exc}") from None
         except TypeError as exc:
             raise EvaluationError(f"bad arguments for the generated function: {exc}") from None
 

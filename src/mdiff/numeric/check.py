@@ -32,6 +32,7 @@ POSITIVE_DOMAIN = _with_domain("positive")
 BOUNDED_DOMAIN = _with_domain("bounded")
 POSITIVE_DET_DOMAIN = _with_domain("posdet")
 SPD_DOMAIN = _with_domain("posdet", "spd")
+SPECTRUM_DOMAIN = _with_domain("spectrum")
 INVERTIBLE = _with_domain("invertible")
 
 
@@ -50,11 +51,15 @@ def _direct_vars(node: Expr):
 def domain_hints(root: Expr) -> dict[str, set]:
     """name -> the narrowings the expression suggests for it: 'posdet' (a direct
     argument of logdet), 'spd' (of det/logdet), 'positive' (inside log, sqrt or a
-    fractional power), 'bounded' (inside arcsin/arccos).  Only 'posdet' is applied to
-    every draw; the others only where generic points are outside the domain."""
+    fractional power), 'bounded' (inside arcsin/arccos), 'spectrum' (of sqrtm/logm:
+    eigenvalues of positive real part).  Only 'posdet' is applied to every draw; the
+    others only where generic points are outside the domain."""
     hints: dict[str, set] = {}
     for node in postorder(root):
-        if node.op in SPD_DOMAIN:
+        if node.op in SPECTRUM_DOMAIN:
+            for n in _direct_vars(node.args[0]):
+                hints.setdefault(n, set()).update(("spectrum", "spd"))
+        elif node.op in SPD_DOMAIN:
             for n in _direct_vars(node.args[0]):
                 hints.setdefault(n, set()).add("spd")
                 if node.op in POSITIVE_DET_DOMAIN:
@@ -87,13 +92,15 @@ def sample_dims(dims, rng, fixed: dict | None = None) -> dict:
 
 #: How far a draw narrows the values, most generic first.  ``narrow`` names the domain
 #: hints applied (besides declarations and a positive determinant under logdet, which
-#: every draw respects; 'negative' gives the variables inside log/sqrt negative values,
-#: for log(-x)); ``scale`` shrinks unconstrained entries (inside ``sqrt(1 - x'*x)`` or
+#: every draw respects; 'spectrum' shifts the arguments of sqrtm/logm to eigenvalues of
+#: positive real part, still non-symmetric; 'negative' gives the variables inside
+#: log/sqrt negative values, for log(-x)); ``scale`` shrinks unconstrained entries (inside ``sqrt(1 - x'*x)`` or
 #: ``arcsin`` only small values are in the domain).  Each rung is tried
 #: DRAWS_PER_RUNG times before the next: a point of a narrower rung is taken only where
 #: the whole expression is not finite at the generic ones.
 LADDER = (
     ((), 1.0),
+    (("spectrum",), 1.0),
     ((), 0.25),
     (("positive", "bounded"), 1.0),
     (("positive", "bounded"), 0.25),
@@ -128,6 +135,13 @@ def _generic_square(r: int, rng, scale: float, posdet: bool) -> np.ndarray:
     return scale * x
 
 
+def _positive_spectrum(x: np.ndarray) -> np.ndarray:
+    """x + s*I with every eigenvalue's real part at least 0.5 (the domain of the
+    principal sqrtm and logm), still non-symmetric."""
+    low = np.linalg.eigvals(x).real.min()
+    return x + max(0.0, 0.5 - low) * np.eye(x.shape[0])
+
+
 def sample_value(var: Expr, shape: tuple, rng, hints=(), scale: float = 1.0) -> np.ndarray:
     """One variable's value: its declaration, then the hints of this rung; otherwise a
     generic value (standard normal: mixed signs, non-symmetric, well-conditioned)."""
@@ -145,9 +159,18 @@ def sample_value(var: Expr, shape: tuple, rng, hints=(), scale: float = 1.0) -> 
         diagonal = rng.uniform(1.0, 2.0, r) * (1 if positive else rng.choice([-1.0, 1.0], r))
         x[np.diag_indices(r)] = scale * diagonal
         return np.tril(x) if "lower" in props else np.triu(x)
+    if "spectrum" in hints and r == c and "spd" not in props:
+        x = _normal(rng, (r, r))
+        return scale * _positive_spectrum((x + x.T) / 2 if "symmetric" in props else x)
     if "spd" in props or ("spd" in hints and r == c):
         a = rng.standard_normal((r, r))
-        return scale * (a @ a.T / r + np.eye(r))
+        x = scale * (a @ a.T / r + np.eye(r))
+        if props & {"spd", "symmetric"}:
+            return x
+        # undeclared: positive definite but not symmetric (S + K, K skew), so a formula
+        # that holds only at symmetric points (inv(X) for inv((X + X')/2)) is not accepted
+        k = _normal(rng, (r, r))
+        return x + 0.25 * scale * (k - k.T)
     if "positive" in props or "positive" in hints or "negative" in hints or "bounded" in hints:
         if "positive" in props or "positive" in hints:
             x = scale * rng.uniform(0.5, 1.5, (r, c))
@@ -252,7 +275,8 @@ def _first_nonfinite(exprs, variables: dict, point: Point) -> Expr | None:
 _HINT_WORDS = {"positive": "positive (inside log, sqrt or a fractional power)",
                "negative": "negative (inside log, sqrt or a fractional power)",
                "bounded": "in (-0.6, 0.6) (inside arcsin/arccos)",
-               "spd": "symmetric positive definite (inside det/logdet)"}
+               "spd": "positive definite (inside det, logdet, chol, sqrtm or logm)",
+               "spectrum": "with eigenvalues of positive real part (inside sqrtm/logm)"}
 
 
 def sample_point(variables: dict[str, Expr], exprs, rng, dims: dict | None = None) -> Point:
@@ -308,7 +332,7 @@ def _declared_hints(var: Expr) -> set:
     if "positive" in var.props:
         out.add("positive")
     if "spd" in var.props:
-        out |= {"spd", "positive"}
+        out |= {"spd", "positive", "spectrum"}
     return out
 
 

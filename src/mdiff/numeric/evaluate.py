@@ -101,9 +101,9 @@ def _mul(e: Expr, *xs):
 
 
 def _from_record(record):
-    """A registered function on a 2-D array; a scalar result becomes a 1x1 array."""
-    def impl(e, x):
-        out = record.numpy(x)
+    """A registered function on 2-D arrays; a scalar result becomes a 1x1 array."""
+    def impl(e, *xs):
+        out = record.numpy(*xs)
         return out if np.ndim(out) == 2 else np.array([[out]], dtype=float)
     return impl
 

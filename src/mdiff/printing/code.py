@@ -22,7 +22,7 @@ import sympy as sp
 
 from ..errors import MdiffError
 from ..core import ops
-from ..core.expr import Expr, postorder
+from ..core.expr import Expr, is_symmetric, postorder
 from .base import Printer
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -269,7 +269,11 @@ class CodePrinter(Printer):
 
     def function(self, e, record):
         self.helpers.update(name for name, _ in record.helpers)
-        return record.code.format(self.ref(e.args[0]), rows=self.dim(e.rows),
+        factored = e.args[:max(1, len(e.args) - 1)]
+        template = record.code
+        if record.symmetric_code and all(is_symmetric(a) for a in factored):
+            template = record.symmetric_code     # an eigendecomposition: faster, stable
+        return template.format(*(self.ref(a) for a in e.args), rows=self.dim(e.rows),
                                   cols=self.dim(e.cols))
 
 

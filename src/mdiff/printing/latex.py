@@ -356,7 +356,7 @@ class LatexPrinter(BindingPrinter):
     def function(self, e, record):
         if callable(record.latex):
             return record.latex(e, self.get(e.args[0]), TOOLS)
-        return (ops.latex_of(record, self.get(e.args[0])[0], _paren), ATOM)
+        return (ops.latex_of(record, ", ".join(self.get(a)[0] for a in e.args), _paren), ATOM)
 
 
 def to_latex(root: Expr, names: dict | None = None, bind: bool = True) -> str:

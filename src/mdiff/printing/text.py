@@ -68,7 +68,7 @@ def _fixes(e: Expr, fixes) -> tuple[bool, bool]:
         r, c = fixes[id(a[0])]
         return (c, r)
     if op in ops.RECORDS:
-        return ops.RECORDS[op].shape.fixes(*fixes[id(a[0])])
+        return ops.RECORDS[op].shape.fixes_all([fixes[id(x)] for x in a])
     if op == "mpow":                     # square matrix -> square matrix of the same size
         r, c = fixes[id(a[0])]
         return (r or c, r or c)
@@ -85,7 +85,7 @@ def _context(e: Expr, known, fixes):
     op, a = e.op, e.args
     R, C = known
     if op in ops.RECORDS:
-        return [(a[0], *ops.RECORDS[op].shape.context(R, C))]
+        return [(x, *fixed) for x, fixed in zip(a, ops.RECORDS[op].shape.context_all(R, C))]
     if op in ("add", "had", "pow"):
         return [(x, R, C) if x.shape == e.shape else (x, True, True) for x in a]
     if op == "mul":
@@ -271,7 +271,7 @@ class TextPrinter(BindingPrinter):
         return (f"unvec({self.get(e.args[0])[0]}, {fmt_dim(e.rows)}, {fmt_dim(e.cols)})", ATOM)
 
     def function(self, e, record):
-        return (f"{record.spelling}({self.get(e.args[0])[0]})", ATOM)
+        return (f"{record.spelling}({', '.join(self.get(a)[0] for a in e.args)})", ATOM)
 
 
 def to_text(root: Expr, names: dict | None = None, bind: bool = True) -> str:

@@ -23,9 +23,6 @@ KNOWN_VERBOSE = {
     # sylvester(S, S, inv(S)^2*x*x'*inv(S) + ...) for S = sqrtm(Σ) is not solved in closed
     # form (the book's -inv(Σ)*x*x'*inv(Σ)); correct, through the square root's rule
     "Kessy, Lewin & Strimmer 2018 (ZCA whitening): d[norm2(inv(sqrtm(S))*x)^2]/dS": 5,
-    # the adjoint tr(A'*expm_frechet(t*A', G)) is not folded back to the commuting form
-    # x'*A*expm(A*t)*x0 (reverse mode meets A*dt only after the adjoint)
-    "Van Loan 1978 (continuous-time system): d[x'*expm(A*t)*x0]/dt": 2,
 }
 
 FORMULA_CASES = [c for c in CASES if c.formula and not c.xfail]

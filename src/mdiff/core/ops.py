@@ -612,14 +612,17 @@ def _build_logm(E, x):
 
 def commutes(E, x, e) -> bool:
     """Whether ``e`` commutes with ``x`` by construction: a multiple of I, or the same
-    matrix as ``x`` up to scalar factors (dX = A*dt for X = A*t)."""
-    def matrix_part(m):
-        if m.op == "mul":
-            return m.args[m.data[1]:]
-        return (m,)
-    if e.op == "eye" or (e.op == "mul" and matrix_part(e)[0].op == "eye" and len(matrix_part(e)) == 1):
-        return True
-    return matrix_part(e) == matrix_part(x)
+    matrix as ``x`` up to scalar factors and a common transpose (dX = A*dt for X = A*t;
+    (t*A')' and A)."""
+    def key(m):
+        flipped = m.op == "T"
+        m = m.args[0] if flipped else m
+        chain = m.args[m.data[1]:] if m.op == "mul" else (m,)
+        if len(chain) == 1 and chain[0].op == "T":
+            return (not flipped, (chain[0].args[0],))
+        return (flipped, tuple(chain))
+    chain = key(e)[1]
+    return (len(chain) == 1 and chain[0].op == "eye") or key(e) == key(x)
 
 
 def _build_expm_frechet(E, x, e):

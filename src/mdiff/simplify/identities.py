@@ -18,6 +18,7 @@ import functools
 import sympy as sp
 
 from ..core import expr as E
+from ..core import ops
 from .rules import Identity, pattern
 from ..core.expr import (
     Expr,
@@ -404,6 +405,29 @@ def trace_of_ones_product(e: Expr):
 
 
 # --- traces ---------------------------------------------------------------------------------
+
+#: The Fréchet derivatives whose adjoint is the same derivative at X' (Higham 2008, §3.6).
+_SELF_ADJOINT_FRECHET = ("expm_frechet", "logm_frechet")
+
+
+def trace_through_frechet(e: Expr):
+    """tr(P*L_f(Y, G)) = tr(L_f(Y', P')'*G), taken where L_f(Y', P') folds because P'
+    commutes with Y': the gradient of x'*expm(A*t)*x0 in t is x'*A*expm(A*t)*x0, not
+    tr(A'*expm_frechet(t*A', x*x0'))."""
+    x = e.args[0]
+    if x.op != "mul":
+        return None
+    coef, scalars, chain = _chain_parts(x)
+    if len(chain) != 2:
+        return None
+    for p, frechet in (chain, chain[::-1]):
+        if frechet.op in _SELF_ADJOINT_FRECHET and len(frechet.args) == 2:
+            y, g = frechet.args
+            if ops.commutes(E, transpose(y), transpose(p)):
+                swapped = E.apply(frechet.op, transpose(y), transpose(p))
+                return _remake(coef, scalars, [apply("tr", mul(transpose(swapped), g))])
+    return None
+
 
 def trace_cyclic_to_scalar(e: Expr):
     """tr(A*u*v') = v'*A*u: rotate the product so a column vector closes it (shorter)."""
@@ -792,6 +816,9 @@ IDENTITIES = [
              vec_inner_product, "vec(A)'*vec(B)"),
     Identity("diagonal times vector", "diag(v)*w = v .* w", "definition", "mul",
              diag_times_vector, "diag(v)*w"),
+    Identity("trace through a Fréchet derivative", "tr(P*L(Y, G)) = tr(L(Y', P')'*G)",
+             "Higham 2008, §3.6", "tr", trace_through_frechet,
+             "t: scalar; tr(A'*expm_frechet(t*A', B))"),
     Identity("cyclic trace to a scalar", "tr(A*u*v') = v'*A*u", "Cookbook (16)", "tr",
              trace_cyclic_to_scalar, "tr(A*u*v')"),
     Identity("trace of a sum", "tr(A + B) = tr(A) + tr(B)", "Cookbook (14)", "tr",

@@ -484,3 +484,68 @@ CASES += [
     Case("Higham 2008 §3.5 (second Fréchet derivative)", "tr(A'*logm_frechet(X, E, V))", "E",
          None, "logm_frechet(X', V', A)"),
 ]
+
+#: Spectral functions (issue 17).  eigvals/eigvecs are those of the symmetric part
+#: (X + X')/2, so the cases sample non-symmetric X unless a symmetric one is declared;
+#: svdvals/svdu/svdv are the thin SVD's.  Sources: the Matrix Cookbook §2.3 (eigenvalue
+#: derivatives), Magnus 1985 ("On differentiating eigenvalues and eigenvectors"), Townsend
+#: 2016 ("Differentiating the singular value decomposition"), and the applications' own
+#: papers.  Generic random points have clear gaps between eigen- and singular values.
+_SYM_S = {"S": "matrix(n,n) symmetric"}
+_TALL = {"X": "matrix(5,3)"}
+_WIDE = {"X": "matrix(3,5)"}
+CASES += [
+    Case("CB(67)", "sum(eigvals(X))", "X", None, "eye(n)", "the eigenvalues sum to the trace"),
+    Case("CB(68)", "sum(log(eigvals(S)))", "S", {"S": "matrix(n,n) spd"}, "inv(S)",
+         "the product of the eigenvalues is the determinant"),
+    Case("CB(69)", "a'*eigvals(X)", "X", {"a": "vector(n)"}, "eigvecs(X)*diag(a)*eigvecs(X)'",
+         "dλ_i = v_i'*dX*v_i, at a non-symmetric X (the symmetric part's eigenvalues)"),
+    Case("CB(70)", "x'*eigvecs(S)*y", "S", {**_SYM_S, "x": "vector(n)", "y": "vector(n)"},
+         None, "dv_i = pinv(λ_i*I - S)*dS*v_i: the eigenvectors' derivative"),
+    Case("Magnus 1985 (eigenvectors of a non-symmetric argument)", "tr(A*eigvecs(X))", "X",
+         None, None, "dV = V*(gapinv(λ) .* (V'*sym(dX)*V))"),
+    Case("Magnus 1985 (the gap matrix)", "tr(A'*gapinv(x))", "x", None, None,
+         "gapinv(λ)[i, j] = 1/(λ_j - λ_i), 0 on the diagonal"),
+    Case("Magnus 1985 (Jacobian of the eigenvalues)", "eigvals(X)", "X", None, None),
+    Case("Fan 1949 (weighted eigenvalue sum, the Ky Fan / PCA objective)", "w'*eigvals(S)",
+         "S", {**_SYM_S, "w": "vector(n)"}, "eigvecs(S)*diag(w)*eigvecs(S)'"),
+    Case("Nesterov 2007 (smoothed largest eigenvalue)", "logsumexp(eigvals(S))", "S", _SYM_S,
+         "eigvecs(S)*diag(softmax(eigvals(S)))*eigvecs(S)'"),
+    Case("Frobenius norm through the spectrum", "norm2(eigvals(X))^2", "X", None, "X + X'",
+         "sum of squared eigenvalues of the symmetric part"),
+    Case("Pukelsheim 2006 (A-optimal design)", "sum(1 ./ eigvals(A'*diag(w)*A))", "w",
+         {"A": "matrix(6,3)", "w": "vector(6) positive"}, "-diag(A*inv(A'*diag(w)*A)^2*A')",
+         "the trace of the inverse information matrix, through its eigenvalues"),
+    Case("Pukelsheim 2006 (smoothed E-optimal design)", "-logsumexp(-eigvals(A'*diag(w)*A))",
+         "w", {"A": "matrix(6,3)", "w": "vector(6) positive"}, None,
+         "a smooth minimum eigenvalue of the information matrix"),
+    Case("Eigendecomposition consistency", "norm2(eigvecs(S)*diag(eigvals(S))*eigvecs(S)' - A)^2",
+         "S", _SYM_S, "2*S - A - A'", "V*diag(λ)*V' is S: every eigen-derivative cancels"),
+    Case("Townsend 2016 (Jacobian of the singular values)", "svdvals(X)", "X", _TALL, None),
+    Case("Candès & Recht 2009 (nuclear norm)", "normnuc(X)", "X", _TALL, "svdu(X)*svdv(X)'",
+         "dσ_i = u_i'*dX*v_i: the gradient U*V' at full rank"),
+    Case("Candès & Recht 2009 (nuclear norm)", "sum(svdvals(X))", "X", None, "svdu(X)*svdv(X)'"),
+    Case("Mazumder, Hastie & Tibshirani 2010 (soft-impute matrix completion)",
+         "1/2*norm2(M .* (X - A))^2 + c*normnuc(X)", "X", {"X": "matrix(m,n)", "c": "scalar"},
+         "M .* (M .* (X - A)) + c*svdu(X)*svdv(X)'"),
+    Case("Candès, Li, Ma & Wright 2011 (robust PCA)", "normnuc(L) + c*norm1(M - L)", "L",
+         {"c": "scalar"}, "svdu(L)*svdv(L)' - c*sign(M - L)"),
+    Case("Golub & Van Loan 2013 §2.3 (spectral norm)", "normspec(X)", "X", _WIDE,
+         "svdu1(X)*svdv1(X)'", "dσ_1 = u_1'*dX*v_1 for a simple largest singular value"),
+    Case("Miyato et al. 2018 (spectral normalisation)", "norm2(W*x/normspec(W) - y)^2", "W",
+         None, None, "a layer divided by its largest singular value"),
+    Case("Condition number (log-conditioning penalty)", "log(normspec(X)) + log(normspec(inv(X)))",
+         "X", None, None, "log cond_2(X) = log ||X||_2 + log ||inv(X)||_2"),
+    Case("Frobenius norm through the singular values", "norm2(svdvals(X))^2", "X", _TALL,
+         "2*X"),
+    Case("Eckart & Young 1936 (SVD consistency)",
+         "norm2(svdu(X)*diag(svdvals(X))*svdv(X)' - A)^2", "X", _TALL, "2*X - 2*A",
+         "U*diag(σ)*V' is X: every singular-vector derivative cancels"),
+    Case("Townsend 2016 (left singular vectors, tall X)", "tr(A'*svdu(X))", "X", _TALL, None,
+         "the (I - U*U')*dX*V*inv(S) term of a tall X"),
+    Case("Townsend 2016 (right singular vectors, wide X)", "tr(B'*svdv(X))", "X", _WIDE, None,
+         "the (I - V*V')*dX'*U*inv(S) term of a wide X"),
+    Case("Golub & Van Loan 2013 §8.6 (top singular vectors)", "a'*svdu1(X)*svdv1(X)'*b", "X",
+         {"a": "vector(m)", "b": "vector(n)", "X": "matrix(m,n)"}, None,
+         "the dominant singular pair, as power iteration finds it"),
+]

@@ -284,11 +284,15 @@ def gen(ctx: Ctx, shape, depth: int, root: bool = False) -> T:
         options += ["broadcast number", "broadcast scalar", "ediv", "softmax"]
     if r == c:
         options += ["inv", "matrix power", "spd", "triangle", "chol", "sqrtm", "expm or logm"]
+        if len(r) == 1:
+            options.append("spectral")
         if r:
             options.append("diag of vector")
     if not c:
         options.append("vec")
         options.append("diag of matrix")
+        if len(r) == 1:
+            options.append("spectral")
     if any(sa != ((), ()) and sb != ((), ()) for sa, sb in _kron_splits(shape)):
         options.append("kron")
     if r and c:
@@ -298,7 +302,7 @@ def gen(ctx: Ctx, shape, depth: int, root: bool = False) -> T:
         options.append("commutation")
     if not r and not c:
         options += ["sum", "trace", "det", "logdet", "norm1", "norm2", "logsumexp",
-                    "quadratic form", "duplication"]
+                    "quadratic form", "duplication", "spectral"]
         if ctx.first_order:
             options.append("frechet")
     kind = draw(st.sampled_from(options))
@@ -536,6 +540,36 @@ def _expm_or_logm(ctx, shape, d):
     return T(f"logm({s.text})", _b(abs(math.log(5 * s.bound)) + 1.0), atomic=True)
 
 
+def _generic_square(ctx, dim, d) -> T:
+    """A declared matrix plus a small generated perturbation: generic, so the symmetric
+    part's eigenvalues and the singular values are distinct and nonzero (the checker
+    draws again where they are close)."""
+    m = _var(ctx, (dim, dim))
+    t = tame(ctx, gen(ctx, (dim, dim), d), 0.1)
+    return T(f"{m.text} + {t.par()}", _b(m.bound + 0.1))
+
+
+def _spectral(ctx, shape, d):
+    """eigvals/eigvecs/svd*/gapinv of a generic square matrix (issue 17), normnuc and
+    normspec for a scalar."""
+    r, c = shape
+    if not r and not c:
+        dim = ctx.draw(st.sampled_from(SIMPLE_DIMS[1:]))
+        m = _generic_square(ctx, dim, d)
+        fn = ctx.draw(st.sampled_from(["normnuc", "normspec"]))
+        return T(f"{fn}({m.text})", _b(dim_size(dim) * m.bound), atomic=True)
+    dim = r[0]
+    m = _generic_square(ctx, dim, d)
+    size = dim_size(dim) * m.bound
+    if not c:
+        fn = ctx.draw(st.sampled_from(["eigvals", "svdvals", "svdu1", "svdv1"]))
+        return T(f"{fn}({m.text})", _b(size if fn.endswith("vals") else 1.0), atomic=True)
+    fn = ctx.draw(st.sampled_from(["eigvecs", "svdu", "svdv", "gapinv"]))
+    if fn == "gapinv":      # entries <= 32: the checker keeps gaps >= max/31
+        return T(f"gapinv(eigvals({m.text}))", 32.0, atomic=True)
+    return T(f"{fn}({m.text})", 1.0, atomic=True)
+
+
 def _frechet(ctx, shape, d):
     """sum(L(M, V)) for the Fréchet derivatives of expm and logm as inputs: their second
     derivative in M would be a third one of expm/logm (gradients only, ``Ctx``)."""
@@ -671,7 +705,7 @@ PRODUCTIONS = {
     "broadcast scalar": _broadcast_scalar, "ediv": _ediv, "softmax": _broadcast_and_softmax,
     "inv": _inv, "matrix power": _matrix_power, "spd": _spd_matrix, "triangle": _triangle,
     "chol": _chol, "sqrtm": _sqrtm, "sylvester": _sylvester, "expm or logm": _expm_or_logm,
-    "frechet": _frechet,
+    "frechet": _frechet, "spectral": _spectral,
     "diag of vector": _diag_of_vector, "diag of matrix": _diag_of_matrix, "vec": _vec,
     "kron": _kron, "sum": _sum, "trace": _trace, "det": _det, "logdet": _logdet,
     "norm1": _norm1, "norm2": _norm2, "logsumexp": _logsumexp,

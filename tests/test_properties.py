@@ -395,8 +395,9 @@ def test_eye_of_product_dimension_round_trips():
     ("X: matrix(m,n); matrix(2)*X'", "matrix(2, p, n)*X'"),  # rows: fixed by nothing
     ("D: matrix(p,N); D*vector(1)", "D*vector(1)"),          # fixed by D: printed size-free
     ("x: vector(n); 1 - x.^2", "1 - x.^2"),                 # a broadcast number stays one
-    ("x: vector(n); diag(vector(2, n))", "diag(vector(2, n))"),
-    ("x: vector(n); diag(vector(2))*x", "diag(vector(2))*x"),
+    ("x: vector(n); diag(vector(2, n))", "2*eye(n)"),          # diag(c*1) = c*I
+    ("x: vector(n); diag(sin(vector(2, n)))", "diag(sin(vector(2, n)))"),
+    ("x: vector(n); diag(sin(vector(2)))*x", "diag(sin(vector(2)))*x"),
     ("y: vector(m); diag(sin(matrix(2, n, n)))*y'", "diag(sin(matrix(2, n, n)))*y'"),
 ])
 def test_printed_constant_keeps_its_size(text, printed):

@@ -150,7 +150,7 @@ def _function_case(name):
     """(text, declarations, samples) for the record ``name`` applied to variables."""
     record = ops.FUNCTIONS[name]
     rng = np.random.default_rng(2)
-    if record.shape is shapes.DIAG_MATRIX:
+    if record.shape in (shapes.DIAG_MATRIX, shapes.VECTOR_TO_SQUARE):
         return f"{record.spelling}(x)", {"x": "vector(n)"}, {"x": rng.normal(size=3)}
     if record.shape is shapes.SYLVESTER:
         return (f"{name}(A, B, C)", {"A": "matrix(n,n)", "B": "matrix(m,m)", "C": "matrix(n,m)"},
@@ -161,7 +161,8 @@ def _function_case(name):
         return (f"{record.spelling}({', '.join(names)})", {v: "matrix(n,n)" for v in names},
                 {v: _positive_spectrum(rng) if v == "X" else rng.normal(size=(3, 3))
                  for v in names})
-    if record.shape in (shapes.SQUARE, shapes.SQUARE_REDUCE, shapes.DIAG_VECTOR):
+    if record.shape in (shapes.SQUARE, shapes.SQUARE_REDUCE, shapes.DIAG_VECTOR,
+                        shapes.SQUARE_TO_VECTOR):
         a = rng.normal(size=(3, 3))
         if record.domain in ("spd", "posdet"):
             a = a @ a.T + np.eye(3)

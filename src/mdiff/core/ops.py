@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from . import shapes
-from ..errors import DiffError
+from ..errors import DiffError, EvaluationError
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,9 @@ class Elementwise:
     sympy: str | None = None
     #: a rewrite made when the node is built, ``(E, x) -> node or None``
     rewrite: Callable | None = None
+    #: the matrix function that applies phi to a symmetric matrix's eigenvalues
+    #: (V*diag(exp(λ))*V' = expm(S)), where the language has one
+    matrix_function: str | None = None
 
     # --- the interface every record has -------------------------------------------------
     shape = shapes.SAME
@@ -72,6 +75,8 @@ class Elementwise:
     adjoint = jacobian = None   # not linear
     linear_in = 0
     symmetric_code = None       # the same kernel for every argument
+    orthonormal = False
+    conditioning = None
 
     @property
     def spelling(self) -> str:
@@ -149,9 +154,11 @@ ELEMENTWISE = {op.name: op for op in (
                 "\\cosh", sympy="cosh"),
     Elementwise("tanh", lambda E, x, y: E.sub(_one(E, x), E.power(y, E.num(2))), np.tanh,
                 "xp.tanh({0})", "\\tanh", zero_preserving=True, sympy="tanh"),
-    Elementwise("exp", lambda E, x, y: y, np.exp, "xp.exp({0})", "\\exp", sympy="exp"),
+    Elementwise("exp", lambda E, x, y: y, np.exp, "xp.exp({0})", "\\exp", sympy="exp",
+                matrix_function="expm"),
     Elementwise("log", lambda E, x, y: E.power(x, E.num(-1)), np.log, "xp.log({0})",
-                "\\log", domain="positive", sympy="log", rewrite=_softplus_of_log),
+                "\\log", domain="positive", sympy="log", rewrite=_softplus_of_log,
+                matrix_function="logm"),
     Elementwise("log1p", lambda E, x, y: E.power(E.add(_one(E, x), x), E.num(-1)), np.log1p,
                 "xp.log1p({0})", "\\log\\left(1 + {0}\\right)", domain="positive",
                 zero_preserving=True),
@@ -159,7 +166,7 @@ ELEMENTWISE = {op.name: op for op in (
                 "\\left(e^{{{0}}} - 1\\right)", zero_preserving=True),
     Elementwise("sqrt", lambda E, x, y: E.mul(E.num(E.Rational(1, 2)), E.power(y, E.num(-1))),
                 np.sqrt, "xp.sqrt({0})", "\\sqrt{{{0}}}", domain="positive",
-                zero_preserving=True, sympy="sqrt"),
+                zero_preserving=True, sympy="sqrt", matrix_function="sqrtm"),
     Elementwise("abs", lambda E, x, y: E.apply("sign", x), np.abs, "xp.abs({0})",
                 "\\left| {0} \\right|", zero_preserving=True, smooth=False, sympy="Abs"),
     # zero almost everywhere, and taken as 0 at the kink (README)
@@ -212,7 +219,9 @@ class Function:
     ``numpy`` and ``code`` take them all, and ``adjoint``/``jacobian`` are those of the
     argument ``linear_in`` (``sylvester(A, B, C)`` is linear in C).  ``symmetric_code``:
     the array-API expression used instead of ``code`` where the arguments it factors (all
-    but a last, linear one) are symmetric by construction (an eigendecomposition)."""
+    but a last, linear one) are symmetric by construction (an eigendecomposition).
+    ``orthonormal``: the result has orthonormal columns (eigenvectors, singular
+    vectors), which the simplifier uses.  ``conditioning``: see the field."""
 
     name: str
     shape: shapes.Rule
@@ -231,6 +240,12 @@ class Function:
     sympy: str | None = None
     linear_in: int = 0
     symmetric_code: str | None = None
+    #: the result's columns are orthonormal (Q'*Q = I; and Q*Q' = I where it is square)
+    orthonormal: bool = False
+    #: a condition number of the argument's value (arrays, float >= 1): how much a
+    #: small change of the argument is amplified; the checker draws points again where
+    #: it is large (central differences would mean nothing there)
+    conditioning: Callable | None = None
 
     def __post_init__(self):
         if not self.spelling:
@@ -320,6 +335,32 @@ def _build_sum(E, x):
         return _half_logdet_of_chol(E, x.args[0].args[0])
     if x.op == "fill":
         return E.mul(E.num(x.data), E.dim_scalar(x.rows * x.cols))
+    if x.op == "eigvals":       # the eigenvalues sum to the trace
+        return E.apply("tr", x.args[0])
+    if x.op == "log" and x.args[0].op == "eigvals":     # ... and their logs to log det
+        return E.apply("logdet", symmetric_part(E, x.args[0].args[0]))
+    if x.op == "svdvals":
+        return E.apply("normnuc", x.args[0])
+    return None
+
+
+def _build_norm2(E, x):
+    """||x||_2 of a scalar is |x|; the 2-norm of the singular values (of the
+    eigenvalues of the symmetric part) is the Frobenius norm (of that part)."""
+    if x.is_scalar:
+        return E.apply("abs", x)
+    if x.op == "svdvals":
+        return E.apply("norm2", x.args[0])
+    if x.op == "eigvals":
+        return E.apply("norm2", symmetric_part(E, x.args[0]))
+    return None
+
+
+def _build_diagm(E, x):
+    if x.is_scalar:
+        return x
+    if x.op == "fill":      # diag(c*1) = c*I
+        return E.scale(x.data, E.eye(x.rows))
     return None
 
 
@@ -846,6 +887,262 @@ def _norm_latex(sub):
     return latex
 
 
+# --- spectral functions: eigenvalues and singular values (issue 17) ----------------------
+#
+# eigvals(X) are the eigenvalues of the symmetric part (X + X')/2, ascending, eigvecs(X)
+# its orthonormal eigenvectors; svdvals(X) the singular values, descending, svdu(X) and
+# svdv(X) the thin SVD's factors (svdu1, svdv1 their first columns).  With V = eigvecs(X),
+# λ = eigvals(X) and F = gapinv(λ) (F_ij = 1/(λ_j - λ_i), 0 on the diagonal):
+# dλ = diag(V'*dX*V) and dV = V*(F .* (V'*sym(dX)*V)) (Magnus 1985); the SVD's follow
+# from those of X'X and XX' (Townsend 2016).  A vector is defined up to its sign: each
+# column of eigvecs and svdu has its largest entry positive (svdv follows svdu), a choice
+# that is locally constant, so the rules hold.  Eigen- and singular vectors, and every
+# derivative through them, need distinct values (and, for the SVD, nonzero ones): closer
+# than SPECTRAL_GAP they are an EvaluationError (a ValueError in generated code), never
+# an arbitrary basis.
+
+#: Relative distance below which two eigenvalues (singular values) count as repeated, and
+#: a singular value as zero: |a - b| <= SPECTRAL_GAP * max(1, largest magnitude).
+SPECTRAL_GAP = 1e-8
+
+
+def _require_gaps(w, what: str, nonzero: bool = False, top: bool = False) -> None:
+    """Raise the named EvaluationError where the values ``w`` are repeated (only the
+    largest two compared where ``top``) or, ``nonzero``, where the smallest (``top``:
+    the largest) is 0."""
+    w = np.sort(np.ravel(w))[::-1]
+    tol = SPECTRAL_GAP * max(1.0, float(np.abs(w).max(initial=0.0)))
+    gaps = -np.diff(w[:2] if top else w)
+    if gaps.size and gaps.min() <= tol:
+        raise EvaluationError(f"repeated {what} (closer than {SPECTRAL_GAP:g} relative): "
+                              "the eigen- or singular vectors, and derivatives through "
+                              "them, are not defined there")
+    if nonzero and w.size and abs(w[0] if top else w[-1]) <= tol:
+        raise EvaluationError("a zero singular value (rank deficiency): the singular "
+                              "vectors, and derivatives through them, are not defined there")
+
+
+def _column_signs(u) -> np.ndarray:
+    """+1/-1 per column, making each column's largest-magnitude entry positive."""
+    big = u[np.argmax(np.abs(u), axis=0), np.arange(u.shape[1])]
+    return np.where(big < 0, -1.0, 1.0)
+
+
+def _np_eigvecs(x):
+    w, v = np.linalg.eigh((x + x.T) / 2)
+    _require_gaps(w, "eigenvalues")
+    return v * _column_signs(v)
+
+
+def _np_svd(part: str):
+    def value(x):
+        u, s, vt = np.linalg.svd(x, full_matrices=False)
+        _require_gaps(s, "singular values", nonzero=True, top=part.endswith("1"))
+        sign = _column_signs(u)
+        factor = u * sign if part.startswith("svdu") else vt.T * sign
+        return factor[:, :1] if part.endswith("1") else factor
+    return value
+
+
+def _np_gapinv(v):
+    w = np.ravel(v)
+    _require_gaps(w, "eigenvalues")
+    gap = w[None, :] - w[:, None]
+    off = ~np.eye(w.size, dtype=bool)
+    return np.where(off, 1.0 / np.where(off, gap, 1.0), 0.0)
+
+
+_SPECTRAL_HELPER = ("spectral", '''def _spectral(x, xp, part):
+    # eigenvectors of the symmetric part (part "eigvecs") or thin-SVD factors ("svdu",
+    # "svdv"; "svdu1"/"svdv1" the first columns), each column's largest entry positive;
+    # repeated (or, for the SVD, zero) values leave them undefined: a ValueError
+    if part == "eigvecs":
+        w, u = xp.linalg.eigh((x + x.T) / 2)
+        w, what = xp.flip(w), "eigenvalues"
+    else:
+        u, w, vt = xp.linalg.svd(x, full_matrices=False)
+        what = "singular values"
+    top = part.endswith("1")
+    tol = SPECTRAL_GAP * max(1.0, float(xp.max(xp.abs(w))))
+    gaps = (w[:-1] - w[1:])[:1] if top else w[:-1] - w[1:]
+    if gaps.shape[0] and float(xp.min(gaps)) <= tol:
+        raise ValueError(f"repeated {what}: the eigen- or singular vectors, and "
+                         "derivatives through them, are not defined there")
+    if what != "eigenvalues" and float(w[0] if top else w[-1]) <= tol:
+        raise ValueError("a zero singular value (rank deficiency): the singular vectors, "
+                         "and derivatives through them, are not defined there")
+    big = xp.abs(u) == xp.max(xp.abs(u), axis=0, keepdims=True)
+    lead = xp.sum(xp.where(big, u, xp.zeros_like(u)), axis=0, keepdims=True)
+    sign = xp.where(lead < 0, -xp.ones_like(lead), xp.ones_like(lead))
+    factor = vt.T * sign if part.startswith("svdv") else u * sign
+    return factor[:, :1] if top else factor''')
+
+_GAPINV_HELPER = ("gapinv", '''def _gapinv(v, xp):
+    # F[i, j] = 1/(v[j] - v[i]), 0 on the diagonal; repeated values: a ValueError
+    gap = xp.reshape(v, (1, -1)) - xp.reshape(v, (-1, 1))
+    off = xp.eye(gap.shape[0]) == 0
+    tol = SPECTRAL_GAP * max(1.0, float(xp.max(xp.abs(v))))
+    if gap.shape[0] > 1 and float(xp.min(xp.where(off, xp.abs(gap), xp.inf))) <= tol:
+        raise ValueError("repeated eigenvalues or singular values: the eigen- or "
+                         "singular vectors' derivatives are not defined there")
+    return xp.where(off, 1 / xp.where(off, gap, xp.ones_like(gap)), xp.zeros_like(gap))''')
+
+_SPECTRAL_GAP_HELPER = ("SPECTRAL_GAP", f"SPECTRAL_GAP = {SPECTRAL_GAP!r}")
+
+
+def _spread(w) -> float:
+    """(largest magnitude / smallest gap of the values ``w``)²: the derivatives through
+    eigenvectors divide by the gaps, and their own derivatives by the squared gaps (inf
+    where two values coincide)."""
+    w = np.sort(np.ravel(w))
+    gap = np.diff(w).min(initial=np.inf) if w.size > 1 else np.inf
+    return float(max(1.0, np.abs(w).max(initial=0.0)) / gap) ** 2 if gap > 0 else np.inf
+
+
+def _eig_conditioning(x):
+    return _spread(np.linalg.eigvalsh((x + x.T) / 2))
+
+
+def _svd_conditioning(x):
+    """The singular values' spread, counting the smallest one's distance from 0."""
+    s = np.linalg.svd(x, compute_uv=False)
+    return max(_spread(s), _spread(np.append(s, 0.0)))
+
+
+def _eigvecs_of(E, x):
+    return E.apply("eigvecs", x)
+
+
+def _d_eigvals(E, node, d):
+    """dλ = diag(V'*dX*V): dλ_i = v_i'*dX*v_i."""
+    v = _eigvecs_of(E, node.args[0])
+    return E.apply("diag", E.mul(E.transpose(v), d(0), v))
+
+
+def _d_eigvecs(E, node, d):
+    """dV = V*(F .* (V'*sym(dX)*V)), F = gapinv(λ) (first-order perturbation theory)."""
+    x = node.args[0]
+    v = _eigvecs_of(E, x)
+    p = E.mul(E.transpose(v), symmetric_part(E, d(0)), v)
+    return E.mul(v, E.hadamard(E.apply("gapinv", E.apply("eigvals", x)), p))
+
+
+def _d_svdvals(E, node, d):
+    """dσ = diag(U'*dX*V): dσ_i = u_i'*dX*v_i."""
+    x = node.args[0]
+    return E.apply("diag", E.mul(E.transpose(E.apply("svdu", x)), d(0), E.apply("svdv", x)))
+
+
+def _svd_factor_differential(E, x, d, left: bool):
+    """dU = U*(F .* (dP*S + S*dP')) + (I - U*U')*dX*V*inv(S) with dP = U'*dX*V,
+    S = diag(σ), F = gapinv(σ.^2), and dV likewise with X' (Townsend 2016,
+    "Differentiating the singular value decomposition"); the projector term vanishes
+    where the factor is square."""
+    u, v, s = E.apply("svdu", x), E.apply("svdv", x), E.apply("svdvals", x)
+    dp, big_s = E.mul(E.transpose(u), d(0), v), E.apply("diag", s)
+    if left:
+        mine, other, dx = u, v, d(0)
+        inner = E.add(E.mul(dp, big_s), E.mul(big_s, E.transpose(dp)))
+    else:
+        mine, other, dx = v, u, E.transpose(d(0))
+        inner = E.add(E.mul(big_s, dp), E.mul(E.transpose(dp), big_s))
+    out = E.mul(mine, E.hadamard(E.apply("gapinv", E.power(s, E.num(2))), inner))
+    if not E.same_dim(mine.rows, mine.cols):
+        projector = E.sub(E.eye(mine.rows), E.mul(mine, E.transpose(mine)))
+        out = E.add(out, E.mul(projector, dx, other, E.apply("diag", E.power(s, E.num(-1)))))
+    return out
+
+
+def _d_first_singular(left: bool):
+    """d u1 = dU*e1, e1 = U'*u1 written in the language (the first column of dU)."""
+    def rule(E, node, d):
+        x = node.args[0]
+        e1 = E.mul(E.transpose(E.apply("svdu" if left else "svdv", x)), node)
+        return E.mul(_svd_factor_differential(E, x, d, left), e1)
+    return rule
+
+
+def _d_normnuc(E, node, d):
+    """d||X||_* = tr(V*U'*dX): the gradient U*V' (full rank)."""
+    x = node.args[0]
+    return E.inner(E.mul(E.apply("svdu", x), E.transpose(E.apply("svdv", x))), d(0))
+
+
+def _d_normspec(E, node, d):
+    """d||X||_2 = u1'*dX*v1: the gradient u1*v1' (a simple largest singular value)."""
+    x = node.args[0]
+    return E.mul(E.transpose(E.apply("svdu1", x)), d(0), E.apply("svdv1", x))
+
+
+def _d_gapinv(E, node, d):
+    """F_ij = 1/(v_j - v_i): dF = F.^2 .* (dv*1' - 1*dv')."""
+    dv, ones = d(0), E.ones((1, node.rows))
+    return E.hadamard(E.power(node, E.num(2)),
+                      E.sub(E.mul(dv, ones), E.mul(E.transpose(ones), E.transpose(dv))))
+
+
+def _of_symmetric_part(name: str, scalar):
+    """eigvals/eigvecs read the symmetric part, which X and X' share."""
+    def build(E, x):
+        if x.is_scalar:
+            return scalar(E, x)
+        return E.apply(name, x.args[0]) if x.op == "T" else None
+    return build
+
+
+def _spectral_norm(name: str):
+    """normnuc/normspec of a vector is its 2-norm, of X' that of X."""
+    def build(E, x):
+        if x.rows == 1 or x.cols == 1:
+            return E.apply("norm2", x)
+        return E.apply(name, x.args[0]) if x.op == "T" else None
+    return build
+
+
+_SPECTRAL_HELPERS = (_SPECTRAL_GAP_HELPER, _SPECTRAL_HELPER)
+
+SPECTRAL = (
+    Function("eigvals", shapes.SQUARE_TO_VECTOR, _d_eigvals,
+             lambda x: np.linalg.eigvalsh((x + x.T) / 2).reshape(-1, 1),
+             "xp.reshape(xp.linalg.eigvalsh(({0} + {0}.T) / 2), (-1, 1))", "\\lambda",
+             build=_of_symmetric_part("eigvals", lambda E, x: x)),
+    Function("eigvecs", shapes.SQUARE, _d_eigvecs, _np_eigvecs,
+             "_spectral({0}, xp, 'eigvecs')", "\\operatorname{{eigvecs}}",
+             build=_of_symmetric_part("eigvecs", lambda E, x: E.num(1)),
+             helpers=_SPECTRAL_HELPERS, orthonormal=True, conditioning=_eig_conditioning),
+    Function("gapinv", shapes.VECTOR_TO_SQUARE, _d_gapinv, _np_gapinv, "_gapinv({0}, xp)",
+             "\\operatorname{{gapinv}}", helpers=(_SPECTRAL_GAP_HELPER, _GAPINV_HELPER),
+             conditioning=_spread),
+    Function("svdvals", shapes.SINGULAR_VALUES, _d_svdvals,
+             lambda x: np.linalg.svd(x, compute_uv=False).reshape(-1, 1),
+             "xp.reshape(xp.linalg.svdvals({0}), (-1, 1))", "\\sigma",
+             build=lambda E, x: E.apply("abs", x) if x.is_scalar else
+             E.apply("svdvals", x.args[0]) if x.op == "T" else None),
+    Function("svdu", shapes.SINGULAR_LEFT,
+             lambda E, node, d: _svd_factor_differential(E, node.args[0], d, True),
+             _np_svd("svdu"), "_spectral({0}, xp, 'svdu')", "\\operatorname{{svdu}}",
+             helpers=_SPECTRAL_HELPERS, orthonormal=True, conditioning=_svd_conditioning),
+    Function("svdv", shapes.SINGULAR_RIGHT,
+             lambda E, node, d: _svd_factor_differential(E, node.args[0], d, False),
+             _np_svd("svdv"), "_spectral({0}, xp, 'svdv')", "\\operatorname{{svdv}}",
+             helpers=_SPECTRAL_HELPERS, orthonormal=True, conditioning=_svd_conditioning),
+    Function("svdu1", shapes.SINGULAR_LEFT_FIRST, _d_first_singular(True), _np_svd("svdu1"),
+             "_spectral({0}, xp, 'svdu1')", "\\operatorname{{svdu_1}}",
+             helpers=_SPECTRAL_HELPERS, orthonormal=True, conditioning=_svd_conditioning),
+    Function("svdv1", shapes.SINGULAR_RIGHT_FIRST, _d_first_singular(False), _np_svd("svdv1"),
+             "_spectral({0}, xp, 'svdv1')", "\\operatorname{{svdv_1}}",
+             helpers=_SPECTRAL_HELPERS, orthonormal=True, conditioning=_svd_conditioning),
+    Function("normnuc", shapes.REDUCE, _d_normnuc,
+             lambda x: np.linalg.svd(x, compute_uv=False).sum(),
+             "xp.reshape(xp.sum(xp.linalg.svdvals({0})), (1, 1))", _norm_latex(lambda x: "*"),
+             build=_spectral_norm("normnuc")),
+    Function("normspec", shapes.REDUCE, _d_normspec,
+             lambda x: np.linalg.svd(x, compute_uv=False)[0],
+             "xp.reshape(xp.max(xp.linalg.svdvals({0})), (1, 1))", _norm_latex(lambda x: "2"),
+             build=_spectral_norm("normspec")),
+)
+
+
 def _d_logsumexp(E, node, d):
     """d lse(X) = <exp(X - lse(X)), dX>  (softmax over all entries)."""
     x = node.args[0]
@@ -867,7 +1164,8 @@ def _d_softmax(E, node, d):
 FUNCTIONS = {f.name: f for f in (
     Function("inv", shapes.SQUARE, lambda E, node, d: E.neg(E.mul(node, d(0), node)),
              _np_inv, "xp.linalg.inv({0})", lambda node, arg, tex: (tex.sup(arg, "-1"), tex.POSTFIX),
-             build=_build_inv, domain="invertible", symmetric="kept", sympy="Inverse"),
+             build=_build_inv, domain="invertible", symmetric="kept", sympy="Inverse",
+             conditioning=lambda x: float(np.linalg.cond(x)) if x.shape[0] > 1 else 1.0),
     Function("det", shapes.SQUARE_REDUCE,
              lambda E, node, d: E.mul(node, E.apply("tr", E.mul(E.inv(node.args[0]), d(0)))),
              np.linalg.det, "xp.reshape(xp.linalg.det({0}), (1, 1))", "\\det",
@@ -895,7 +1193,7 @@ FUNCTIONS = {f.name: f for f in (
              lambda E, node, d: E.mul(E.inner(node.args[0], d(0)), E.power(node, E.num(-1))),
              lambda x: np.sqrt((x * x).sum()), "xp.sqrt(_sumsq({0}, xp))",
              _norm_latex(lambda x: "2" if (x.rows == 1 or x.cols == 1) else "F"),
-             helpers=(SUMSQ_HELPER,), build=_scalar_is(lambda E, x: E.apply("abs", x))),
+             helpers=(SUMSQ_HELPER,), build=_build_norm2),
     Function("logsumexp", shapes.REDUCE, _d_logsumexp, _np_logsumexp, "_logsumexp({0}, xp)",
              "\\operatorname{{logsumexp}}", helpers=(_LOGSUMEXP_HELPER,),
              build=_scalar_is(lambda E, x: x)),
@@ -912,7 +1210,7 @@ FUNCTIONS = {f.name: f for f in (
            lambda E, node: E.mul(E.diag_of_vec(E.eye(node.rows)),
                                  E.kron(E.ones((node.rows, 1)), E.eye(node.rows))),
            spelling="diag", numpy=lambda v: np.diag(v[:, 0]), code="{0} * xp.eye({rows})",
-           latex="\\operatorname{{diag}}", build=_scalar_is(lambda E, x: x), symmetric="always"),
+           latex="\\operatorname{{diag}}", build=_build_diagm, symmetric="always"),
     linear("diagv", shapes.DIAG_VECTOR,
            lambda E, node, g: E.apply("diag", g),
            lambda E, node: E.mul(E.kron(E.ones((1, node.rows)), E.eye(node.rows)),
@@ -943,6 +1241,7 @@ FUNCTIONS = {f.name: f for f in (
                      _build_logm, domain="spectrum"),
     *_frechet_family("expm", _build_expm_frechet, None),
     *_frechet_family("logm", _build_logm_frechet, "spectrum"),
+    *SPECTRAL,
 )}
 
 #: Every record, by the op of its nodes.

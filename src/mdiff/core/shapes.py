@@ -44,7 +44,7 @@ def dim_text(d) -> str:
 
 
 def fmt_dim(d) -> str:
-    return dim_text(d).replace("**", "^")
+    return dim_text(d).replace("**", "^").replace("Min(", "min(")
 
 
 def fmt_shape(shape) -> str:
@@ -286,6 +286,54 @@ class _DiagVector(Rule):
         return (rows, rows)
 
 
+class _SquareToVector(_DiagVector):
+    """A square matrix to a vector of its size (eigvals)."""
+    name = "square to a vector"
+
+
+class _VectorToSquare(Rule):
+    """An n-vector to an n×n matrix (gapinv)."""
+    name = "vector to a square matrix"
+
+    def infer(self, algebra, x, what):
+        algebra.equal(x[1], 1, what)
+        return (x[0], x[0])
+
+    def fixes(self, rows, cols):
+        return (rows, rows)
+
+    def context(self, rows, cols):
+        return (rows or cols, True)
+
+
+def smaller(a, b):
+    """min(a, b) of two sizes: the number of singular values of an a×b matrix."""
+    return a if a == b else sp.Min(a, b)
+
+
+class _Singular(Rule):
+    """An m×n matrix to one factor of its thin SVD, k = min(m, n): the k singular values
+    (``part`` 'values'), U (m×k, 'left'), V (n×k, 'right') or their first columns
+    ('left1', 'right1')."""
+
+    def __init__(self, part: str):
+        self.part = part
+        self.name = {"values": "matrix to its singular values", "left": "matrix to its m×k "
+                     "left singular vectors", "right": "matrix to its n×k right singular "
+                     "vectors", "left1": "matrix to its first left singular vector",
+                     "right1": "matrix to its first right singular vector"}[part]
+
+    def infer(self, algebra, x, what):
+        k = smaller(x[0], x[1])
+        return {"values": (k, 1), "left": (x[0], k), "right": (x[1], k),
+                "left1": (x[0], 1), "right1": (x[1], 1)}[self.part]
+
+    def fixes(self, rows, cols):
+        k = rows and cols
+        return {"values": (k, True), "left": (rows, k), "right": (cols, k),
+                "left1": (rows, True), "right1": (cols, True)}[self.part]
+
+
 class _Sylvester(Rule):
     """sylvester(A, B, C): A n×n, B m×m and C n×m to the n×m solution Y of A*Y + Y*B = C."""
     name = "sylvester"
@@ -341,6 +389,13 @@ VEC = _Vec()
 DIAG_MATRIX = _DiagMatrix()
 DIAG_VECTOR = _DiagVector()
 SYLVESTER = _Sylvester()
+SQUARE_TO_VECTOR = _SquareToVector()
+VECTOR_TO_SQUARE = _VectorToSquare()
+SINGULAR_VALUES = _Singular("values")
+SINGULAR_LEFT = _Singular("left")
+SINGULAR_RIGHT = _Singular("right")
+SINGULAR_LEFT_FIRST = _Singular("left1")
+SINGULAR_RIGHT_FIRST = _Singular("right1")
 SQUARE_PAIR = _SquareMatrices(2)
 SQUARE_TRIPLE = _SquareMatrices(3)
 KRON_FORM = _SquareMatrices(1, kron=True)

@@ -35,15 +35,16 @@ FUNCTION_ARITY = {**{f: _arities(records) for f, records in ops.SPELLINGS.items(
 SYNONYMS = {"trace": "tr", "inverse": "inv", "determinant": "det", "ln": "log",
             "logistic": "sigmoid", "identity": "eye", "ones": "vector(1) or matrix(1)",
             "zeros": "vector(0) or matrix(0)", "frobenius": "norm2", "norm": "norm2 or norm1",
-            "lse": "logsumexp", "cholesky": "chol"}
+            "lse": "logsumexp", "cholesky": "chol", "eig": "eigvals and eigvecs",
+            "eigvalsh": "eigvals", "eigh": "eigvals and eigvecs",
+            "svd": "svdvals, svdu and svdv", "nuclear_norm": "normnuc",
+            "spectral_norm": "normspec"}
 
 #: Functions of other tools that mdiff's language does not have: a close spelling
 #: (pinv -> inv, max -> matrix) means something else, so none is suggested.
 NOT_IN_LANGUAGE = {
     "funm": "matrix functions",
     "pinv": "pseudo-inverse (inv needs a square, invertible matrix)",
-    "eig": "eigenvalue function", "eigvals": "eigenvalue function",
-    "svd": "singular-value function", "svdvals": "singular-value function",
     "max": "max (not differentiable at ties; logsumexp is a smooth maximum)",
     "min": "min (not differentiable at ties; -logsumexp(-x) is a smooth minimum)",
     "argmax": "argmax", "argmin": "argmin", "mean": "mean (write sum(x)/n, n the size)",
@@ -415,8 +416,11 @@ class Typer(shapes.Unifier):
             return sp.Integer(node.value)
         if node.kind == "name" and node.value in self.dim_names:   # see _size_names
             return E.dim_symbol(node.value)
+        if node.kind == "call" and node.value == "min" and len(node.children) == 2:
+            return shapes.smaller(*(self._dim_arg(c) for c in node.children))
         raise ShapeError("a size is a positive integer, a dimension name, or products, "
-                         "powers and sums of them (divided by an integer)", node.span, self.text)
+                         "powers, sums and min(a, b) of them (divided by an integer)",
+                         node.span, self.text)
 
     def _whole(self, size, node):
         if _whole_size(size):
@@ -518,7 +522,8 @@ def _size_leaves(node):
         n = stack.pop()
         if n.kind == "name":
             out.append(n)
-        elif n.kind in ("product", "sum") or (n.kind == "pow" and n.value == "^"):
+        elif n.kind in ("product", "sum") or (n.kind == "pow" and n.value == "^") or (
+                n.kind == "call" and n.value == "min"):
             stack.extend(n.children[:1] if n.kind == "pow" else n.children)
     return out
 

@@ -13,6 +13,7 @@ from lark import Lark, Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..core import expr as E
+from ..core import shapes
 from ..errors import DeclarationError, LimitError, MdiffError, ParseError, Span
 
 #: Explicit limits (DESIGN §5): reported as ``LimitError``.
@@ -135,6 +136,13 @@ class _ToAst(Transformer_NonRecursive):
 
     def dimname(self, children):
         return E.dim_symbol(str(children[0]))
+
+    def dimcall(self, children):
+        """min(m, n): the number of singular values of an m×n matrix."""
+        name, a, b = children
+        if str(name) != "min":
+            raise DeclarationError(f"a size may call min(a, b), not {name}(...)", span_of(name))
+        return shapes.smaller(a, b)
 
     def dimmul(self, children):
         a, _, b = children

@@ -34,6 +34,9 @@ POSITIVE_DET_DOMAIN = _with_domain("posdet")
 SPD_DOMAIN = _with_domain("posdet", "spd")
 SPECTRUM_DOMAIN = _with_domain("spectrum")
 INVERTIBLE = _with_domain("invertible")
+#: The operations whose records say how ill-conditioned their argument is.
+CONDITIONED = tuple(n for n, record in ops.RECORDS.items()
+                    if record.conditioning is not None)
 
 
 def _direct_vars(node: Expr):
@@ -244,15 +247,16 @@ def finite_at(exprs, variables: dict, point: Point) -> bool:
 
 
 def inverses_conditioned(root: Expr, vals: dict, max_condition: float = MAX_INV_CONDITION) -> bool:
-    """Every argument of an inverse (a record whose domain is 'invertible') in ``root``
-    (values from ``evaluate_nodes``) is finite and has a condition number of at most
+    """Every argument of a record with a ``conditioning`` (inverses; eigen- and singular
+    vectors, whose derivatives divide by the gaps between the values) in ``root``
+    (values from ``evaluate_nodes``) is finite and conditioned to at most
     ``max_condition``."""
     for node in postorder(root):
-        if node.op in INVERTIBLE:
+        if node.op in CONDITIONED:
             a = vals[id(node.args[0])]
             if not np.all(np.isfinite(a)):
                 return False
-            if a.shape[0] > 1 and np.linalg.cond(a) > max_condition:
+            if ops.RECORDS[node.op].conditioning(a) > max_condition:
                 return False
     return True
 

@@ -181,6 +181,46 @@ def merge_matrix_powers(e: Expr):
     return _remake(coef, scalars, rest)
 
 
+@adjacent
+def orthonormal_columns(p: Expr, q: Expr):
+    """Q'*Q = I for a matrix with orthonormal columns by construction (eigenvectors,
+    singular vectors: the registry's ``orthonormal`` records), and Q*Q' = I where Q is
+    square."""
+    def orthonormal(x):
+        record = ops.RECORDS.get(x.op)
+        return record is not None and record.orthonormal
+    if p.op == "T" and p.args[0] is q and orthonormal(q):
+        return []
+    if q.op == "T" and q.args[0] is p and orthonormal(p) and E.same_dim(p.rows, p.cols):
+        return []
+    return None
+
+
+def spectral_theorem(e: Expr):
+    """V*diag(f(λ))*V' = f(S) for V = eigvecs(X), λ = eigvals(X), S = (X + X')/2 (the
+    spectral theorem): f a power (S^k, inv(S)^k) or an elementwise function with a
+    matrix counterpart (exp -> expm, log -> logm, sqrt -> sqrtm)."""
+    coef, scalars, chain = _chain_parts(e)
+    for i in range(len(chain) - 2):
+        v, middle, v_t = chain[i:i + 3]
+        if v.op != "eigvecs" or middle.op != "diagm" or v_t is not transpose(v):
+            continue
+        x, f = v.args[0], middle.args[0]
+        lam = E.apply("eigvals", x)
+        s = ops.symmetric_part(E, x)
+        if f is lam:
+            value = s
+        elif f.op == "pow" and f.args[0] is lam and f.args[1].op == "num" \
+                and f.args[1].data.is_integer and abs(f.args[1].data) <= E.MAX_MATRIX_POWER:
+            value = E.matrix_power(s, int(f.args[1].data))
+        elif f.op in ops.ELEMENTWISE and f.args[0] is lam and ops.ELEMENTWISE[f.op].matrix_function:
+            value = apply(ops.ELEMENTWISE[f.op].matrix_function, s)
+        else:
+            continue
+        return _remake(coef, scalars, chain[:i] + [value] + chain[i + 3:])
+    return None
+
+
 def inverse_of_scaled(e: Expr):
     """inv(c*A) = inv(A)/c for a scalar c; inv(c*A + c*B) = inv(A + B)/c."""
     x = e.args[0]
@@ -775,6 +815,12 @@ IDENTITIES = [
              distribute_coefficient, "2*(A + B)"),
     Identity("matrix powers", "X^a*X^b = X^(a+b), inv(X)*X = I", "Cookbook (1)", "mul",
              merge_matrix_powers, "X: matrix(n,n); X^2*X*inv(X)'*X'"),
+    Identity("orthonormal columns", "Q'*Q = I (and Q*Q' = I for a square Q) for Q = eigvecs(X), "
+             "svdu(X), svdv(X)", "definition", "mul", orthonormal_columns,
+             "svdu(X)'*svdu(X)*A"),
+    Identity("spectral theorem", "eigvecs(X)*diag(f(eigvals(X)))*eigvecs(X)' = f(S), "
+             "S = (X + X')/2, f a power, exp, log or sqrt", "Magnus & Neudecker 2019, ch. 1",
+             "mul", spectral_theorem, "A*eigvecs(X)*diag(eigvals(X).^(-2))*eigvecs(X)'"),
     Identity("inverse of a scaled matrix", "inv(c*A) = inv(A)/c", "Cookbook (1)", "inv",
              inverse_of_scaled, "inv(2*A)"),
     pattern("inverse of a Kronecker product", "inv(A ⊗ B) = inv(A) ⊗ inv(B)", "Cookbook (509)",

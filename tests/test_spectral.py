@@ -72,7 +72,10 @@ def test_reductions_fold_when_built():
     assert same("sum(eigvals(X))", "tr(X)")
     assert same("sum(svdvals(X))", "normnuc(X)")
     assert same("norm2(svdvals(X))", "norm2(X)")
-    assert same("sum(log(eigvals(S)))", "logdet(S)", {"S": "matrix(n,n) symmetric"})
+    assert same("sum(log(eigvals(S)))", "logdet(S)", {"S": "matrix(n,n) spd"})
+    # not for a merely symmetric S: two negative eigenvalues have no log, logdet would
+    assert not same("sum(log(eigvals(S)))", "logdet(S)", {"S": "matrix(n,n) symmetric"})
+    assert np.isnan(mdiff.function("sum(log(eigvals(S)))")(S=np.diag([-1.0, -2.0, 3.0])))
     assert same("eigvals(X')", "eigvals(X)") and same("normspec(X')", "normspec(X)")
     assert same("normnuc(x)", "norm2(x)")
 
@@ -122,6 +125,25 @@ def test_results_read_back(text, symbols, order):
     assert q.expr.shape == r.expr.shape
     assert q.expr is r.expr or compare_exprs(r.expr, q.expr, {**q.variables, **r.f.variables},
                                              points=2, domain=r.f.expr).equal, str(r)
+
+
+def test_sign_convention_agrees_between_interpreter_and_code_at_ties():
+    """At X = [[0, 1], [1, 0]] each eigenvector's entries tie in magnitude: both take
+    the first largest entry positive (numpy's argmax)."""
+    X, x, y = np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([1.0, 2.0]), np.array([3.0, -1.0])
+    r = mdiff.diff("x'*eigvecs(X)*y", wrt="X")
+    assert np.allclose(r.function()(X=X, x=x, y=y), r.function(backend="numpy")(X=X, x=x, y=y))
+    code = mdiff.diff("tr(A*eigvecs(X))", wrt="A").function(backend="numpy")
+    assert np.allclose(mdiff.function("eigvecs(X)")(X=X), code(X=X, A=np.eye(2)).T)
+
+
+@pytest.mark.parametrize("text,symbols", [
+    ("normnuc(X/100)", None), ("normnuc(0.01*X)", None), ("normnuc(X)", {"X": "matrix(20,20)"}),
+])
+def test_the_checker_finds_points_at_any_scale_and_size(text, symbols):
+    """The spectral conditioning the sampler applies is scale-free (gaps relative to the
+    largest value), so small or large matrices still have points."""
+    assert mdiff.diff(text, wrt="X", symbols=symbols).check().ok
 
 
 # --- where no derivative exists ------------------------------------------------------------

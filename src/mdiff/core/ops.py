@@ -337,11 +337,17 @@ def _build_sum(E, x):
         return E.mul(E.num(x.data), E.dim_scalar(x.rows * x.cols))
     if x.op == "eigvals":       # the eigenvalues sum to the trace
         return E.apply("tr", x.args[0])
-    if x.op == "log" and x.args[0].op == "eigvals":     # ... and their logs to log det
-        return E.apply("logdet", symmetric_part(E, x.args[0].args[0]))
+    if x.op == "log" and x.args[0].op == "eigvals" and _declared_spd(x.args[0].args[0]):
+        return E.apply("logdet", x.args[0].args[0])     # ... and their logs to log det
     if x.op == "svdvals":
         return E.apply("normnuc", x.args[0])
     return None
+
+
+def _declared_spd(x) -> bool:
+    """A variable declared spd: where sum(log(eigvals(S))) is finite exactly where
+    logdet(S) is (for other S the log of a negative eigenvalue is not a value)."""
+    return x.op == "var" and "spd" in x.props
 
 
 def _build_norm2(E, x):
@@ -946,7 +952,7 @@ def _np_svd(part: str):
 
 def _np_gapinv(v):
     w = np.ravel(v)
-    _require_gaps(w, "eigenvalues")
+    _require_gaps(w, "eigenvalues or singular values")
     gap = w[None, :] - w[:, None]
     off = ~np.eye(w.size, dtype=bool)
     return np.where(off, 1.0 / np.where(off, gap, 1.0), 0.0)
@@ -971,8 +977,9 @@ _SPECTRAL_HELPER = ("spectral", '''def _spectral(x, xp, part):
     if what != "eigenvalues" and float(w[0] if top else w[-1]) <= tol:
         raise ValueError("a zero singular value (rank deficiency): the singular vectors, "
                          "and derivatives through them, are not defined there")
-    big = xp.abs(u) == xp.max(xp.abs(u), axis=0, keepdims=True)
-    lead = xp.sum(xp.where(big, u, xp.zeros_like(u)), axis=0, keepdims=True)
+    first = xp.reshape(xp.arange(u.shape[0]), (-1, 1)) == \\
+        xp.reshape(xp.argmax(xp.abs(u), axis=0), (1, -1))     # the first largest entry
+    lead = xp.sum(xp.where(first, u, xp.zeros_like(u)), axis=0, keepdims=True)
     sign = xp.where(lead < 0, -xp.ones_like(lead), xp.ones_like(lead))
     factor = vt.T * sign if part.startswith("svdv") else u * sign
     return factor[:, :1] if top else factor''')
@@ -990,13 +997,13 @@ _GAPINV_HELPER = ("gapinv", '''def _gapinv(v, xp):
 _SPECTRAL_GAP_HELPER = ("SPECTRAL_GAP", f"SPECTRAL_GAP = {SPECTRAL_GAP!r}")
 
 
-def _spread(w) -> float:
-    """(largest magnitude / smallest gap of the values ``w``)²: the derivatives through
-    eigenvectors divide by the gaps, and their own derivatives by the squared gaps (inf
-    where two values coincide)."""
+def _spread(w, power: int = 1) -> float:
+    """(largest magnitude / smallest gap of the values ``w``)^power, scale-free: the
+    derivatives through eigenvectors divide by the gaps (inf where two values
+    coincide)."""
     w = np.sort(np.ravel(w))
     gap = np.diff(w).min(initial=np.inf) if w.size > 1 else np.inf
-    return float(max(1.0, np.abs(w).max(initial=0.0)) / gap) ** 2 if gap > 0 else np.inf
+    return float(np.abs(w).max(initial=0.0) / gap) ** power if gap > 0 else np.inf
 
 
 def _eig_conditioning(x):
@@ -1004,9 +1011,9 @@ def _eig_conditioning(x):
 
 
 def _svd_conditioning(x):
-    """The singular values' spread, counting the smallest one's distance from 0."""
+    """The singular values' spread, and their condition number (1/σ terms)."""
     s = np.linalg.svd(x, compute_uv=False)
-    return max(_spread(s), _spread(np.append(s, 0.0)))
+    return max(_spread(s), float(s[0] / s[-1]) if s[-1] > 0 else np.inf)
 
 
 def _eigvecs_of(E, x):
@@ -1112,7 +1119,7 @@ SPECTRAL = (
              helpers=_SPECTRAL_HELPERS, orthonormal=True, conditioning=_eig_conditioning),
     Function("gapinv", shapes.VECTOR_TO_SQUARE, _d_gapinv, _np_gapinv, "_gapinv({0}, xp)",
              "\\operatorname{{gapinv}}", helpers=(_SPECTRAL_GAP_HELPER, _GAPINV_HELPER),
-             conditioning=_spread),
+             conditioning=lambda v: _spread(v, power=2)),     # its derivative is F.^2
     Function("svdvals", shapes.SINGULAR_VALUES, _d_svdvals,
              lambda x: np.linalg.svd(x, compute_uv=False).reshape(-1, 1),
              "xp.reshape(xp.linalg.svdvals({0}), (-1, 1))", "\\sigma",

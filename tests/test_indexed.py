@@ -86,7 +86,7 @@ def test_index_notation_denotes_the_derivative(text, wrt, order):
     ("norm2(x)^4", 4,
      "∂⁴f/∂x[i]∂x[j]∂x[k]∂x[l] = 8*δ[i,l]*δ[j,k] + 8*δ[i,j]*δ[k,l] + 8*δ[i,k]*δ[j,l]"),
     ("(x'*A*x)^2", 3, "t1 = (A + A')*x; ∂³f/∂x[i]∂x[j]∂x[k] = "
-                      "2*(A + A')[i,k]*t1[j] + 2*(A + A')[j,k]*t1[i] + 2*(A + A')[i,j]*t1[k]"),
+                      "2*(A + A')[j,k]*t1[i] + 2*(A + A')[i,k]*t1[j] + 2*(A + A')[i,j]*t1[k]"),
     ("sum(exp(A*x))", 3, "∂³f/∂x[i]∂x[j]∂x[k] = A[a,i]*A[a,j]*A[a,k]*exp(A*x)[a]"),
     ("log(sum(exp(x)))", 3,
      "∂³f/∂x[i]∂x[j]∂x[k] = exp(x)[i]*δ[i,j]*δ[i,k]/sum(exp(x)) "

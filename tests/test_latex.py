@@ -196,7 +196,7 @@ def test_duplication_matrix():
     h = mdiff.hessian("tr(S*S*S)", wrt="S", symbols={"S": "matrix(n,n) symmetric"},
                       convention="vech")
     out = to_latex(h.expr)
-    assert out.startswith("\\frac{3}{2} D_{n}^{\\top} ")
+    assert out.startswith("3 D_{n}^{\\top} ")     # (I + K)*D = 2*D
     assert out.endswith(" D_{n}")
     assert "I_{n} \\otimes S + S \\otimes I_{n}" in out
 

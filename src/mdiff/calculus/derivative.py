@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from ..core import expr as E
 from ..core.expr import Expr
 from ..errors import DiffError
-from ..simplify.engine import simplify_fully
+from ..simplify.engine import Simplifier, simplify_fully
 from .diff import (CONVENTIONS, differential, gradients, jacobian, project_gradient,
                    project_jacobian, structure_of)
 
 MAX_ORDER = 6
+
+#: Most let-bindings whose simplified forms keep the user's names in printed results
+#: (each is simplified on its own; a chain of thousands of sums would cost quadratic time).
+MAX_RENAMED_LETS = 64
 
 LAYOUTS = {
     "denominator": "DESIGN §3: gradient in the shape of X; Jacobian d vec(F)/d vec(X)'",
@@ -59,6 +63,20 @@ class Derivative:
     @property
     def variable(self) -> Expr:
         return self.f.variables[self.wrt]
+
+    def names(self) -> dict:
+        """node -> the user's let-binding name, for the nodes as built and as simplified
+        (tanh(W*h0 + U*x1) prints in its canonical term order and keeps its name h1)."""
+        cached = self.__dict__.get("_names")
+        if cached is None:
+            own = self.f.let_names()
+            cached = dict(own)
+            if len(own) <= MAX_RENAMED_LETS:
+                simplifier = Simplifier()   # one memo: each let builds on the earlier ones
+                for node, name in own.items():
+                    cached.setdefault(simplifier(node), name)
+            object.__setattr__(self, "_names", cached)
+        return cached
 
     @property
     def shape(self):

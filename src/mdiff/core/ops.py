@@ -373,6 +373,8 @@ def _build_diagm(E, x):
 def _build_vec(E, x):
     if x.cols == 1:
         return x
+    if x.rows == 1:     # the vec of a row is the column of its entries
+        return E.transpose(x)
     if x.op == "fill":
         return E.fill(x.data, (x.rows * x.cols, 1))
     return None

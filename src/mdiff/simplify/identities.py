@@ -97,6 +97,30 @@ def transpose_of_sum_of_transposes(e: Expr):
     return None
 
 
+def _transpose_pushed(u: Expr) -> Expr:
+    """u' with the transpose pushed onto the factors: (c*x'*A')' = c*A*x."""
+    coef, scalars, chain = _chain_parts(u)
+    return _remake(coef, scalars, [transpose(f) for f in reversed(chain)])
+
+
+def distribute_transposed_sum(e: Expr):
+    """(A + B)' = A' + B' inside a sum, where a term of it then meets its like term
+    outside: (t*x'*A' - s*x')' + t*A'*x - s*x merges to t*A*x + t*A'*x - 2*s*x (the
+    Rayleigh quotient's gradient), which like terms and common factors then shorten."""
+    terms = list(e.args)
+    chains = [tuple(_chain_parts(t)[2]) for t in terms]
+    for i, t in enumerate(terms):
+        coef, scalars, chain = _chain_parts(t)
+        if len(chain) != 1 or chain[0].op != "T" or chain[0].args[0].op != "add":
+            continue
+        pushed = [_transpose_pushed(u) for u in chain[0].args[0].args]
+        others = set(chains[:i] + chains[i + 1:])
+        if any(tuple(_chain_parts(p)[2]) in others for p in pushed):
+            return add(*terms[:i], *terms[i + 1:],
+                       *(_remake(coef, scalars, [p]) for p in pushed))
+    return None
+
+
 # --- products ----------------------------------------------------------------------------
 
 def _base_exponent(s: Expr):
@@ -218,6 +242,156 @@ def spectral_theorem(e: Expr):
         else:
             continue
         return _remake(coef, scalars, chain[:i] + [value] + chain[i + 3:])
+    return None
+
+
+def _diagonal_mask(x: Expr) -> bool:
+    """diag(vec(eye(n))): the mask of a square matrix's diagonal entries in vec order."""
+    return x.op == "diagm" and x.args[0].op == "vec" and x.args[0].args[0].op == "eye"
+
+
+def _ones_kron_eye(x: Expr, row: bool) -> bool:
+    """1 ⊗ I (``row``: 1' ⊗ I) with matching sizes."""
+    if x.op != "kron" or x.args[1].op != "eye":
+        return False
+    ones, eye_n = x.args
+    return _is_ones(ones) and (ones.rows == 1 if row else ones.cols == 1) and \
+        E.same_dim(ones.size, eye_n.rows)
+
+
+def _is_embedding(pair, left: bool) -> bool:
+    """D' = (1' ⊗ I)*diag(vec(I)) (``left``: vec(M) -> diag(M)) or D = diag(vec(I))*(1 ⊗ I)
+    (v -> vec(diag(v)))."""
+    a, b = pair
+    return (_ones_kron_eye(a, True) and _diagonal_mask(b)) if left else \
+        (_diagonal_mask(a) and _ones_kron_eye(b, False))
+
+
+def _square(x: Expr) -> bool:
+    return E.same_dim(x.rows, x.cols)
+
+
+def _contract_left(k: Expr):
+    """D'*(P ⊗ Q) as a matrix product, where one factor is a column: D'*(P ⊗ q) =
+    diag(q)*P and D'*(a ⊗ Q) = diag(a)*Q (diag(q*v'*P') = q .* (P*v))."""
+    p, q = k.args
+    if q.cols == 1 and _square(p) and E.same_dim(q.rows, p.rows):
+        return mul(apply("diag", q), p)
+    if p.cols == 1 and _square(q) and E.same_dim(p.rows, q.rows):
+        return mul(apply("diag", p), q)
+    return None
+
+
+def _contract_right(k: Expr):
+    """(P ⊗ Q)*D where one factor is a row: (r ⊗ Q)*D = Q*diag(r') and (P ⊗ r)*D =
+    P*diag(r') (Q*diag(v)*r' = Q*(r' .* v))."""
+    p, q = k.args
+    if p.rows == 1 and _square(q) and E.same_dim(p.cols, q.cols):
+        return mul(q, apply("diag", transpose(p)))
+    if q.rows == 1 and _square(p) and E.same_dim(q.cols, p.cols):
+        return mul(p, apply("diag", transpose(q)))
+    return None
+
+
+def _both_sides(k: Expr):
+    """D'*(P ⊗ Q)*D = Q .* P for square P, Q of one size."""
+    p, q = k.args
+    return hadamard(q, p) if _square(p) and p.shape == q.shape else None
+
+
+def diagonal_embedding(e: Expr):
+    """Contractions of D = diag(vec(I))*(1 ⊗ I), the embedding v -> vec(diag(v)), and its
+    transpose D' (vec(M) -> diag(M)) with a Kronecker product: D'*(P ⊗ Q)*D = Q .* P,
+    D'*(P ⊗ q) = diag(q)*P, (r ⊗ Q)*D = Q*diag(r'), and so on; a sum between them is
+    distributed first.  Hessians through diag(x) then print as Hadamard and diagonal
+    products (tr(diag(x)*A*diag(x)*B): A' .* B + A .* B')."""
+    coef, scalars, chain = _chain_parts(e)
+
+    def done(start, stop, node):
+        return _remake(coef, scalars, chain[:start] + [node] + chain[stop:])
+
+    n = len(chain)
+    for i in range(n):
+        left = i + 2 < n and _is_embedding(chain[i:i + 2], left=True)
+        if left and chain[i + 2].op == "kron":
+            k = chain[i + 2]
+            if i + 4 < n and _is_embedding(chain[i + 3:i + 5], left=False):
+                out = _both_sides(k)
+                if out is not None:
+                    return done(i, i + 5, out)
+            out = _contract_left(k)
+            if out is not None:
+                return done(i, i + 3, out)
+        if left and chain[i + 2].op == "add" and all(
+                _first_contracts(t) for t in chain[i + 2].args):
+            return done(i, i + 3, add(*(mul(*chain[i:i + 2], t) for t in chain[i + 2].args)))
+        if chain[i].op == "kron" and i + 2 < n and _is_embedding(chain[i + 1:i + 3], left=False):
+            out = _contract_right(chain[i])
+            if out is not None:
+                return done(i, i + 3, out)
+        if chain[i].op == "add" and i + 2 < n and _is_embedding(chain[i + 1:i + 3], left=False) \
+                and all(_last_contracts(t) for t in chain[i].args):
+            return done(i, i + 3, add(*(mul(t, *chain[i + 1:i + 3]) for t in chain[i].args)))
+    return None
+
+
+def _first_contracts(t: Expr) -> bool:
+    """The term starts with a Kronecker product that D' contracts (alone or with a D)."""
+    chain = _chain_parts(t)[2]
+    if not chain or chain[0].op != "kron":
+        return False
+    return _contract_left(chain[0]) is not None or (
+        len(chain) >= 3 and _is_embedding(chain[1:3], left=False) and
+        _both_sides(chain[0]) is not None)
+
+
+def _last_contracts(t: Expr) -> bool:
+    """The term ends with a Kronecker product that D contracts."""
+    chain = _chain_parts(t)[2]
+    return bool(chain) and chain[-1].op == "kron" and _contract_right(chain[-1]) is not None
+
+
+def commuted_kronecker(e: Expr):
+    """K(p,m)*(A ⊗ B)*K(n,q) = B ⊗ A for A m×n, B p×q (Magnus & Neudecker 2019, ch. 3,
+    thm 9): the commutation matrices around a Kronecker product swap its factors."""
+    coef, scalars, chain = _chain_parts(e)
+    for i in range(len(chain) - 2):
+        k1, middle, k2 = chain[i:i + 3]
+        if k1.op != "comm" or middle.op != "kron" or k2.op != "comm":
+            continue
+        a, b = middle.args
+        if all(E.same_dim(x, y) for x, y in ((k1.data[0], b.rows), (k1.data[1], a.rows),
+                                             (k2.data[0], a.cols), (k2.data[1], b.cols))):
+            return _remake(coef, scalars, chain[:i] + [kron(b, a)] + chain[i + 3:])
+    return None
+
+
+def _symmetriser_weight(t: Expr, n):
+    """The numeric weight of ``t`` if it is c*eye(n^2) or c*commutation(n, n), else None:
+    both act as the identity next to the duplication matrix D(n)."""
+    coef, scalars, chain = _chain_parts(t)
+    if scalars or len(chain) != 1:
+        return None
+    m = chain[0]
+    if (m.op == "eye" and E.same_dim(m.rows, n * n)) or (
+            m.op == "comm" and E.same_dim(m.data[0], n) and E.same_dim(m.data[1], n)):
+        return coef
+    return None
+
+
+@adjacent
+def commutation_duplication(p: Expr, q: Expr):
+    """K(n,n)*D(n) = D(n), so (I + K)*D = 2*D, and D'*K = D' (a symmetric matrix is its
+    own transpose: the vech convention's Hessians print D'*H*D, not D'*H*(I + K)*D)."""
+    for a, dup, left in ((p, q, True), (q, p, False)):
+        d = dup.args[0] if dup.op == "T" else dup
+        if d.op != "dup" or (dup.op == "T") == left:
+            continue
+        terms = a.args if a.op == "add" else (a,)
+        weights = [_symmetriser_weight(t, d.data) for t in terms]
+        if None in weights:
+            continue
+        return ([num(sum(weights))], [dup])
     return None
 
 
@@ -552,6 +726,42 @@ def kron_distributive(e: Expr):
     return None
 
 
+def sum_of_diagonals(e: Expr):
+    """diag(a) - diag(b) = diag(a - b): the diagonal matrices of a sum merged."""
+    diagonal, others = [], []
+    for t in e.args:
+        coef, scalars, chain = _chain_parts(t)
+        if len(chain) == 1 and chain[0].op == "diagm":
+            diagonal.append(_remake(coef, scalars, [chain[0].args[0]]))
+        else:
+            others.append(t)
+    if len(diagonal) < 2:
+        return None
+    return add(apply("diag", add(*diagonal)), *others)
+
+
+def kron_absorbs_identity(e: Expr):
+    """I ⊗ M + c*I = I ⊗ (M + c*I) and M ⊗ I + c*I = (M + c*I) ⊗ I, reading the larger
+    identity as a Kronecker product of identities (the multi-output ridge system
+    eye(p) ⊗ (A'*A) + c*eye(m*p), which then inverts and contracts to a matrix form)."""
+    for k in e.args:
+        if k.op != "kron":
+            continue
+        for side in (0, 1):
+            if k.args[side].op != "eye":
+                continue
+            for t in e.args:
+                coef, scalars, chain = _chain_parts(t)
+                if t is k or len(chain) != 1 or chain[0].op != "eye" or \
+                        not E.same_dim(chain[0].rows, k.rows):
+                    continue
+                other = k.args[1 - side]
+                inner = add(other, _remake(coef, scalars, [eye(other.rows)]))
+                merged = kron(k.args[0], inner) if side == 0 else kron(inner, k.args[1])
+                return add(merged, *(u for u in e.args if u is not k and u is not t))
+    return None
+
+
 def _factor_common(e: Expr, vectors_only: bool):
     """Terms sharing a last (or first) chain factor are merged: A*X + B*X = (A + B)*X."""
     for split, side in ((_split_last, "right"), (_split_first, "left")):
@@ -579,6 +789,23 @@ def factor_common_vector(e: Expr):
     return _factor_common(e, vectors_only=True)
 
 
+def factor_common_scalar(e: Expr):
+    """c*A + c*B = c*(A + B) for a scalar factor c (not a number) of every term, with a
+    number that every term shares (2*c*A + 2*c*B = 2*c*(A + B))."""
+    parts = [_chain_parts(t) for t in e.args]
+    common = [s for s in parts[0][1] if all(any(s is o for o in p[1]) for p in parts[1:])]
+    if not common:
+        return None
+    shared = parts[0][0] if all(p[0] == parts[0][0] for p in parts) else 1
+    rest = []
+    for coef, scalars, chain in parts:
+        left = list(scalars)
+        for c in common:
+            left.remove(c)
+        rest.append(_remake(coef / shared, left, chain))
+    return mul(num(shared), *common, add(*rest))
+
+
 def _leafish(t: Expr) -> bool:
     t = coefficient(t)[1]
     return not t.args or (t.op == "T" and not t.args[0].args)
@@ -595,6 +822,131 @@ def sort_terms(e: Expr):
 
 
 # --- elementwise ---------------------------------------------------------------------------------
+
+#: Largest elementwise subtree (nodes) handed to the rational normal form, its most
+#: atoms and the largest total degree of its numerator and denominator before expansion:
+#: ``cancel`` multiplies out, and (a + b + ... )^k with many atoms grows without bound.
+MAX_RATIONAL_NODES = 60
+MAX_RATIONAL_ATOMS = 8
+MAX_RATIONAL_DEGREE = 8
+
+
+def _occurrences(r) -> int:
+    """How many atoms (with repetition) ``r`` is written with."""
+    return sum(1 for a in sp.preorder_traversal(r) if a.is_Symbol)
+
+
+def _degree(r) -> int:
+    """An upper bound of the total degree of ``r`` written over one denominator."""
+    if r.is_Atom:
+        return 0 if r.is_Number else 1
+    if r.is_Pow:
+        return _degree(r.base) * abs(int(r.exp))
+    if r.is_Mul or r.is_Add:
+        return sum(_degree(a) for a in r.args)     # a sum over one denominator: at most
+    return 1
+
+
+def _rational_parts(e: Expr, shape, atoms: dict, budget: list):
+    """``e`` as a SymPy rational function of atoms (non-elementwise subexpressions and
+    scalars, each a symbol), over entries of arrays of ``shape``; None past the budget."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return None
+    if e.op == "fill" and e.shape == shape:
+        return sp.Rational(e.data)
+    if e.op == "num":
+        return sp.Rational(e.data)
+    if e.shape == shape or e.is_scalar:
+        if e.op == "had":
+            parts = [_rational_parts(a, shape, atoms, budget) for a in e.args]
+            return None if None in parts else sp.Mul(*parts)
+        if e.op == "add":
+            parts = [_rational_parts(a, shape, atoms, budget) for a in e.args]
+            return None if None in parts else sp.Add(*parts)
+        if e.op == "pow" and e.args[1].op == "num" and e.args[1].data.is_integer:
+            base = _rational_parts(e.args[0], shape, atoms, budget)
+            return None if base is None else base ** int(e.args[1].data)
+        if e.op == "mul":
+            coef, scalars, chain = _chain_parts(e)
+            if len(chain) <= 1 and (scalars or coef != 1):
+                parts = [_rational_parts(f, shape, atoms, budget) for f in scalars + chain]
+                return None if None in parts else sp.Rational(coef) * sp.Mul(*parts)
+    key = id(e)
+    if key not in atoms:
+        atoms[key] = (sp.Symbol(f"a{len(atoms)}", commutative=True), e)
+    return atoms[key][0]
+
+
+def _from_rational(r, shape, by_symbol: dict) -> Expr:
+    """The mdiff node of a SymPy rational function of atoms, entrywise over ``shape``
+    (a part whose atoms are all scalars is a scalar, broadcast where it meets arrays)."""
+    if r.free_symbols and all(by_symbol[a].is_scalar for a in r.free_symbols):
+        shape = (1, 1)
+    if r.is_Number:
+        return fill(sp.Rational(r), shape) if shape != (1, 1) else num(sp.Rational(r))
+    if r.is_Symbol:
+        return by_symbol[r]
+    if r.is_Add:
+        terms = [_from_rational(t, shape, by_symbol) for t in r.args]
+        return add(*(mul(t, fill(1, shape)) if t.is_scalar and shape != (1, 1) else t
+                     for t in terms))
+    if r.is_Pow:
+        return power(_from_rational(r.base, shape, by_symbol), num(sp.Rational(r.exp)))
+    if r.is_Mul:
+        coef, factors = r.as_coeff_mul()
+        nodes = [_from_rational(f, shape, by_symbol) for f in factors]
+        arrays = [n for n in nodes if not n.is_scalar]
+        scalars = [n for n in nodes if n.is_scalar]
+        body = arrays[0] if arrays else None
+        for a in arrays[1:]:
+            body = hadamard(body, a)
+        out = mul(num(sp.Rational(coef)), *scalars, *([body] if body is not None else []))
+        return out if body is not None or shape == (1, 1) else mul(out, fill(1, shape))
+    raise ValueError(f"not a rational function: {r}")
+
+
+def _has_division(e: Expr, shape) -> bool:
+    """A negative power inside the elementwise part of ``e`` (not below its atoms: a
+    deep network's gradient has one elementwise layer per node, looked at once)."""
+    stack, seen = [e], 0
+    while stack and seen < MAX_RATIONAL_NODES:
+        n = stack.pop()
+        seen += 1
+        if n.op == "pow" and n.shape == shape and n.args[1].op == "num" and n.args[1].data < 0:
+            return True
+        if n.op in ("had", "add", "pow") or (n.op == "mul" and n.shape == shape):
+            stack.extend(n.args)
+    return False
+
+
+def elementwise_rational(e: Expr):
+    """An elementwise expression with a division, as a rational function of its atoms
+    put over one denominator and cancelled (SymPy's ``cancel``), where that prints
+    shorter: p .* (-(y ./ p) - (y - 1) ./ (1 - p)) .* (1 - p) = p - y (the binary
+    cross-entropy's gradient)."""
+    if e.is_scalar or not _has_division(e, e.shape):
+        return None
+    atoms: dict = {}
+    r = _rational_parts(e, e.shape, atoms, [MAX_RATIONAL_NODES])
+    if r is None:
+        return None
+    if len(atoms) > MAX_RATIONAL_ATOMS or _degree(r) > MAX_RATIONAL_DEGREE:
+        return None     # cancel expands numerator and denominator: keep that small
+    by_symbol = {sym: node for sym, node in atoms.values()}
+    cancelled = sp.cancel(r)
+    if _occurrences(cancelled) >= _occurrences(r):
+        return None     # nothing cancelled: the other rules keep their own order
+    try:
+        out = _from_rational(cancelled, e.shape, by_symbol)
+    except (ValueError, TypeError):
+        return None
+    if out.is_scalar:       # a constant or scalar result still fills e's shape
+        out = mul(out, fill(1, e.shape))
+    if out is e or len(str(out)) >= len(str(e)):
+        return None
+    return out
+
 
 def _strip_coef(x: Expr):
     """(coefficient, scalar factors or None, the rest) of a Hadamard operand."""
@@ -747,6 +1099,13 @@ def linear_pull_scalars(e: Expr):
     x = e.args[0]
     if e.op == "diagv" and x.op == "T":
         return apply("diag", x.args[0])
+    if x.op == "add":       # f(c*A + c*B) = c*f(A + B): a number every term shares
+        coefs = [coefficient(t)[0] for t in x.args]
+        if coefs[0] != 1 and all(c == coefs[0] for c in coefs):
+            inner = add(*(coefficient(t)[1] for t in x.args))
+            return E.scale(coefs[0], apply("diag", inner) if e.op in ("diagm", "diagv")
+                           else apply(e.op, inner))
+        return None
     if x.op != "mul":
         return None
     coef, scalars, chain = _chain_parts(x)
@@ -821,6 +1180,16 @@ IDENTITIES = [
     Identity("spectral theorem", "eigvecs(X)*diag(f(eigvals(X)))*eigvecs(X)' = f(S), "
              "S = (X + X')/2, f a power, exp, log or sqrt", "Magnus & Neudecker 2019, ch. 1",
              "mul", spectral_theorem, "A*eigvecs(X)*diag(eigvals(X).^(-2))*eigvecs(X)'"),
+    Identity("diagonal embedding", "D'*(P ⊗ Q)*D = Q .* P for D = diag(vec(I))*(1 ⊗ I)",
+             "Magnus & Neudecker 2019, ch. 3", "mul", diagonal_embedding,
+             "A: matrix(n,n); B: matrix(n,n); (vector(1, n)' ⊗ eye(n))*diag(vec(eye(n)))*"
+             "(A ⊗ B)*diag(vec(eye(n)))*(vector(1, n) ⊗ eye(n))"),
+    Identity("commuted Kronecker product", "K(p,m)*(A ⊗ B)*K(n,q) = B ⊗ A",
+             "Magnus & Neudecker 2019, ch. 3", "mul", commuted_kronecker,
+             "A: matrix(m,n); B: matrix(p,q); commutation(p, m)*(A ⊗ B)*commutation(n, q)"),
+    Identity("commutation and duplication", "K*D = D, (I + K)*D = 2*D, D'*K = D'",
+             "Magnus & Neudecker 2019, ch. 3, §8", "mul", commutation_duplication,
+             "(eye(n^2) + commutation(n, n))*duplication(n)"),
     Identity("inverse of a scaled matrix", "inv(c*A) = inv(A)/c", "Cookbook (1)", "inv",
              inverse_of_scaled, "inv(2*A)"),
     pattern("inverse of a Kronecker product", "inv(A ⊗ B) = inv(A) ⊗ inv(B)", "Cookbook (509)",
@@ -871,14 +1240,29 @@ IDENTITIES = [
              trace_of_sum, "tr(A + B)"),
     Identity("trace of a scaled matrix", "tr(c*A) = c*tr(A)", "linearity", "tr",
              trace_pull_scalars, "tr(c*A)"),
+    Identity("transpose of a sum distributed", "(A + B)' + C = A' + B' + C where a term "
+             "of A' + B' is like one of C", "Cookbook (4)", "add", distribute_transposed_sum,
+             "x: vector(n); t: scalar; s: scalar; (t*x'*A' - s*x')' + t*A'*x - s*x"),
     Identity("like terms", "a*X + b*X = (a + b)*X", "algebra", "add",
              collect_like_terms, "2*A + 3*A - A"),
+    Identity("sum of diagonal matrices", "diag(a) - diag(b) = diag(a - b)", "linearity",
+             "add", sum_of_diagonals, "a: vector(n); b: vector(n); diag(a) - 2*diag(b)"),
+    Identity("identity as a Kronecker product", "I ⊗ M + c*I = I ⊗ (M + c*I)",
+             "Cookbook (503)", "add", kron_absorbs_identity,
+             "M: matrix(m,m); eye(p) ⊗ M + c*eye(m*p)"),
     Identity("Kronecker distributive", "A ⊗ B + A ⊗ C = A ⊗ (B + C)", "Cookbook (503)", "add",
              kron_distributive, "A ⊗ B + A ⊗ C"),
+    Identity("common scalar factor", "c*A + c*B = c*(A + B)", "algebra", "add",
+             factor_common_scalar, "c*A + c*B"),
     Identity("common vector factor", "A*x + B*x = (A + B)*x", "algebra", "add",
              factor_common_vector, "A*x + B*x"),
     Identity("canonical term order", "sums in one order", "convention", "add",
              sort_terms, "B + A"),
+    Identity("elementwise rational normal form", "p .* (a ./ p) = a, cancelled over one "
+             "denominator", "algebra", "had", elementwise_rational,
+             "p: vector(n); y: vector(n); p .* (-(y ./ p) - (y - 1) ./ (1 - p)) .* (1 - p)"),
+    Identity("elementwise rational normal form", "a ./ p + b ./ p = (a + b) ./ p", "algebra",
+             "add", elementwise_rational, "p: vector(n); y: vector(n); y ./ p - 1 ./ p"),
     Identity("scalars out of Hadamard", "(c*A) .* B = c*(A .* B)", "algebra", "had",
              hadamard_pull_scalars, "(2*A) .* B"),
     Identity("Hadamard powers", "X.^a .* X.^b = X.^(a+b)", "algebra", "had",
@@ -926,7 +1310,8 @@ def _by_op(identities) -> dict:
 RULES_BY_OP = _by_op(IDENTITIES)
 #: Expanded normal form (sums of products) for the solver: factoring rules left out.
 EXPAND_RULES_BY_OP = _by_op(
-    [i for i in IDENTITIES if i.rule not in (factor_common_vector, kron_distributive)]
+    [i for i in IDENTITIES if i.rule not in (factor_common_vector, kron_distributive,
+                                              factor_common_scalar)]
     + [EXPANSION])
 
 

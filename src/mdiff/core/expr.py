@@ -400,8 +400,10 @@ def _symmetric(e: Expr) -> bool:
     if e.op in ("mpow", "pow"):
         return is_symmetric(e.args[0])
     if e.op == "add":   # every term symmetric, or the terms closed under transposition
+        terms = {id(t) for t in e.args}
         return all(is_symmetric(t) for t in e.args) or (
-            {id(transpose(t)) for t in e.args} == {id(t) for t in e.args})
+            {id(transpose(t)) for t in e.args} == terms) or (
+            {id(_transpose_of_product(t)) for t in e.args} == terms)
     if e.op == "mul":
         chain = mul_chain(e)
         if not chain:
@@ -417,6 +419,15 @@ def _symmetric(e: Expr) -> bool:
     if e.op in ("had", "kron"):
         return all(is_symmetric(a) for a in e.args)
     return False
+
+
+def _transpose_of_product(t: Expr) -> Expr:
+    """t' with the transpose taken factor by factor ((P*A)' = A'*P for a symmetric P), so
+    that P*A + A'*P is seen to be symmetric."""
+    if t.op != "mul":
+        return transpose(t)
+    coef, nscal = t.data
+    return mul(num(coef), *t.args[:nscal], *(transpose(f) for f in reversed(t.args[nscal:])))
 
 
 # --- products ------------------------------------------------------------------

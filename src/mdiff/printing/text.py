@@ -174,7 +174,7 @@ def _add_text(e: Expr, out, sized, bound) -> tuple[str, int]:
         if t.op == "num" or (t.op == "fill" and id(t) not in sized):
             neg = t.data < 0
             body = number_text(abs(t.data))[0]
-        elif t.op == "mul" and t.data[0] < 0:
+        elif t.op == "mul" and t.data[0] < 0 and id(t) not in bound:   # a bound term: its name
             neg = True
             body = _mul_text(t, out, negate=True, bound=bound)[0]
         else:

@@ -103,21 +103,47 @@ def _transpose_pushed(u: Expr) -> Expr:
     return _remake(coef, scalars, [transpose(f) for f in reversed(chain)])
 
 
+def _like_key(t: Expr):
+    """What like terms share: the scalar factors and the chain, numbers aside (a filled
+    constant is like any other of its shape)."""
+    coef, scalars, chain = _chain_parts(t)
+    if len(chain) == 1 and chain[0].op == "fill":
+        return (tuple(scalars), ("fill", chain[0].shape))
+    return (tuple(scalars), tuple(chain))
+
+
+def _spread_terms(t: Expr):
+    """The terms a sum inside ``t`` distributes into, for ``t`` = s*(A + B)' (pushed
+    transposes), s*(A + B) with scalar factors or a number s, or vec(A + B); else None."""
+    coef, scalars, chain = _chain_parts(t)
+    if len(chain) != 1:
+        return None
+    inner = chain[0]
+    if inner.op == "T" and inner.args[0].op == "add":
+        parts = [_transpose_pushed(u) for u in inner.args[0].args]
+    elif inner.op == "vec" and inner.args[0].op == "add":
+        parts = [apply("vec", u) for u in inner.args[0].args]
+    elif inner.op == "add" and (scalars or coef != 1):
+        parts = list(inner.args)
+    else:
+        return None
+    return [_remake(coef * coefficient(p)[0], scalars, [coefficient(p)[1]]) for p in parts]
+
+
 def distribute_transposed_sum(e: Expr):
-    """(A + B)' = A' + B' inside a sum, where a term of it then meets its like term
-    outside: (t*x'*A' - s*x')' + t*A'*x - s*x merges to t*A*x + t*A'*x - 2*s*x (the
-    Rayleigh quotient's gradient), which like terms and common factors then shorten."""
+    """s*(A + B)', s*(A + B) and vec(A + B) inside a sum are distributed where a term
+    of theirs then meets its like term outside: (t*x'*A' - s*x')' + t*A'*x - s*x merges
+    to t*A*x + t*A'*x - 2*s*x (the Rayleigh quotient's gradient), c*matrix(1) +
+    c*(log(P) - 1) to c*log(P); like terms and common factors then shorten it."""
     terms = list(e.args)
-    chains = [tuple(_chain_parts(t)[2]) for t in terms]
+    keys = [_like_key(t) for t in terms]
     for i, t in enumerate(terms):
-        coef, scalars, chain = _chain_parts(t)
-        if len(chain) != 1 or chain[0].op != "T" or chain[0].args[0].op != "add":
+        spread = _spread_terms(t)
+        if spread is None:
             continue
-        pushed = [_transpose_pushed(u) for u in chain[0].args[0].args]
-        others = set(chains[:i] + chains[i + 1:])
-        if any(tuple(_chain_parts(p)[2]) in others for p in pushed):
-            return add(*terms[:i], *terms[i + 1:],
-                       *(_remake(coef, scalars, [p]) for p in pushed))
+        others = set(keys[:i] + keys[i + 1:])
+        if any(_like_key(p) in others for p in spread):
+            return add(*terms[:i], *terms[i + 1:], *spread)
     return None
 
 
@@ -726,6 +752,14 @@ def kron_distributive(e: Expr):
     return None
 
 
+def power_of_diagonal(e: Expr):
+    """diag(u)^k = diag(u.^k)."""
+    x = e.args[0]
+    if x.op == "diagm":
+        return apply("diag", power(x.args[0], num(e.data)))
+    return None
+
+
 def sum_of_diagonals(e: Expr):
     """diag(a) - diag(b) = diag(a - b): the diagonal matrices of a sum merged."""
     diagonal, others = [], []
@@ -771,7 +805,10 @@ def _factor_common(e: Expr, vectors_only: bool):
             if s is None:
                 continue
             f, rest = s
-            if not vectors_only or (f.cols == 1 if side == "right" else f.rows == 1):
+            # a common vector, or any common factor of vector parts (X'*u + X'*v)
+            if not vectors_only or coefficient(rest)[1].op == "diagm" or (
+                    (f.cols == 1 or rest.rows == 1) if side == "right"
+                    else (f.rows == 1 or rest.cols == 1)):
                 groups.setdefault(f, []).append((t, rest))
         for f, items in groups.items():
             if len(items) < 2:
@@ -785,7 +822,9 @@ def _factor_common(e: Expr, vectors_only: bool):
 
 
 def factor_common_vector(e: Expr):
-    """A*x + B*x = (A + B)*x for a common column vector x (and x'*A + x'*B = x'*(A + B))."""
+    """A*x + B*x = (A + B)*x for a common column vector x (and x'*A + x'*B = x'*(A + B)),
+    M*u + M*v = M*(u + v) for vectors u, v (a gradient X'*a - X'*b), and
+    diag(u)*M + diag(v)*M = (diag(u) + diag(v))*M, which merges to diag(u + v)*M."""
     return _factor_common(e, vectors_only=True)
 
 
@@ -948,8 +987,27 @@ def elementwise_rational(e: Expr):
     return out
 
 
+def _shared_coefficient(x: Expr):
+    """(c, x/c) for the largest number c != 1 that divides every coefficient of the sum
+    ``x`` into integers (1/2*A - 3/2*B = 1/2*(A - 3*B); negative where every term is),
+    else None."""
+    if x.op != "add":
+        return None
+    coefs = [sp.Rational(coefficient(t)[0]) for t in x.args]
+    shared = functools.reduce(sp.igcd, (abs(c.p) for c in coefs)) / \
+        functools.reduce(sp.ilcm, (c.q for c in coefs))
+    if all(c < 0 for c in coefs):
+        shared = -shared
+    if shared == 1:
+        return None
+    return shared, add(*(E.scale(c / shared, coefficient(t)[1]) for c, t in zip(coefs, x.args)))
+
+
 def _strip_coef(x: Expr):
     """(coefficient, scalar factors or None, the rest) of a Hadamard operand."""
+    shared = _shared_coefficient(x)
+    if shared is not None:      # (1/2*A - 1/2*B) .* C = 1/2*((A - B) .* C)
+        return shared[0], None, shared[1]
     c, rest = coefficient(x)
     if x.op == "mul":
         coef, scalars, chain = _chain_parts(x)
@@ -1100,12 +1158,12 @@ def linear_pull_scalars(e: Expr):
     if e.op == "diagv" and x.op == "T":
         return apply("diag", x.args[0])
     if x.op == "add":       # f(c*A + c*B) = c*f(A + B): a number every term shares
-        coefs = [coefficient(t)[0] for t in x.args]
-        if coefs[0] != 1 and all(c == coefs[0] for c in coefs):
-            inner = add(*(coefficient(t)[1] for t in x.args))
-            return E.scale(coefs[0], apply("diag", inner) if e.op in ("diagm", "diagv")
-                           else apply(e.op, inner))
-        return None
+        shared = _shared_coefficient(x)
+        if shared is None:
+            return None
+        c, inner = shared
+        return E.scale(c, apply("diag", inner) if e.op in ("diagm", "diagv")
+                       else apply(e.op, inner))
     if x.op != "mul":
         return None
     coef, scalars, chain = _chain_parts(x)
@@ -1129,18 +1187,16 @@ def unvec_linear(e: Expr):
 
 
 def pull_sum_coefficient(e: Expr):
-    """2*(1/2*A - 1/2*B)*C = (A - B)*C: a coefficient common to a sum inside a longer
-    product moves to the product."""
+    """2*(1/2*A - 3/2*B)*C = (A - 3*B)*C: the number every term of a sum factor shares
+    (``_shared_coefficient``) moves to a longer product (a lone c*(B + C) keeps its
+    numbers distributed)."""
     coef, scalars, chain = _chain_parts(e)
     if len(chain) < 2 and not scalars:
         return None
     for i, f in enumerate(chain):
-        if f.op == "add":
-            coefs = [coefficient(t)[0] for t in f.args]
-            c = abs(coefs[0])
-            if c != 1 and c != 0 and all(abs(k) == c for k in coefs):
-                inner = add(*(E.scale(k / c, coefficient(t)[1]) for k, t in zip(coefs, f.args)))
-                return _remake(coef * c, scalars, chain[:i] + [inner] + chain[i + 1:])
+        shared = _shared_coefficient(f)
+        if shared is not None:
+            return _remake(coef * shared[0], scalars, chain[:i] + [shared[1]] + chain[i + 1:])
     return None
 
 
@@ -1168,6 +1224,7 @@ IDENTITIES = [
              transpose_of_sum_of_transposes, "(A' + B')'"),
     pattern("transpose of a Kronecker product", "(A ⊗ B)' = A' ⊗ B'", "Cookbook (507)", "T"),
     pattern("inverse of a transpose", "inv(X') = inv(X)'", "Cookbook (3)", "inv"),
+    pattern("hyperbolic tangent", "sinh(X) .* cosh(X).^(-1) = tanh(X)", "definition", "had"),
     Identity("powers of a scalar", "s^a*s^b = s^(a+b)", "algebra", "mul",
              combine_scalar_powers, "det(X)*inv(X)/det(X)"),
     Identity("distribute a number", "c*(A + B) = c*A + c*B", "algebra", "mul",
@@ -1240,11 +1297,14 @@ IDENTITIES = [
              trace_of_sum, "tr(A + B)"),
     Identity("trace of a scaled matrix", "tr(c*A) = c*tr(A)", "linearity", "tr",
              trace_pull_scalars, "tr(c*A)"),
-    Identity("transpose of a sum distributed", "(A + B)' + C = A' + B' + C where a term "
-             "of A' + B' is like one of C", "Cookbook (4)", "add", distribute_transposed_sum,
+    Identity("sum distributed to meet like terms", "(A + B)' + C = A' + B' + C, s*(A + B) + "
+             "C = s*A + s*B + C, where a term meets a like one of C", "Cookbook (4)", "add",
+             distribute_transposed_sum,
              "x: vector(n); t: scalar; s: scalar; (t*x'*A' - s*x')' + t*A'*x - s*x"),
     Identity("like terms", "a*X + b*X = (a + b)*X", "algebra", "add",
              collect_like_terms, "2*A + 3*A - A"),
+    Identity("power of a diagonal matrix", "diag(u)^k = diag(u.^k)", "definition", "mpow",
+             power_of_diagonal, "u: vector(n); diag(u)^3"),
     Identity("sum of diagonal matrices", "diag(a) - diag(b) = diag(a - b)", "linearity",
              "add", sum_of_diagonals, "a: vector(n); b: vector(n); diag(a) - 2*diag(b)"),
     Identity("identity as a Kronecker product", "I ⊗ M + c*I = I ⊗ (M + c*I)",

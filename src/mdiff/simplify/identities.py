@@ -959,6 +959,7 @@ def _has_division(e: Expr, shape) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)      # nodes are interned: passes and derivatives share it
 def elementwise_rational(e: Expr):
     """An elementwise expression with a division, as a rational function of its atoms
     put over one denominator and cancelled (SymPy's ``cancel``), where that prints

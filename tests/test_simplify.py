@@ -165,3 +165,19 @@ def test_a_rewrite_loop_is_reported_with_its_rules():
     p = mdiff.parse("tr(A*B)")
     with pytest.raises(mdiff.LimitError, match="loops.*cyclic there"):
         Simplifier(rules=rules)(p.expr)
+
+
+def test_shared_coefficients_stay_exact_rationals():
+    """The largest rational divisor of a sum's coefficients is exact (1/6, not a float's
+    binary fraction), in gradients and in products."""
+    from mdiff.simplify.engine import simplify_fully
+    assert str(simplify_fully(mdiff.parse("(1/2*A + 1/3*B)*C").expr)[0]) == "1/6*(2*B + 3*A)*C"
+    assert str(mdiff.diff("1/3*x'*A*x - 1/3*b'*x", wrt="x")) == "1/3*(A + A')*x - 1/3*b"
+    assert str(mdiff.diff("1/6*x'*A*x + 1/4*x'*x", wrt="x")) == "1/6*(A + A')*x + 1/2*x"
+
+
+def test_kronecker_identity_absorption_ignores_term_order():
+    from mdiff.simplify.engine import simplify_fully
+    a = mdiff.parse("M: matrix(n,n); M ⊗ eye(n) + eye(n) ⊗ M + eye(n^2)").expr
+    b = mdiff.parse("M: matrix(n,n); eye(n) ⊗ M + M ⊗ eye(n) + eye(n^2)").expr
+    assert simplify_fully(a)[0] is simplify_fully(b)[0]

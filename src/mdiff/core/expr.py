@@ -740,6 +740,8 @@ def unvec(v: Expr, shape) -> Expr:
     shape = tuple(map(sp.sympify, shape))
     if shape[1] == 1:
         return v
+    if shape[0] == 1:       # the row whose vec is v
+        return transpose(v)
     if v.op == "vec" and v.args[0].shape == shape:
         return v.args[0]
     if v.op == "fill":

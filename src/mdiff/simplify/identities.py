@@ -14,6 +14,7 @@ here add the identities, and ``engine.py`` applies them."""
 from __future__ import annotations
 
 import functools
+from collections import Counter
 
 import sympy as sp
 
@@ -778,22 +779,19 @@ def kron_absorbs_identity(e: Expr):
     """I ⊗ M + c*I = I ⊗ (M + c*I) and M ⊗ I + c*I = (M + c*I) ⊗ I, reading the larger
     identity as a Kronecker product of identities (the multi-output ridge system
     eye(p) ⊗ (A'*A) + c*eye(m*p), which then inverts and contracts to a matrix form)."""
-    for k in e.args:
-        if k.op != "kron":
-            continue
-        for side in (0, 1):
-            if k.args[side].op != "eye":
-                continue
-            for t in e.args:
-                coef, scalars, chain = _chain_parts(t)
-                if t is k or len(chain) != 1 or chain[0].op != "eye" or \
-                        not E.same_dim(chain[0].rows, k.rows):
-                    continue
-                other = k.args[1 - side]
-                inner = add(other, _remake(coef, scalars, [eye(other.rows)]))
-                merged = kron(k.args[0], inner) if side == 0 else kron(inner, k.args[1])
-                return add(merged, *(u for u in e.args if u is not k and u is not t))
-    return None
+    eyes = [t for t in e.args if len(_chain_parts(t)[2]) == 1 and _chain_parts(t)[2][0].op == "eye"]
+    krons = [(k, side) for k in e.args if k.op == "kron" for side in (0, 1)
+             if k.args[side].op == "eye"]
+    if len(eyes) != 1 or len(krons) != 1:     # one reading only: term order cannot matter
+        return None
+    (k, side), t = krons[0], eyes[0]
+    coef, scalars, chain = _chain_parts(t)
+    if not E.same_dim(chain[0].rows, k.rows):
+        return None
+    other = k.args[1 - side]
+    inner = add(other, _remake(coef, scalars, [eye(other.rows)]))
+    merged = kron(k.args[0], inner) if side == 0 else kron(inner, k.args[1])
+    return add(merged, *(u for u in e.args if u is not k and u is not t))
 
 
 def _factor_common(e: Expr, vectors_only: bool):
@@ -832,7 +830,13 @@ def factor_common_scalar(e: Expr):
     """c*A + c*B = c*(A + B) for a scalar factor c (not a number) of every term, with a
     number that every term shares (2*c*A + 2*c*B = 2*c*(A + B))."""
     parts = [_chain_parts(t) for t in e.args]
-    common = [s for s in parts[0][1] if all(any(s is o for o in p[1]) for p in parts[1:])]
+    counts = [Counter(map(id, p[1])) for p in parts]
+    common = []
+    for f in parts[0][1]:       # with multiplicity: s*s*B + s*A shares one s
+        if all(c[id(f)] > 0 for c in counts):
+            common.append(f)
+            for c in counts:
+                c[id(f)] -= 1
     if not common:
         return None
     shared = parts[0][0] if all(p[0] == parts[0][0] for p in parts) else 1
@@ -995,8 +999,8 @@ def _shared_coefficient(x: Expr):
     if x.op != "add":
         return None
     coefs = [sp.Rational(coefficient(t)[0]) for t in x.args]
-    shared = functools.reduce(sp.igcd, (abs(c.p) for c in coefs)) / \
-        functools.reduce(sp.ilcm, (c.q for c in coefs))
+    shared = sp.Rational(functools.reduce(sp.igcd, (abs(c.p) for c in coefs)),
+                         functools.reduce(sp.ilcm, (c.q for c in coefs)))
     if all(c < 0 for c in coefs):
         shared = -shared
     if shared == 1:

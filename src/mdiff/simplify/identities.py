@@ -131,7 +131,7 @@ def _spread_terms(t: Expr):
     return [_remake(coef * coefficient(p)[0], scalars, [coefficient(p)[1]]) for p in parts]
 
 
-def distribute_transposed_sum(e: Expr):
+def distribute_to_meet_like_terms(e: Expr):
     """s*(A + B)', s*(A + B) and vec(A + B) inside a sum are distributed where a term
     of theirs then meets its like term outside: (t*x'*A' - s*x')' + t*A'*x - s*x merges
     to t*A*x + t*A'*x - 2*s*x (the Rayleigh quotient's gradient), c*matrix(1) +
@@ -1304,7 +1304,7 @@ IDENTITIES = [
              trace_pull_scalars, "tr(c*A)"),
     Identity("sum distributed to meet like terms", "(A + B)' + C = A' + B' + C, s*(A + B) + "
              "C = s*A + s*B + C, where a term meets a like one of C", "Cookbook (4)", "add",
-             distribute_transposed_sum,
+             distribute_to_meet_like_terms,
              "x: vector(n); t: scalar; s: scalar; (t*x'*A' - s*x')' + t*A'*x - s*x"),
     Identity("like terms", "a*X + b*X = (a + b)*X", "algebra", "add",
              collect_like_terms, "2*A + 3*A - A"),

@@ -1,12 +1,13 @@
-"""Reading: the Lark grammar (``mdiff.lark``, package data) turns text into a small
-untyped AST; every syntax error becomes a ``ParseError`` with a caret.  A non-recursive
-transformer builds the AST while the LALR parser reduces, with flat sums and products,
+"""Reading: the Lark grammar (``grammar/mdiff.lark``, installed as package data) turns
+text into a small untyped AST; every syntax error becomes a ``ParseError`` with a caret.
+A non-recursive transformer builds the AST while the LALR parser reduces, with flat sums and products,
 so long inputs do not make deep trees."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import sympy as sp
 from lark import Lark, Transformer_NonRecursive
@@ -24,8 +25,12 @@ MAX_NUMBER_CHARS = 400
 
 
 def _grammar_text() -> str:
-    """The grammar, package data beside this module."""
-    return resources.files(__package__).joinpath("mdiff.lark").read_text("utf-8")
+    """The grammar: ``grammar/mdiff.lark`` at the top of the repository, installed as
+    package data beside this module (a checkout run in place reads the repository's)."""
+    packaged = resources.files(__package__).joinpath("mdiff.lark")
+    if packaged.is_file():
+        return packaged.read_text("utf-8")
+    return (Path(__file__).resolve().parents[3] / "grammar" / "mdiff.lark").read_text("utf-8")
 
 
 @lru_cache(maxsize=1)

@@ -52,8 +52,8 @@ class Derivative(calc.Derivative):
     def __str__(self) -> str:
         form = self.index_form()
         if form is not None:
-            return index_text(form, list(self.wrt_all), self.names())
-        return to_text(self.expr, self.names())
+            return index_text(form, list(self.wrt_all), self.names)
+        return to_text(self.expr, self.names)
 
     def index_form(self) -> IndexForm | None:
         """A third or higher derivative in index notation (it has no matrix form);
@@ -87,14 +87,14 @@ class Derivative(calc.Derivative):
 
     def kron(self) -> str:
         """The vec/Kronecker form: for a gradient the row vec(G)'."""
-        return to_text(self.jacobian_expr, self.names())
+        return to_text(self.jacobian_expr, self.names)
 
     @property
     @E.within_work_limits
     def steps(self) -> list:
         """The derivation, step by step (each a ``Step`` with ``.text`` and ``.latex``)."""
         from .printing.derivation import gradient_steps, jacobian_steps
-        names = self.names()
+        names = self.names
         if self.order > 1:
             raise DiffError("steps are shown for first derivatives")
         if self.f.expr.is_scalar:
@@ -110,8 +110,8 @@ class Derivative(calc.Derivative):
         """LaTeX of the result, as a careful author writes it."""
         form = self.index_form()
         if form is not None:
-            return index_latex(form, list(self.wrt_all), self.names())
-        return to_latex(self.expr, self.names())
+            return index_latex(form, list(self.wrt_all), self.names)
+        return to_latex(self.expr, self.names)
 
     def _repr_latex_(self) -> str:
         return f"$$ {self.latex()} $$"

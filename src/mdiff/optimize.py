@@ -158,7 +158,7 @@ def minimize(expr, wrt, values: dict, symbols: dict | None = None, method: str =
     z, message, success = res.x, str(res.message), bool(res.success)
     final_value, final_grad = fun(z)
     if hess is not None and np.linalg.norm(final_grad) > gtol:
-        z, steps = _newton_polish(fun, hess, z, gtol)
+        z, steps = _newton_polish(fun, hess, z, final_value, final_grad, gtol)
         if steps:
             final_value, final_grad = fun(z)
             message += f"; then {steps} Newton step{'s' if steps > 1 else ''} on the gradient"
@@ -174,12 +174,11 @@ def minimize(expr, wrt, values: dict, symbols: dict | None = None, method: str =
 POLISH_STEPS = 8
 
 
-def _newton_polish(fun, hess, z, gtol):
+def _newton_polish(fun, hess, z, value, grad, gtol):
     """Pure Newton steps on grad f = 0 while the Hessian is positive definite and the
     gradient shrinks. Trust-region methods judge a step by the decrease of f, which near
     the optimum is below f's rounding (|grad| 1e-6 moves f = 230 by 1e-14); the
     gradient still resolves the step. Returns the point and the number of steps."""
-    value, grad = fun(z)
     steps = 0
     while steps < POLISH_STEPS and np.linalg.norm(grad) > gtol:
         try:

@@ -9,6 +9,8 @@ functions and checks to this record; nothing here prints or evaluates."""
 
 from __future__ import annotations
 
+import functools
+
 import dataclasses
 from dataclasses import dataclass
 
@@ -64,19 +66,17 @@ class Derivative:
     def variable(self) -> Expr:
         return self.f.variables[self.wrt]
 
+    @functools.cached_property
     def names(self) -> dict:
         """node -> the user's let-binding name, for the nodes as built and as simplified
         (tanh(W*h0 + U*x1) prints in its canonical term order and keeps its name h1)."""
-        cached = self.__dict__.get("_names")
-        if cached is None:
-            own = self.f.let_names()
-            cached = dict(own)
-            if len(own) <= MAX_RENAMED_LETS:
-                simplifier = Simplifier()   # one memo: each let builds on the earlier ones
-                for node, name in own.items():
-                    cached.setdefault(simplifier(node), name)
-            object.__setattr__(self, "_names", cached)
-        return cached
+        own = self.f.let_names()
+        names = dict(own)
+        if len(own) <= MAX_RENAMED_LETS:
+            simplifier = Simplifier()       # one memo: each let builds on the earlier ones
+            for node, name in own.items():
+                names.setdefault(simplifier(node), name)
+        return names
 
     @property
     def shape(self):

@@ -403,7 +403,7 @@ def _symmetric(e: Expr) -> bool:
         terms = {id(t) for t in e.args}
         return all(is_symmetric(t) for t in e.args) or (
             {id(transpose(t)) for t in e.args} == terms) or (
-            {id(_transpose_of_product(t)) for t in e.args} == terms)
+            {id(transpose_factors(t)) for t in e.args} == terms)
     if e.op == "mul":
         chain = mul_chain(e)
         if not chain:
@@ -421,9 +421,9 @@ def _symmetric(e: Expr) -> bool:
     return False
 
 
-def _transpose_of_product(t: Expr) -> Expr:
-    """t' with the transpose taken factor by factor ((P*A)' = A'*P for a symmetric P), so
-    that P*A + A'*P is seen to be symmetric."""
+def transpose_factors(t: Expr) -> Expr:
+    """t' with the transpose taken factor by factor ((c*P*A)' = c*A'*P for a symmetric P):
+    P*A + A'*P is seen to be symmetric, and the simplifier pushes transposes into sums."""
     if t.op != "mul":
         return transpose(t)
     coef, nscal = t.data

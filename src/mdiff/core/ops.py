@@ -1018,20 +1018,16 @@ def _svd_conditioning(x):
     return max(_spread(s), float(s[0] / s[-1]) if s[-1] > 0 else np.inf)
 
 
-def _eigvecs_of(E, x):
-    return E.apply("eigvecs", x)
-
-
 def _d_eigvals(E, node, d):
     """dλ = diag(V'*dX*V): dλ_i = v_i'*dX*v_i."""
-    v = _eigvecs_of(E, node.args[0])
+    v = E.apply("eigvecs", node.args[0])
     return E.apply("diag", E.mul(E.transpose(v), d(0), v))
 
 
 def _d_eigvecs(E, node, d):
     """dV = V*(F .* (V'*sym(dX)*V)), F = gapinv(λ) (first-order perturbation theory)."""
     x = node.args[0]
-    v = _eigvecs_of(E, x)
+    v = E.apply("eigvecs", x)
     p = E.mul(E.transpose(v), symmetric_part(E, d(0)), v)
     return E.mul(v, E.hadamard(E.apply("gapinv", E.apply("eigvals", x)), p))
 
@@ -1090,8 +1086,9 @@ def _d_gapinv(E, node, d):
                       E.sub(E.mul(dv, ones), E.mul(E.transpose(ones), E.transpose(dv))))
 
 
-def _of_symmetric_part(name: str, scalar):
-    """eigvals/eigvecs read the symmetric part, which X and X' share."""
+def _same_for_transpose(name: str, scalar):
+    """f(X') = f(X): eigvals/eigvecs read the symmetric part, which X and X' share, and X
+    and X' have the same singular values; ``scalar(E, x)`` is f of a scalar."""
     def build(E, x):
         if x.is_scalar:
             return scalar(E, x)
@@ -1114,10 +1111,10 @@ SPECTRAL = (
     Function("eigvals", shapes.SQUARE_TO_VECTOR, _d_eigvals,
              lambda x: np.linalg.eigvalsh((x + x.T) / 2).reshape(-1, 1),
              "xp.reshape(xp.linalg.eigvalsh(({0} + {0}.T) / 2), (-1, 1))", "\\lambda",
-             build=_of_symmetric_part("eigvals", lambda E, x: x)),
+             build=_same_for_transpose("eigvals", lambda E, x: x)),
     Function("eigvecs", shapes.SQUARE, _d_eigvecs, _np_eigvecs,
              "_spectral({0}, xp, 'eigvecs')", "\\operatorname{{eigvecs}}",
-             build=_of_symmetric_part("eigvecs", lambda E, x: E.num(1)),
+             build=_same_for_transpose("eigvecs", lambda E, x: E.num(1)),
              helpers=_SPECTRAL_HELPERS, orthonormal=True, conditioning=_eig_conditioning),
     Function("gapinv", shapes.VECTOR_TO_SQUARE, _d_gapinv, _np_gapinv, "_gapinv({0}, xp)",
              "\\operatorname{{gapinv}}", helpers=(_SPECTRAL_GAP_HELPER, _GAPINV_HELPER),
@@ -1125,8 +1122,7 @@ SPECTRAL = (
     Function("svdvals", shapes.SINGULAR_VALUES, _d_svdvals,
              lambda x: np.linalg.svd(x, compute_uv=False).reshape(-1, 1),
              "xp.reshape(xp.linalg.svdvals({0}), (-1, 1))", "\\sigma",
-             build=lambda E, x: E.apply("abs", x) if x.is_scalar else
-             E.apply("svdvals", x.args[0]) if x.op == "T" else None),
+             build=_same_for_transpose("svdvals", lambda E, x: E.apply("abs", x))),
     Function("svdu", shapes.SINGULAR_LEFT,
              lambda E, node, d: _svd_factor_differential(E, node.args[0], d, True),
              _np_svd("svdu"), "_spectral({0}, xp, 'svdu')", "\\operatorname{{svdu}}",

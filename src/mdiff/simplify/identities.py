@@ -98,12 +98,6 @@ def transpose_of_sum_of_transposes(e: Expr):
     return None
 
 
-def _transpose_pushed(u: Expr) -> Expr:
-    """u' with the transpose pushed onto the factors: (c*x'*A')' = c*A*x."""
-    coef, scalars, chain = _chain_parts(u)
-    return _remake(coef, scalars, [transpose(f) for f in reversed(chain)])
-
-
 def _like_key(t: Expr):
     """What like terms share: the scalar factors and the chain, numbers aside (a filled
     constant is like any other of its shape)."""
@@ -121,7 +115,7 @@ def _spread_terms(t: Expr):
         return None
     inner = chain[0]
     if inner.op == "T" and inner.args[0].op == "add":
-        parts = [_transpose_pushed(u) for u in inner.args[0].args]
+        parts = [E.transpose_factors(u) for u in inner.args[0].args]
     elif inner.op == "vec" and inner.args[0].op == "add":
         parts = [apply("vec", u) for u in inner.args[0].args]
     elif inner.op == "add" and (scalars or coef != 1):

@@ -64,7 +64,7 @@ def test_hessian_is_symmetric_matrix():
 
 def test_logistic_hessian_prints_compactly_with_named_sigmoid():
     h = mdiff.hessian("sum(log(vector(1) + exp(-y.*(X*w))))", wrt="w")
-    assert str(h) == "t1 = sigmoid(-(y .* (X*w))); X'*diag(y.^2 .* t1 .* (1 - t1))*X"
+    assert str(h) == "t1 = sigmoid(-y .* (X*w)); X'*diag(y.^2 .* t1 .* (1 - t1))*X"
 
 
 def test_compact_matrix_hessians():

@@ -181,3 +181,34 @@ def test_kronecker_identity_absorption_ignores_term_order():
     a = mdiff.parse("M: matrix(n,n); M ⊗ eye(n) + eye(n) ⊗ M + eye(n^2)").expr
     b = mdiff.parse("M: matrix(n,n); eye(n) ⊗ M + M ⊗ eye(n) + eye(n^2)").expr
     assert simplify_fully(a)[0] is simplify_fully(b)[0]
+
+
+@pytest.mark.parametrize("text, wrt, expected", [
+    # a transposed sum is pushed through where that leaves fewer transposes
+    ("x'*A*y + x'*y", "x", "A*y + y"),
+    ("x'*A*y + (x'*y)^2", "x", "A*y + 2*(x'*y)*y"),
+    # sum(A + B) meets sums known without their entries: the centred vector sums to 0
+    ("x: vector(n); norm2(x - sum(x)/n*vector(1))^2", "x", "2*x - 2*sum(x)*vector(1)/n"),
+    # sqrt(u)^2 = u in the elementwise rational normal form (the pseudo-Huber Hessian)
+    ("sum(sqrt(1 + (A*x - b).^2))", "x", "A'*diag(((A*x - b).^2 + 1).^(-3/2))*A"),
+    # a number times a Hadamard quotient prints without parentheses and reads back
+    ("-sum(p .* log(q))", "q", "-p ./ q"),
+])
+def test_textbook_mechanisms(text, wrt, expected):
+    r = mdiff.hessian(text, wrt) if "sqrt" in text else mdiff.diff(text, wrt)
+    assert str(r) == expected
+    assert mdiff.against(r, expected).equal
+    assert mdiff.parse(str(r), r.f.symbols()).expr is r.expr
+
+
+def test_transposed_sum_kept_where_distributing_adds_transposes():
+    """(D - m*vector(1)')' stays whole: distributed it is D' - vector(1)*m'."""
+    from mdiff.simplify.engine import simplify_fully
+    e = mdiff.parse("D: matrix(n,p); m: vector(n); (D - m*vector(1)')'").expr
+    assert str(simplify_fully(e)[0]) == "(D - m*vector(1)')'"
+
+
+def test_sum_of_softmax_is_the_number_of_columns():
+    from mdiff.simplify.engine import simplify_fully
+    assert str(simplify_fully(mdiff.parse("x: vector(n); sum(softmax(x) + x)").expr)[0]) == "sum(x) + 1"
+    assert str(simplify_fully(mdiff.parse("Z: matrix(n,p); sum(softmax(Z))").expr)[0]) == "tr(eye(p))"  # p, named by nothing else

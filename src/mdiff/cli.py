@@ -12,9 +12,7 @@ import os
 import sys
 
 from . import __version__
-from .api import against, diff, gradients
 from .errors import DeclarationError, MdiffError
-from .language import parse, parse_declaration
 
 EXAMPLES = """\
 examples:
@@ -134,6 +132,7 @@ def _split(words: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _declarations(decls: list[str]) -> dict:
+    from .language import parse_declaration
     out, seen = {}, {}
     for d in decls:
         name, sep, spec = d.partition(":")
@@ -193,6 +192,9 @@ def _long_option(ap: argparse.ArgumentParser, name: str):
 def run(argv: list[str] | None = None) -> int:
     ap = _parser()
     args = ap.parse_args(_words_last(ap, sys.argv[1:] if argv is None else list(argv)))
+    # the engine is imported once the arguments are read: --help and --version need none
+    from .api import against, diff, gradients
+    from .language import parse
     out = sys.stdout
     try:
         if args.words and args.words[0] in ("solve", "minimize", "maximize"):
@@ -276,7 +278,7 @@ def run(argv: list[str] | None = None) -> int:
 
 def _extremum(args, out) -> int:
     from .api import solve
-    from .optimize import minimize
+    from .language import parse
     verb = args.words[0]
     text, names = _split(args.words[1:])
     if text is None:
@@ -287,6 +289,7 @@ def _extremum(args, out) -> int:
     p = _announced(parse(text, _declarations(args.declare)))
     if verb == "solve":
         return _solve(solve(p, names[0] if len(names) == 1 else names), args, out)
+    from .optimize import minimize      # SciPy only for the numerical extremum
     values = _load_data(args.data)
     _initial_values(p, names, values, args.seed or 0)
     res = minimize(p, names, values, method=args.method or "L-BFGS-B",

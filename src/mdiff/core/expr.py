@@ -602,6 +602,9 @@ def hadamard(a: Expr, b: Expr) -> Expr:
     for x, y in ((a, b), (b, a)):
         if x.op == "fill":
             return scale(x.data, y)
+    (ca, ra), (cb, rb) = coefficient(a), coefficient(b)
+    if ca != 1 or cb != 1:      # (c*A) .* B = c*(A .* B): -p ./ q reads back as printed
+        return scale(ca * cb, hadamard(ra, rb))
     return Expr("had", (a, b), None, a.shape)
 
 

@@ -335,6 +335,11 @@ def _build_sum(E, x):
         return _half_logdet_of_chol(E, x.args[0].args[0])
     if x.op == "fill":
         return E.mul(E.num(x.data), E.dim_scalar(x.rows * x.cols))
+    coef, scalars, chain = E.mul_parts(x)
+    if len(chain) == 1 and chain[0].op == "fill" and (coef != 1 or scalars):  # s*matrix(c)
+        return E.mul(E.num(coef), *scalars, E.apply("sum", chain[0]))
+    if x.op == "softmax":       # each column sums to one
+        return E.dim_scalar(x.cols)
     if x.op == "eigvals":       # the eigenvalues sum to the trace
         return E.apply("tr", x.args[0])
     if x.op == "log" and x.args[0].op == "eigvals" and _declared_spd(x.args[0].args[0]):

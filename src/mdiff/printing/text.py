@@ -143,7 +143,10 @@ def _mul_text(e: Expr, out, negate: bool = False, bound=()) -> tuple[str, int]:
     scalars, chain = e.args[:nscal], e.args[nscal:]
     below = [divides(s, bound) for s in scalars]
     factors = [_wrap(out[id(s)], MUL + 1) for s, d in zip(scalars, below) if not d]
-    factors += [_wrap(out[id(c)], KRON + 1) for c in chain]  # (A ⊗ B)*x reads better
+    if not scalars and len(chain) == 1 and chain[0].op == "had":    # -p ./ q reads back
+        factors.append(_wrap(out[id(chain[0])], MUL))
+    else:
+        factors += [_wrap(out[id(c)], KRON + 1) for c in chain]  # (A ⊗ B)*x reads better
     denominators = []
     for s, d in zip(scalars, below):
         if d:

@@ -34,6 +34,7 @@ from ..core.expr import (
     mul,
     mul_parts,
     num,
+    postorder,
     power,
     transpose,
 )
@@ -86,14 +87,19 @@ def transpose_of_product(e: Expr):
     return _remake(coef, scalars, [transpose(c) for c in reversed(chain)])
 
 
+def _transposes(e: Expr) -> int:
+    return sum(n.op == "T" for n in postorder(e))
+
+
 def transpose_of_sum_of_transposes(e: Expr):
-    """(A' + B')' = A + B: only when it removes every transpose (keeps (D - m*1')' whole)."""
+    """(A' + B')' = A + B, transposed factor by factor, where that leaves fewer
+    transposes than the standing one and those inside ((y'*A' + c*y')' = A*y + c*y, but
+    (D - m*1')' stays whole)."""
     x = e.args[0]
     if x.op != "add":
         return None
-    inner = [transpose(t) for t in x.args]
-    if sum(t.op == "T" for t in inner) < sum(t.op == "T" for t in x.args) and \
-            all(t.op != "T" for t in inner):
+    inner = [E.transpose_factors(t) for t in x.args]
+    if sum(map(_transposes, inner)) < 1 + sum(map(_transposes, x.args)):
         return add(*inner)
     return None
 
@@ -685,6 +691,17 @@ def trace_of_sum(e: Expr):
     return add(*(apply("tr", t) for t in x.args))
 
 
+def sum_of_sum(e: Expr):
+    """sum(A + B) = sum(A) + sum(B) where the sum of a term is known without its entries
+    (sum(x - sum(x)/n*vector(1)) = 0, sum(softmax(z)) = 1); else sum(A + B) stays one."""
+    x = e.args[0]
+    if x.op != "add":
+        return None
+    if all(apply("sum", mul(*_chain_parts(t)[2])).op == "sum" for t in x.args):
+        return None
+    return add(*(apply("sum", t) for t in x.args))
+
+
 def trace_pull_scalars(e: Expr):
     """tr(c*A) = c*tr(A)."""
     x = e.args[0]
@@ -878,7 +895,7 @@ def _degree(r) -> int:
     if r.is_Atom:
         return 0 if r.is_Number else 1
     if r.is_Pow:
-        return _degree(r.base) * abs(int(r.exp))
+        return _degree(r.base) * max(1, abs(int(r.exp)))
     if r.is_Mul or r.is_Add:
         return sum(_degree(a) for a in r.args)     # a sum over one denominator: at most
     return 1
@@ -904,6 +921,9 @@ def _rational_parts(e: Expr, shape, atoms: dict, budget: list):
         if e.op == "pow" and e.args[1].op == "num" and e.args[1].data.is_integer:
             base = _rational_parts(e.args[0], shape, atoms, budget)
             return None if base is None else base ** int(e.args[1].data)
+        if e.op == "sqrt":      # sqrt(u)^2 = u where sqrt(u) is a value
+            base = _rational_parts(e.args[0], shape, atoms, budget)
+            return None if base is None else sp.sqrt(base)
         if e.op == "mul":
             coef, scalars, chain = _chain_parts(e)
             if len(chain) <= 1 and (scalars or coef != 1):
@@ -929,7 +949,10 @@ def _from_rational(r, shape, by_symbol: dict) -> Expr:
         return add(*(mul(t, fill(1, shape)) if t.is_scalar and shape != (1, 1) else t
                      for t in terms))
     if r.is_Pow:
-        return power(_from_rational(r.base, shape, by_symbol), num(sp.Rational(r.exp)))
+        base = _from_rational(r.base, shape, by_symbol)
+        if r.exp == sp.Rational(1, 2):
+            return apply("sqrt", base)
+        return power(base, num(sp.Rational(r.exp)))
     if r.is_Mul:
         coef, factors = r.as_coeff_mul()
         nodes = [_from_rational(f, shape, by_symbol) for f in factors]
@@ -969,10 +992,16 @@ def elementwise_rational(e: Expr):
     r = _rational_parts(e, e.shape, atoms, [MAX_RATIONAL_NODES])
     if r is None:
         return None
-    if len(atoms) > MAX_RATIONAL_ATOMS or _degree(r) > MAX_RATIONAL_DEGREE:
-        return None     # cancel expands numerator and denominator: keep that small
+    if len(atoms) > MAX_RATIONAL_ATOMS:
+        return None
     by_symbol = {sym: node for sym, node in atoms.values()}
-    cancelled = sp.cancel(r)
+    # together only puts the terms over one denominator (1/sqrt(u) - v/sqrt(u)^3 =
+    # (u - v)/u^(3/2), kept whole); cancel expands numerator and denominator, so only
+    # where their degree is small
+    forms = [sp.together(r)]
+    if _degree(r) <= MAX_RATIONAL_DEGREE:
+        forms.append(sp.cancel(r))
+    cancelled = min(forms, key=_occurrences)
     if _occurrences(cancelled) >= _occurrences(r):
         return None     # nothing cancelled: the other rules keep their own order
     try:
@@ -1294,12 +1323,14 @@ IDENTITIES = [
              trace_cyclic_to_scalar, "tr(A*u*v')"),
     Identity("trace of a sum", "tr(A + B) = tr(A) + tr(B)", "Cookbook (14)", "tr",
              trace_of_sum, "tr(A + B)"),
+    Identity("sum of a sum", "sum(A + B) = sum(A) + sum(B), where a term's sum is known",
+             "linearity", "sum", sum_of_sum, "x: vector(n); sum(x - sum(x)/n*vector(1))"),
     Identity("trace of a scaled matrix", "tr(c*A) = c*tr(A)", "linearity", "tr",
              trace_pull_scalars, "tr(c*A)"),
     Identity("sum distributed to meet like terms", "(A + B)' + C = A' + B' + C, s*(A + B) + "
              "C = s*A + s*B + C, where a term meets a like one of C", "Cookbook (4)", "add",
              distribute_to_meet_like_terms,
-             "x: vector(n); t: scalar; s: scalar; (t*x'*A' - s*x')' + t*A'*x - s*x"),
+             "x: vector(n); t: scalar; (t*A*x + B*x)' - t*x'*A'"),
     Identity("like terms", "a*X + b*X = (a + b)*X", "algebra", "add",
              collect_like_terms, "2*A + 3*A - A"),
     Identity("power of a diagonal matrix", "diag(u)^k = diag(u.^k)", "definition", "mpow",
@@ -1323,7 +1354,7 @@ IDENTITIES = [
     Identity("elementwise rational normal form", "a ./ p + b ./ p = (a + b) ./ p", "algebra",
              "add", elementwise_rational, "p: vector(n); y: vector(n); y ./ p - 1 ./ p"),
     Identity("scalars out of Hadamard", "(c*A) .* B = c*(A .* B)", "algebra", "had",
-             hadamard_pull_scalars, "(2*A) .* B"),
+             hadamard_pull_scalars, "(c*A) .* B"),
     Identity("Hadamard powers", "X.^a .* X.^b = X.^(a+b)", "algebra", "had",
              hadamard_powers, "X .* X.^2"),
     Identity("Hadamard products collected",

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from mdiff.core.dims import Dim
 
 #: Largest size a dimension name takes in the checks (``check(dims=...)``).
 MAX_DIM = 4
@@ -832,11 +833,10 @@ def programs(draw, kind: str = "scalar", max_depth: int = 5, max_lets: int = 2,
 def check_dims(parsed, sizes: dict) -> dict:
     """``{Symbol: size}`` for ``Derivative.check(dims=...)`` from ``{"n": 3, ...}``,
     using the dimension symbols the parsed program really has."""
-    import sympy as sp
     out = {}
     for v in parsed.variables.values():
         for d in v.shape:
-            for s in sp.sympify(d).free_symbols:
+            for s in Dim.of(d).free_symbols:
                 if s.name in sizes:
                     out[s] = sizes[s.name]
     return out

@@ -8,12 +8,12 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
-import sympy as sp
 
 import mdiff
 from mdiff.numeric.check import fd_check
 
 from derivative_cases import CASES, Case
+from mdiff.core.dims import Dim
 
 SEEDS = (0, 1)
 TOLERANCE = 1e-6
@@ -40,7 +40,7 @@ SIZES = {"n": 3, "m": 4, "p": 2, "q": 5}
 
 
 def _size(d) -> int:
-    d = sp.sympify(d)
+    d = Dim.of(d)
     return int(d.xreplace({s: SIZES.get(s.name, 3) for s in d.free_symbols}))
 
 

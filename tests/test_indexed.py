@@ -154,6 +154,10 @@ def test_random_third_derivatives_in_index_notation(prog, seed):
         r = mdiff.diff(p, wrt=arrays[0], order=3)
     except mdiff.LimitError:
         return
+    except mdiff.DiffError as exc:      # the named gap: no third Fréchet derivatives yet
+        if "third derivatives through" in str(exc):
+            return
+        raise
     if r.index_form() is None:
         return
     assert _agrees(r, seed % 1000) < 1e-8, str(r)

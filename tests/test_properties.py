@@ -31,7 +31,6 @@ import time
 
 import numpy as np
 import pytest
-import sympy as sp
 from hypothesis import (HealthCheck, Phase, assume, event, example, given, note, settings,
                         target)
 from hypothesis import strategies as st
@@ -44,6 +43,7 @@ from mdiff.core.expr import free_dims, postorder
 from mdiff.printing.text import to_text
 from mdiff.simplify.engine import simplify
 from strategies import TIME_BOX, check_dims, dim_sizes, programs, use_profile
+from mdiff.core.dims import Dim
 
 # Profiles: "ci" (the default here), "explore" and "long"; see strategies.register_profiles.
 PROFILE = use_profile()     # "ci" unless --hypothesis-profile or MDIFF_HYPOTHESIS_PROFILE
@@ -132,7 +132,7 @@ def parsed(prog):
 
 
 def same_dim(a, b) -> bool:
-    return sp.expand(sp.sympify(a) - sp.sympify(b)) == 0
+    return Dim.of(a) == Dim.of(b)
 
 
 def dims_of(p) -> set:
@@ -140,12 +140,12 @@ def dims_of(p) -> set:
     out = set(free_dims(p.expr))
     for v in p.variables.values():
         for d in v.shape:
-            out |= sp.sympify(d).free_symbols
+            out |= Dim.of(d).free_symbols
     return out
 
 
 def size(shape):
-    return sp.sympify(shape[0]) * sp.sympify(shape[1])
+    return Dim.of(shape[0]) * Dim.of(shape[1])
 
 
 #: Display forms the printer may use that are not part of the input language
@@ -170,9 +170,9 @@ def values_agree(a, b, variables, *, domain=None, seed=0, points=2, tolerance=1e
         point = sample_point(variables, ([domain] if domain is not None else []) + [a], rng)
         dims = dict(point.dims)
         for da, db in zip(a.shape, b.shape):
-            db = sp.sympify(db)
+            db = Dim.of(db)
             if db.is_Symbol and db not in dims:
-                dims[db] = int(sp.sympify(da).xreplace(dims))
+                dims[db] = int(Dim.of(da).xreplace(dims))
         open_dims = {d for d in free_dims(b) if d not in dims}
         if open_dims:
             raise OpenSizes(f"the reparsed text leaves the sizes {open_dims} open")

@@ -323,7 +323,7 @@ class Solution:
         variables = {n: v for n, v in self.f.variables.items() if n != self.wrt}
         needed = E.free_vars(root)
         dim_names = {str(s) for s in E.free_dims(root)} | {
-            str(s) for d in self.variable.shape for s in E.sp.sympify(d).free_symbols}
+            str(s) for d in self.variable.shape for s in E.Dim.of(d).free_symbols}
 
         def fn(**values):
             env = Env(values, variables, required=set(needed) - {self.wrt}, dim_names=dim_names)

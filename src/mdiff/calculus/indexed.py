@@ -22,12 +22,16 @@ import functools
 from dataclasses import dataclass
 from itertools import count, islice, permutations, product as cartesian
 
+import math
+from fractions import Fraction
+
 import numpy as np
-import sympy as sp
 
 from ..core import expr as E
 from ..numeric.evaluate import Env, evaluate
+from ..core.dims import Dim
 from ..core.expr import Expr
+from ..core.shapes import as_dim
 from ..simplify.engine import simplify
 
 #: Names of the free indices, in order (then i1, i2, ...; none a variable's name).
@@ -83,7 +87,7 @@ class Factor:
 class Term:
     """``coef * scalars * factors`` (scalars: 1x1 expressions in matrix notation)."""
 
-    coef: sp.Rational
+    coef: Fraction
     scalars: tuple = ()
     factors: tuple = ()
 
@@ -120,7 +124,7 @@ def _layout(e: Expr, side: int) -> list | None:
     dim = e.shape[side]
     if op in ("eye", "fill"):      # eye(m*n) = eye(n) ⊗ eye(m): one index per factor
         return _factors(dim)
-    return [] if sp.sympify(dim) == 1 else [dim]
+    return [] if as_dim(dim) == 1 else [dim]
 
 
 def _inner_layouts(left: Expr, right: Expr, sizes: tuple) -> list[list]:
@@ -131,7 +135,7 @@ def _inner_layouts(left: Expr, right: Expr, sizes: tuple) -> list[list]:
     known = [g for g in (_layout(left, 1), _layout(right, 0)) if g is not None]
     if known:
         return [known[0]] + [g for g in known[1:] if g != known[0]]
-    dim = sp.sympify(left.cols)
+    dim = as_dim(left.cols)
     powers = [[d] * k for d in dict.fromkeys(sizes) for k in range(1, 9) if d ** k == dim]
     orders = [list(p) for p in dict.fromkeys(islice(permutations(_dims_of(dim)), 24))]
     return [list(g) for g in dict.fromkeys(map(tuple, powers + orders + [[dim]]))]
@@ -148,13 +152,13 @@ def _factors(dim) -> list | None:
 
 
 def _dims_of(dim) -> list:
-    """A SymPy size as a list of symbol factors (``n**2`` -> [n, n]); 1 -> []."""
+    """A size as a list of symbol factors (``n**2`` -> [n, n]); 1 -> []."""
     out = []
-    for f in sp.Mul.make_args(sp.sympify(dim)):
-        base, k = f.as_base_exp()
+    for f in as_dim(dim).factors():
+        base, k = f.base_exp()
         if f == 1:
             continue
-        out.extend([base] * int(k) if k.is_Integer and k > 0 else [f])
+        out.extend([base] * k)
     return sorted(out, key=str)
 
 
@@ -163,13 +167,13 @@ def _name_key(i: Index) -> tuple:
 
 
 def _size(group) -> object:
-    return sp.Mul(*[i.dim for i in group])
+    return math.prod((i.dim for i in group), start=Dim.of(1))
 
 
 def _split(group: tuple, first) -> tuple[tuple, tuple]:
     """The leading indices of ``group`` whose sizes multiply to ``first``, and the rest."""
     for cut in range(len(group) + 1):
-        if _size(group[:cut]) == sp.sympify(first):
+        if _size(group[:cut]) == as_dim(first):
             return group[:cut], group[cut:]
     raise NotIndexable(f"no split of {[i.dim for i in group]} at {first}")
 
@@ -177,7 +181,7 @@ def _split(group: tuple, first) -> tuple[tuple, tuple]:
 def _single(group: tuple, dim) -> Index | None:
     """The one index of a group of size ``dim`` (None for size 1)."""
     if not group:
-        if sp.sympify(dim) == 1:
+        if as_dim(dim) == 1:
             return None
         raise NotIndexable("an index is missing")
     if len(group) == 1:
@@ -195,16 +199,16 @@ class _Translator:
         return tuple(Index(f"_{next(self._fresh)}", d) for d in dims)
 
     def terms(self, e: Expr, rows: tuple, cols: tuple) -> list[Term]:
-        if _size(rows) != sp.sympify(e.rows) or _size(cols) != sp.sympify(e.cols):
+        if _size(rows) != as_dim(e.rows) or _size(cols) != as_dim(e.cols):
             raise NotIndexable("index groups of the wrong size")
         op = e.op
         if op == "num":
-            return [Term(sp.Rational(e.data))]
+            return [Term(E.rational(e.data))]
         if e.is_scalar:
             coef, rest = E.coefficient(e)
-            return [Term(sp.Rational(coef), () if rest.op == "num" else (rest,))]
+            return [Term(E.rational(coef), () if rest.op == "num" else (rest,))]
         if op == "fill":
-            return [Term(sp.Rational(e.data), (), tuple(Factor("ones", i) for i in rows + cols))]
+            return [Term(E.rational(e.data), (), tuple(Factor("ones", i) for i in rows + cols))]
         if op == "pow" and _small_power(e) and _fits(rows, e.rows) and _fits(cols, e.cols):
             base = self.terms(e.args[0], rows, cols)
             if len(base) == 1 and len(base[0].factors) == 1 and not base[0].scalars:
@@ -262,7 +266,7 @@ class _Translator:
                 break
             groups = [rows] + [self.fresh(dims) for dims in inner] + [cols]
             try:
-                out = [Term(sp.Rational(coef), tuple(scalars))]
+                out = [Term(E.rational(coef), tuple(scalars))]
                 for k, seg in enumerate(segments):
                     part = seg[0] if len(seg) == 1 else E.mul(*seg)
                     out = _products(out, self.terms(part, groups[k], groups[k + 1]))
@@ -286,7 +290,7 @@ def _entry(e: Expr, row: Index | None, col: Index | None) -> Term:
         e, row, col = _simplified(E.transpose(e)), col, row
         c, e = E.coefficient(e)
         coef *= c
-    return Term(sp.Rational(coef), (), (Factor("entry", row, col, e),))
+    return Term(E.rational(coef), (), (Factor("entry", row, col, e),))
 
 
 def _has_outer_product(e: Expr) -> bool:
@@ -302,7 +306,7 @@ def _outer_ones(f: Expr) -> list:
     """A constant matrix c*ones(m, n) as the outer product c*ones(m)*ones(n)', so the
     factors either side read as ``(A'*vector(1))[i]*(A'*vector(1))[j]``."""
     if f.op == "fill" and f.rows != 1 and f.cols != 1:
-        return [E.fill(f.data, (f.rows, sp.Integer(1))), E.fill(1, (sp.Integer(1), f.cols))]
+        return [E.fill(f.data, (f.rows, 1)), E.fill(1, (1, f.cols))]
     return [f]
 
 
@@ -332,11 +336,11 @@ def _plain(e: Expr) -> bool:
 def _small_power(e: Expr) -> bool:
     """An elementwise power x.^k (integer k from -9 to 9, not 0 or 1): x[i]^k."""
     k = e.args[1]
-    return k.op == "num" and k.data.is_integer and -9 <= k.data <= 9 and k.data not in (0, 1)
+    return k.op == "num" and k.data.denominator == 1 and -9 <= k.data <= 9 and k.data not in (0, 1)
 
 
 def _fits(group: tuple, dim) -> bool:
-    return len(group) <= 1 and (len(group) == 1 or sp.sympify(dim) == 1)
+    return len(group) <= 1 and (len(group) == 1 or as_dim(dim) == 1)
 
 
 def _products(xs: list[Term], ys: list[Term]) -> list[Term]:
@@ -348,7 +352,7 @@ def _products(xs: list[Term], ys: list[Term]) -> list[Term]:
 def _deltas(rows: tuple, cols: tuple) -> Term:
     if len(rows) != len(cols) or any(r.dim != c.dim for r, c in zip(rows, cols)):
         raise NotIndexable("a delta between index groups of different structure")
-    return Term(sp.Integer(1), (), tuple(Factor("delta", r, c) for r, c in zip(rows, cols)))
+    return Term(Fraction(1), (), tuple(Factor("delta", r, c) for r, c in zip(rows, cols)))
 
 
 # --- simplification of a term ------------------------------------------------------------
@@ -506,7 +510,7 @@ def _factor_key(f: Factor, free: tuple):
 
 def _collect(terms: list[Term]) -> list[Term]:
     """Equal products (after canonical renaming) added up; zero terms dropped."""
-    coefs: dict[tuple, sp.Rational] = {}
+    coefs: dict[tuple, Fraction] = {}
     first: dict[tuple, Term] = {}
     for t in terms:
         key = (t.scalars, t.factors)
@@ -565,7 +569,7 @@ def evaluate_terms(form: IndexForm, env: Env) -> np.ndarray:
     out = np.zeros(tuple(env.need(i.dim) for i in form.free))
     for t in form.terms:
         letters = dict(free_letters)
-        scale = float(t.coef)
+        scale = E.as_float(t.coef)
         for s in t.scalars:
             scale *= float(np.asarray(evaluate(s, env)).reshape(-1)[0])
         operands, subs = [], []

@@ -22,14 +22,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib
+import math
 import sys
 import threading
 import weakref
 from typing import Iterable, Iterator
 
-import sympy as sp
+from fractions import Fraction
 
 from . import ops, shapes
+from .dims import Dim
 from .shapes import dim_symbol, dim_text, fmt_dim, fmt_shape, same_dim  # noqa: F401 - E.<name>
 from ..errors import LimitError, ShapeError
 
@@ -43,14 +46,53 @@ def register_printer(kind: str, fn) -> None:
     _PRINTERS[kind] = fn
 
 
+#: The module that registers each printer, imported on first use (import mdiff stays light).
+_PRINTER_MODULES = {"text": "mdiff.printing.text", "latex": "mdiff.printing.latex"}
+
+
+def _printer(kind: str):
+    if kind not in _PRINTERS:
+        importlib.import_module(_PRINTER_MODULES[kind])
+    return _PRINTERS[kind]
+
+
 def printed(kind: str, node: "Expr", names: dict | None = None) -> str:
     """``node`` printed by the registered printer of ``kind``, with ``names`` (node ->
     name) for let-bound subexpressions."""
-    return _PRINTERS[kind](node, names)
+    return _printer(kind)(node, names)
 
-Rational = sp.Rational
-ONE = sp.Integer(1)
-ZERO_R = sp.Integer(0)
+#: Exact coefficients are Fractions (SymPy only at the interop boundary, DESIGN §1).
+Rational = Fraction
+ONE = Fraction(1)
+ZERO_R = Fraction(0)
+#: The size 1, and the shape of a scalar.
+DIM_ONE = Dim.of(1)
+SCALAR_SHAPE = (DIM_ONE, DIM_ONE)
+
+
+def rational(value) -> Fraction:
+    """An exact number from an int, a Fraction, a constant size or a SymPy rational."""
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, Dim):
+        value = value.constant
+        if value is None:
+            raise ValueError("a size with dimensions is not a number")
+        return value
+    return Fraction(value)
+
+
+def as_float(value) -> float:
+    """The float nearest an exact number; ±inf past the float range (as SymPy gave)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def is_whole(value) -> bool:
+    """Is the exact number ``value`` an integer?"""
+    return rational(value).denominator == 1
 
 #: Elementwise functions of the language (one argument, same shape out): the registry's.
 ELEMENTWISE = tuple(ops.ELEMENTWISE)
@@ -144,7 +186,9 @@ class Expr:
                  "_delta", "__weakref__")
     _interned: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary()
 
-    def __new__(cls, op: str, args: tuple = (), data=None, shape=(ONE, ONE)):
+    def __new__(cls, op: str, args: tuple = (), data=None, shape=SCALAR_SHAPE):
+        if type(shape[0]) is not Dim or type(shape[1]) is not Dim:
+            shape = (Dim.of(shape[0]), Dim.of(shape[1]))
         key = (op, args, data, shape)
         node = cls._interned.get(key)
         if node is None:
@@ -222,8 +266,7 @@ class Expr:
 
     def __str__(self) -> str:
         # the text printer registers itself (printing depends on expr, not back)
-        text = _PRINTERS.get("text")
-        return text(self) if text else f"<{self.op} {fmt_shape(self.shape)}>"
+        return _printer("text")(self)
 
 
 OP_RANK = {"num": 0, "dim": 1, "fill": 2, "eye": 3, "var": 4}
@@ -271,7 +314,7 @@ def free_dims(root: Expr) -> set:
     out = set()
     for node in postorder(root):
         for d in node.shape:
-            out |= sp.sympify(d).free_symbols
+            out |= Dim.of(d).free_symbols
         if node.op == "dim":
             out |= node.data.free_symbols
     return out
@@ -291,37 +334,37 @@ def require_same_shape(what: str, a: Expr, b: Expr) -> None:
 
 # --- leaves ------------------------------------------------------------------
 
-def var(name: str, shape=(ONE, ONE), props: Iterable[str] = ()) -> Expr:
-    return Expr("var", (), (name, frozenset(props)), tuple(map(sp.sympify, shape)))
+def var(name: str, shape=SCALAR_SHAPE, props: Iterable[str] = ()) -> Expr:
+    return Expr("var", (), (name, frozenset(props)), tuple(map(Dim.of, shape)))
 
 
 def num(value) -> Expr:
-    return Expr("num", (), Rational(value))
+    return Expr("num", (), rational(value))
 
 
 def dim_scalar(d) -> Expr:
     """A dimension used as a scalar value (``N`` in ``-N/2*logdet(S)``)."""
-    d = sp.sympify(d)
-    if d.is_Integer:
-        return num(d)
+    d = Dim.of(d)
+    if d.is_number:
+        return num(d.constant)
     if d.is_Symbol:
         return Expr("dim", (), d)
-    if d.is_Mul:
-        return mul(*[dim_scalar(f) for f in d.args])
-    if d.is_Pow:
-        return power(dim_scalar(d.base), dim_scalar(d.exp))
-    if d.is_Add:
-        return add(*[dim_scalar(t) for t in d.args])
-    if d.is_Rational:
-        return num(d)
-    raise ShapeError(f"cannot use dimension {d} as a scalar")
+    terms = []
+    for mono, coef in d.terms.items():
+        factors = [num(coef)]
+        for atom, k in mono:
+            if not isinstance(atom, str):
+                raise ShapeError(f"cannot use dimension {d} as a scalar")
+            factors.append(power(Expr("dim", (), dim_symbol(atom)), num(k)))
+        terms.append(mul(*factors))
+    return add(*terms)
 
 
 def fill(value, shape) -> Expr:
-    shape = tuple(map(sp.sympify, shape))
-    if shape == (ONE, ONE):
+    shape = tuple(map(Dim.of, shape))
+    if shape == SCALAR_SHAPE:
         return num(value)
-    return Expr("fill", (), Rational(value), shape)
+    return Expr("fill", (), rational(value), shape)
 
 
 def zeros(shape) -> Expr:
@@ -333,7 +376,7 @@ def ones(shape) -> Expr:
 
 
 def eye(n) -> Expr:
-    n = sp.sympify(n)
+    n = Dim.of(n)
     if n == 1:
         return num(1)
     return Expr("eye", (), None, (n, n))
@@ -341,7 +384,7 @@ def eye(n) -> Expr:
 
 def commutation(m, n) -> Expr:
     """K with vec(A') = K vec(A) for an m x n matrix A."""
-    m, n = sp.sympify(m), sp.sympify(n)
+    m, n = Dim.of(m), Dim.of(n)
     if m == 1 or n == 1:
         return eye(m * n)
     return Expr("comm", (), (m, n), (m * n, m * n))
@@ -349,7 +392,7 @@ def commutation(m, n) -> Expr:
 
 def duplication(n) -> Expr:
     """D with vec(S) = D vech(S) for a symmetric n x n S (Magnus–Neudecker ch. 3, §8)."""
-    n = sp.sympify(n)
+    n = Dim.of(n)
     return Expr("dup", (), n, (n * n, n * (n + 1) / 2))
 
 
@@ -469,12 +512,12 @@ def _scalar_order(s: Expr):
 def _as_scalar_factor(coef, scalars, chain):
     """Fold the chain of a 1x1 product into a single scalar factor."""
     if chain:
-        scalars = scalars + (_make_mul(ONE, (), chain, (ONE, ONE)),)
+        scalars = scalars + (_make_mul(ONE, (), chain, SCALAR_SHAPE),)
     return coef, scalars
 
 
 def _make_mul(coef, scalars, chain, shape) -> Expr:
-    coef = Rational(coef)
+    coef = rational(coef)
     if coef == 0:
         return zeros(shape)
     scalars = tuple(sorted(scalars, key=_scalar_order))
@@ -502,10 +545,10 @@ def mul(*factors: Expr) -> Expr:
         cb, sb, chb = mul_parts(b)
         if acc_scalar or b.is_scalar:
             if acc_scalar and chain:
-                scalars.append(_make_mul(ONE, (), tuple(chain), (ONE, ONE)))
+                scalars.append(_make_mul(ONE, (), tuple(chain), SCALAR_SHAPE))
                 chain = []
             if b.is_scalar and chb:
-                sb = sb + (_make_mul(ONE, (), chb, (ONE, ONE)),)
+                sb = sb + (_make_mul(ONE, (), chb, SCALAR_SHAPE),)
                 chb = ()
             acc_scalar = acc_scalar and b.is_scalar
         else:
@@ -519,7 +562,7 @@ def mul(*factors: Expr) -> Expr:
         coef *= cb
         scalars.extend(sb)
         chain.extend(chb)
-    shape = (chain[0].rows, chain[-1].cols) if chain else (ONE, ONE)
+    shape = (chain[0].rows, chain[-1].cols) if chain else SCALAR_SHAPE
     if any(is_zero(s) for s in scalars) or any(is_zero(c) for c in chain):
         return zeros(shape)
     if len(chain) > 1:   # identity factors vanish inside a chain
@@ -636,13 +679,14 @@ def power(base: Expr, exponent: Expr) -> Expr:
             return base
         if p == 0:
             return ones(base.shape)
-        if base.op in ("num", "fill") and p.is_integer and abs(p) <= MAX_FOLD_EXPONENT:
-            digits = max(len(str(base.data.p)), len(str(base.data.q)))
+        whole = p.denominator == 1
+        if base.op in ("num", "fill") and whole and abs(p) <= MAX_FOLD_EXPONENT:
+            digits = max(len(str(base.data.numerator)), len(str(base.data.denominator)))
             if not (base.data == 0 and p < 0) and abs(p) * digits <= 2000:
                 return fill(base.data ** p, base.shape)
-        if base.op == "pow" and p.is_integer:
+        if base.op == "pow" and whole:
             return power(base.args[0], _mul2(base.args[1], exponent))
-        if base.op == "mul" and base.is_scalar and p.is_integer and base.data[0] != 1:
+        if base.op == "mul" and base.is_scalar and whole and base.data[0] != 1:
             # (c*s)^p = c^p * s^p keeps coefficients exact and outside
             coef, nscal = base.data
             rest = _make_mul(ONE, base.args[:nscal], base.args[nscal:], base.shape)
@@ -721,7 +765,7 @@ def apply(fn: str, *args: Expr) -> Expr:
     built = record.build(_CONSTRUCTORS, *args)
     if built is not None:
         return built
-    return Expr(record.name, args, None, tuple(map(sp.sympify, shape)))
+    return Expr(record.name, args, None, tuple(map(Dim.of, shape)))
 
 
 def diag_of_vec(x: Expr) -> Expr:
@@ -740,7 +784,7 @@ def inner(a: Expr, b: Expr) -> Expr:
 
 def unvec(v: Expr, shape) -> Expr:
     """Inverse of vec: a (r*c) x 1 vector laid out as an r x c matrix (columns)."""
-    shape = tuple(map(sp.sympify, shape))
+    shape = tuple(map(Dim.of, shape))
     if shape[1] == 1:
         return v
     if shape[0] == 1:       # the row whose vec is v

@@ -23,23 +23,24 @@ nothing of mdiff.
 
 from __future__ import annotations
 
-import functools
 from typing import Protocol
 
-import sympy as sp
+from .dims import Dim, smaller, symbol
 
 
 # --- dimensions ------------------------------------------------------------------------
 
-def dim_symbol(name: str) -> sp.Symbol:
-    """The SymPy symbol for a named dimension (one symbol per name)."""
-    return sp.Symbol(name, positive=True, integer=True)
+def dim_symbol(name: str) -> Dim:
+    """The size named ``name`` (one object per name)."""
+    return symbol(name)
 
 
-@functools.lru_cache(maxsize=4096)
+def as_dim(d) -> Dim:
+    """A size from a Dim or a whole number."""
+    return Dim.of(d)
+
+
 def dim_text(d) -> str:
-    """str() of a dimension, cached: SymPy's printer costs ~10 µs a call, and shapes are
-    printed for every sort key."""
     return str(d)
 
 
@@ -57,7 +58,7 @@ def fmt_shape(shape) -> str:
 
 
 def same_dim(a, b) -> bool:
-    return a == b or sp.simplify(a - b) == 0
+    return a == b       # sizes are kept in one canonical form
 
 
 # --- unification of open sizes ------------------------------------------------------------
@@ -72,13 +73,13 @@ class Unifier:
         self.flex: list = []           # the open symbols, in order of creation
 
     def fresh(self):
-        s = sp.Symbol(f"_f{len(self.flex)}", positive=True, integer=True)
+        s = symbol(f"_f{len(self.flex)}")
         self.flex.append(s)
         return s
 
     def resolve(self, d):
-        d = sp.sympify(d)
-        if d.is_Integer:
+        d = Dim.of(d)
+        if d.is_number:
             return d
         if d in self.bind:
             r = self.resolve(self.bind[d])
@@ -87,7 +88,7 @@ class Unifier:
         if d.is_Symbol:
             return d
         subs = {s: self.resolve(s) for s in d.free_symbols if s in self.bind}
-        return sp.expand(d.xreplace(subs)) if subs else d
+        return d.xreplace(subs) if subs else d
 
     @staticmethod
     def is_flex(d):
@@ -103,22 +104,22 @@ class Unifier:
         if self.is_flex(b) and b not in a.free_symbols:
             self.bind[b] = a
             return True
-        fa, fb = sp.Mul.make_args(a), sp.Mul.make_args(b)
+        fa, fb = a.factors(), b.factors()
         if len(fa) == len(fb) > 1 and (all(map(self.is_flex, fa)) or all(map(self.is_flex, fb))):
             # n*m against p*q (a Kronecker product against a vec): match factor by factor
             return all(self.unify_dim(x, y) for x, y in zip(fa, fb))
-        common = sp.gcd(a, b) if a.is_Mul and b.is_Mul else 1
-        if common != 1:     # ?1*m = ?2*m: sizes are positive, cancel the common factor
-            return self.unify_dim(sp.cancel(a / common), sp.cancel(b / common))
-        (base_a, k_a), (base_b, k_b) = a.as_base_exp(), b.as_base_exp()
-        if k_a == k_b and k_a != 1 and k_a.is_Integer:
+        common = _common_factor(a, b)
+        if common is not None:     # ?1*m = ?2*m: sizes are positive, cancel the common factor
+            return self.unify_dim(a / common, b / common)
+        (base_a, k_a), (base_b, k_b) = a.base_exp(), b.base_exp()
+        if k_a == k_b and k_a != 1:
             # sizes are positive, so x^k = y^k means x = y (tr(X ⊗ X) makes X square)
             return self.unify_dim(base_a, base_b)
         flex = [s for s in (a - b).free_symbols if self.is_flex(s)]
         if len(flex) == 1:
-            sol = sp.solve(sp.Eq(a, b), flex[0])
-            if len(sol) == 1 and (sol[0].is_positive is not False) and sol[0].is_integer is not False:
-                self.bind[flex[0]] = sol[0]
+            sol = _solve_linear(a - b, flex[0])
+            if sol is not None and not (sol.is_number and not (sol.is_Integer and sol > 0)):
+                self.bind[flex[0]] = sol
                 return True
         return False
 
@@ -127,6 +128,37 @@ class Unifier:
 
     def is_col(self, shape):
         return self.resolve(shape[1]) == 1
+
+
+def _common_factor(a: Dim, b: Dim):
+    """The monomial two one-term sizes share (m for ?1*m and ?2*m), else None."""
+    ma, mb = a.monomial(), b.monomial()
+    if ma is None or mb is None or not (len(a.factors()) > 1 and len(b.factors()) > 1):
+        return None
+    eb = dict(mb[1])
+    shared = [(atom, min(k, eb[atom])) for atom, k in ma[1] if atom in eb]
+    if not shared:
+        return None
+    return Dim({tuple(shared): 1})
+
+
+def _solve_linear(d: Dim, x: Dim):
+    """x from d = 0 where d is linear in x with a coefficient that divides the rest
+    (?1 + m = n gives ?1 = n - m), else None."""
+    if d.degree(x) != 1:
+        return None
+    slope, rest = Dim.of(0), Dim.of(0)
+    name = x.name
+    for mono, coef in d.terms.items():
+        exps = dict(mono)
+        if name in exps:
+            slope = slope + Dim({tuple(p for p in mono if p[0] != name): coef})
+        else:
+            rest = rest + Dim({mono: coef})
+    try:
+        return -rest / slope
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 # --- shape rules --------------------------------------------------------------------------
@@ -306,9 +338,6 @@ class _VectorToSquare(Rule):
         return (rows or cols, True)
 
 
-def smaller(a, b):
-    """min(a, b) of two sizes: the number of singular values of an a×b matrix."""
-    return a if a == b else sp.Min(a, b)
 
 
 class _Singular(Rule):

@@ -19,6 +19,7 @@ from sympy.matrices.expressions import (Determinant, HadamardPower, HadamardProd
 
 from ..core import expr as E
 from ..core import ops
+from ..core.dims import from_sympy as dim_from_sympy
 from ..errors import DiffError
 from ..core.expr import Expr, postorder
 
@@ -41,13 +42,13 @@ def to_sympy(root: Expr):
 
 def _to(e: Expr, a):
     op = e.op
-    r, c = e.shape
+    r, c = (d.to_sympy() for d in e.shape)
     if op == "var":
         return sp.Symbol(e.name, real=True) if e.is_scalar else MatrixSymbol(e.name, r, c)
     if op == "num":
         return sp.Rational(e.data)
     if op == "dim":
-        return e.data
+        return e.data.to_sympy()
     if op == "fill":
         return ZeroMatrix(r, c) if e.data == 0 else sp.Rational(e.data) * OneMatrix(r, c)
     if op == "eye":
@@ -111,7 +112,7 @@ def from_sympy(obj, props: dict | None = None) -> Expr:
 
 
 def _dims(shape):
-    return tuple(sp.sympify(d) for d in shape)
+    return tuple(dim_from_sympy(sp.sympify(d)) for d in shape)
 
 
 def _from(x, props) -> Expr:
@@ -124,7 +125,7 @@ def _from(x, props) -> Expr:
     if x.is_Rational:
         return E.num(x)
     if isinstance(x, Identity):
-        return E.eye(x.shape[0])
+        return E.eye(_dims(x.shape)[0])
     if isinstance(x, ZeroMatrix):
         return E.zeros(_dims(x.shape))
     if isinstance(x, OneMatrix):

@@ -9,8 +9,6 @@ import difflib
 import itertools
 import math
 
-import sympy as sp
-
 from ..core import expr as E
 from ..core import ops, shapes
 from ..errors import DeclarationError, LimitError, ParseError, ShapeError, UnknownFunction
@@ -109,7 +107,7 @@ class Typer(shapes.Unifier):
             if s not in shown:
                 taken = set(self.used_names) | set(self.var_shapes) | self.shown_names
                 name = next((n for n in DISPLAY_DIMS if n not in taken), f"n{len(shown) + 1}")
-                shown[s] = sp.Symbol(name)
+                shown[s] = E.dim_symbol(name)
                 self.shown_names.add(name)
         return d.xreplace({s: shown[s] for s in flex})
 
@@ -386,7 +384,7 @@ class Typer(shapes.Unifier):
         xs = tuple(self.infer(child) for child in node.children)
         algebra = OpenShapes(self, node.span)
         record = ops.reading(fn, algebra, xs[0], len(xs))  # FUNCTION_ARITY: the other cases
-        return tuple(sp.sympify(d) for d in record.shape.infer_all(algebra, xs, fn))
+        return tuple(shapes.as_dim(d) for d in record.shape.infer_all(algebra, xs, fn))
 
     def _dim_arg(self, node):
         """A size: a positive integer, a dimension name, or products, powers and sums of
@@ -410,10 +408,10 @@ class Typer(shapes.Unifier):
             k = literal_int(node.children[1])
             if k is not None and 1 <= k <= 8:
                 return self._dim_arg(node.children[0]) ** k
-        if node.kind == "num" and node.value.is_integer and node.value >= 1:
+        if node.kind == "num" and node.value.denominator == 1 and node.value >= 1:
             if node.value > 10**9:
                 raise LimitError("dimension too large", node.span, self.text)
-            return sp.Integer(node.value)
+            return shapes.as_dim(int(node.value))
         if node.kind == "name" and node.value in self.dim_names:   # see _size_names
             return E.dim_symbol(node.value)
         if node.kind == "call" and node.value == "min" and len(node.children) == 2:
@@ -465,21 +463,19 @@ def _whole_size(d) -> bool:
     """A size polynomial is a positive whole number for all positive whole values of its
     dimensions: checked on the grid 1..degree+1 per dimension, which decides it for an
     integer-valued polynomial (n*(n + 1)/2 is one, n/2 is not)."""
-    d = sp.sympify(d)
+    d = shapes.as_dim(d)
     syms = sorted(d.free_symbols, key=lambda s: s.name)
     if not syms:
         return d.is_Integer and d > 0
-    try:
-        poly = sp.Poly(d, *syms)
-    except sp.PolynomialError:
-        return False
-    if all(c.is_Integer and c > 0 for c in poly.coeffs()):
+    if any(not all(isinstance(atom, str) for atom, _ in mono) for mono in d.terms):
+        return all(c.denominator == 1 and c > 0 for c in d.terms.values())   # with min()
+    if all(c.denominator == 1 and c > 0 for c in d.terms.values()):
         return True            # products, powers and sums of sizes: whole and positive
-    degrees = [poly.degree(s) for s in syms]
+    degrees = [d.degree(s) for s in syms]
     if math.prod(k + 1 for k in degrees) > 4096:
         return False           # a division too large to decide by the grid
     for values in itertools.product(*(range(1, k + 2) for k in degrees)):
-        v = d.subs(dict(zip(syms, values)))
+        v = d.xreplace(dict(zip(syms, values)))
         if not (v.is_Integer and v > 0):
             return False
     return True
@@ -488,7 +484,7 @@ def _whole_size(d) -> bool:
 def expect_shape(typer: "Typer", have, want) -> None:
     """Give the result's open sizes those of ``want`` — both or neither (where sizes
     disagree the caller compares shapes and says so); ``want``'s names are taken."""
-    want = tuple(sp.sympify(d) for d in want)
+    want = tuple(shapes.as_dim(d) for d in want)
     saved = dict(typer.bind)
     if not all(typer.unify_dim(h, w) for h, w in zip(have, want)):
         typer.bind = saved
@@ -532,7 +528,7 @@ def literal_int(node):
     sign = 1
     while node.kind == "neg":
         sign, node = -sign, node.children[0]
-    if node.kind == "num" and node.value.is_integer:
+    if node.kind == "num" and node.value.denominator == 1:
         return sign * int(node.value)
     return None
 

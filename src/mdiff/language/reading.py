@@ -5,11 +5,14 @@ so long inputs do not make deep trees."""
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import sympy as sp
+from fractions import Fraction
 from lark import Lark, Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -33,11 +36,33 @@ def _grammar_text() -> str:
     return (Path(__file__).resolve().parents[3] / "grammar" / "mdiff.lark").read_text("utf-8")
 
 
+def _table_cache():
+    """Where Lark keeps the LALR tables between processes: the user's cache folder
+    (``$XDG_CACHE_HOME/mdiff``), not the shared temp folder Lark defaults to, since the
+    file is unpickled; False where it cannot be written (the tables are then built)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "mdiff")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError:
+        return False
+    if not os.access(folder, os.W_OK):
+        return False
+    return os.path.join(folder, f"grammar-py{sys.version_info[0]}{sys.version_info[1]}.lark")
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    # The AST is built while the LALR parser reduces (no parse tree, no recursion).
-    return Lark(_grammar_text(), parser="lalr", maybe_placeholders=False,
-                transformer=_ToAst())
+    # The AST is built while the LALR parser reduces (no parse tree, no recursion).  The
+    # tables come from the cache when its grammar digest matches (Lark checks it); a
+    # stale or broken cache file is rebuilt quietly (Lark would log it to stderr).
+    quiet, level = logging.getLogger("lark"), logging.getLogger("lark").level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        return Lark(_grammar_text(), parser="lalr", maybe_placeholders=False,
+                    transformer=_ToAst(), cache=_table_cache())
+    finally:
+        quiet.setLevel(level)
 
 
 # --- AST ------------------------------------------------------------------------
@@ -77,7 +102,7 @@ class _ToAst(Transformer_NonRecursive):
             mant, ex = text.lower().split("e")
             if abs(int(ex)) > MAX_NUMBER_EXPONENT:
                 raise LimitError(f"number exponent beyond ±{MAX_NUMBER_EXPONENT}", span_of(tok))
-        return Node("num", value=sp.Rational(text), span=span_of(tok))
+        return Node("num", value=Fraction(text), span=span_of(tok))
 
     def name(self, children):
         (tok,) = children
@@ -129,7 +154,7 @@ class _ToAst(Transformer_NonRecursive):
             return x
         return Node("T", [x], value=1, span=span_of(tok))
 
-    # declarations: dimensions are SymPy expressions (n, 3, m*q, n^2)
+    # declarations: dimensions are sizes (n, 3, m*q, n^2: core/dims.py)
     def dims(self, children):
         return list(children)
 
@@ -137,7 +162,7 @@ class _ToAst(Transformer_NonRecursive):
         (tok,) = children
         if len(tok) > 9 or int(tok) < 1:
             raise DeclarationError(f"dimension {tok} out of range (1 to 999999999)", span_of(tok))
-        return sp.Integer(int(tok))
+        return shapes.as_dim(int(tok))
 
     def dimname(self, children):
         return E.dim_symbol(str(children[0]))

@@ -15,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy as sp
 
 from ..core import ops
-from ..core.shapes import fmt_shape
+from ..core.shapes import as_dim, fmt_shape
 from ..errors import EvaluationError, NoDomainPoint, ShapeError
 from .evaluate import Env, evaluate, evaluate_nodes
 from ..core.expr import Expr, free_dims, postorder
@@ -81,7 +80,7 @@ def domain_hints(root: Expr) -> dict[str, set]:
 def _integer_exponent(node: Expr) -> bool:
     """A non-negative integer exponent (no domain); others want positive bases."""
     p = node.args[1]
-    return p.op == "num" and p.data.is_integer and p.data >= 0
+    return p.op == "num" and p.data.denominator == 1 and p.data >= 0
 
 
 def sample_dims(dims, rng, fixed: dict | None = None) -> dict:
@@ -297,13 +296,13 @@ def sample_point(variables: dict[str, Expr], exprs, rng, dims: dict | None = Non
             hints.setdefault(name, set()).update(hs)
     for v in variables.values():
         for d in v.shape:
-            all_dims |= sp.sympify(d).free_symbols
+            all_dims |= as_dim(d).free_symbols
     fixed = _by_symbol(dims, all_dims)
     for rung, (narrow, scale) in enumerate(LADDER):
         for _ in range(DRAWS_PER_RUNG):
             point = Point(sample_dims(all_dims, rng, fixed))
             for name, v in variables.items():
-                shape = tuple(int(sp.sympify(d).xreplace(point.dims)) for d in v.shape)
+                shape = tuple(int(as_dim(d).xreplace(point.dims)) for d in v.shape)
                 if shape[0] * shape[1] > MAX_SAMPLE_ENTRIES:
                     raise EvaluationError(
                         f"{name} would be a {shape[0]}×{shape[1]} array: beyond the "

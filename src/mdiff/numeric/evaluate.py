@@ -9,11 +9,11 @@ follow the user-facing layout: scalars are floats, vectors 1-D arrays, matrices 
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
 
 from ..core import ops
 from ..errors import EvaluationError
-from ..core.expr import Expr, fmt_shape, free_dims, free_vars, postorder
+from ..core.expr import Expr, as_float, fmt_shape, free_dims, free_vars, postorder
+from ..core.shapes import as_dim, dim_symbol
 
 
 def _commutation(m: int, n: int) -> np.ndarray:
@@ -84,7 +84,7 @@ def _times(acc, c):
 
 def _mul(e: Expr, *xs):
     coef, nscal = e.data
-    out = float(coef)
+    out = as_float(coef)
     for s in xs[:nscal]:
         out = out * _scalar(s)
     chain = xs[nscal:]
@@ -151,7 +151,7 @@ class Env:
                  required=None, dim_names=()):
         self.dims: dict = {}
         for k, v in (dims or {}).items():
-            sym = sp.Symbol(k, positive=True, integer=True) if isinstance(k, str) else k
+            sym = dim_symbol(k if isinstance(k, str) else k.name)
             self.dims[sym] = _dim_value(k, v)
         self.arrays: dict[str, np.ndarray] = {}
         required = set(variables) if required is None else set(required)
@@ -162,10 +162,10 @@ class Env:
                 continue
             self.arrays[name] = self._take(name, node, values[name])
         known_dims = {str(s) for v in variables.values() for d in v.shape
-                      for s in sp.sympify(d).free_symbols} | set(dim_names)
+                      for s in as_dim(d).free_symbols} | set(dim_names)
         for name, v in values.items():
             if name not in variables and (name in known_dims or name in (dims or {})):
-                sym = sp.Symbol(name, positive=True, integer=True)
+                sym = dim_symbol(name)
                 n = _dim_value(name, v)
                 if self.dims.setdefault(sym, n) != n:
                     raise EvaluationError(f"dimension {name} is {self.dims[sym]}, not {n}")
@@ -191,7 +191,7 @@ class Env:
         return arr
 
     def bind(self, d, n: int, name: str = "") -> None:
-        d = sp.sympify(d)
+        d = as_dim(d)
         if d.is_Symbol and d not in self.dims:
             self.dims[d] = n
             return
@@ -201,7 +201,7 @@ class Env:
                 f"{name}: dimension {d} is {have} elsewhere but {n} here")
 
     def dim(self, d) -> int | None:
-        d = sp.sympify(d)
+        d = as_dim(d)
         if d.is_Integer:
             return int(d)
         if d.is_Symbol:
@@ -215,7 +215,7 @@ class Env:
     def need(self, d) -> int:
         v = self.dim(d)
         if v is None:
-            missing = sorted(str(s) for s in sp.sympify(d).free_symbols if s not in self.dims)
+            missing = sorted(str(s) for s in as_dim(d).free_symbols if s not in self.dims)
             raise EvaluationError(
                 f"dimension {', '.join(missing)} is not fixed by any input: pass it as a "
                 f"keyword, e.g. {missing[0]}=3")
@@ -276,11 +276,11 @@ def _evaluate(root: Expr, env: Env) -> np.ndarray:
             if op == "var":
                 out = env.arrays[node.name]
             elif op == "num":
-                out = np.array([[float(node.data)]])
+                out = np.array([[as_float(node.data)]])
             elif op == "dim":
                 out = np.array([[float(env.need(node.data))]])
             elif op == "fill":
-                out = np.full(env.shape(node), float(node.data))
+                out = np.full(env.shape(node), as_float(node.data))
             elif op == "eye":
                 out = np.eye(env.shape(node)[0])
             elif op == "comm":

@@ -17,12 +17,13 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+from fractions import Fraction
 
-import sympy as sp
 
 from ..errors import MdiffError
 from ..core import ops
-from ..core.expr import Expr, is_symmetric, postorder
+from ..core.expr import Expr, as_float, is_symmetric, postorder
+from ..core.shapes import as_dim, dim_symbol
 from .base import Printer
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -91,7 +92,7 @@ HELPERS.update({name: source for record in ops.RECORDS.values()
 
 
 def _num(v) -> str:
-    return repr(float(v))
+    return repr(as_float(v))
 
 
 class CodePrinter(Printer):
@@ -108,9 +109,12 @@ class CodePrinter(Printer):
         self.counter = 0
 
     def dim(self, d) -> str:
-        d = sp.sympify(d)
-        text = sp.pycode(d.xreplace({s: sp.Symbol(self.dims[s]) for s in d.free_symbols}))
-        return f"int({text})" if not d.is_Integer else text
+        d = as_dim(d)
+        if d.is_Integer:
+            return str(d)
+        # SymPy's spelling is Python's but for min and the exact division of whole sizes
+        text = str(d.xreplace({s: dim_symbol(self.dims[s]) for s in d.free_symbols}))
+        return f"int({text.replace('Min(', 'min(').replace('/', '//')})"
 
     def ref(self, node: Expr) -> str:
         return self.names[id(node)]
@@ -243,7 +247,7 @@ class CodePrinter(Printer):
         if p.op == "num":
             if p.data == -1:
                 return f"1 / {r(base)}"
-            if p.data == sp.Rational(1, 2):
+            if p.data == Fraction(1, 2):
                 return f"xp.sqrt({r(base)})"
             if p.data == 2 and base.op == "norm2":      # ||z||^2 without the sqrt
                 self.helpers.add("sumsq")
@@ -350,7 +354,7 @@ def to_code(roots: list, variables: dict, name: str = "f", doc: str = "") -> str
     for root in roots:
         for node in postorder(root):
             for d in node.shape:
-                all_dims |= sp.sympify(d).free_symbols
+                all_dims |= as_dim(d).free_symbols
             if node.op == "dim":
                 all_dims |= node.data.free_symbols
     taken = set(arg_names.values())
@@ -376,7 +380,7 @@ def to_code(roots: list, variables: dict, name: str = "f", doc: str = "") -> str
     dim_from = {}
     for vname, node in variables.items():
         for axis, d in enumerate(node.shape):
-            d = sp.sympify(d)
+            d = as_dim(d)
             if d.is_Symbol and d in dim_names and d not in dim_from:
                 dim_from[d] = (arg_names[vname], axis)
     params = [arg_names[n] + ("" if n in used else "=None") for n in variables]

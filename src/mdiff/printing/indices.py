@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..core.expr import Expr, count_nodes, fmt_dim, num, postorder, power, substitute, var
+from ..core.expr import Expr, count_nodes, fmt_dim, num, postorder, power, rational, substitute, var
 from ..calculus.indexed import Factor, IndexForm, Term
 from .latex import to_latex
 from .base import MIN_SHARED_WEIGHT, is_reciprocal
@@ -175,7 +175,8 @@ def _term_latex(t: Term, let_names) -> str:
     factors = [scalar(s) for s in t.scalars if _reciprocal(s) is None]
     factors += [entry(f, f.power) for f in t.factors if f.power > 0]
     q = abs(t.coef)
-    coef = "" if q == 1 else str(q) if q.q == 1 else rf"\frac{{{q.p}}}{{{q.q}}}"
+    q = rational(q)
+    coef = "" if q == 1 else str(q) if q.denominator == 1 else rf"\frac{{{q.numerator}}}{{{q.denominator}}}"
     body = " ".join(factors) or ("" if coef else "1")
     if dens:
         body = rf"\frac{{{body or 1}}}{{{' '.join(dens)}}}"

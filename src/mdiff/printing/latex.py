@@ -22,10 +22,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import sympy as sp
 
 from ..core import ops
-from ..core.expr import Expr, register_printer
+from ..core.expr import Expr, rational, register_printer
+from ..core.shapes import as_dim
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
 from .base import BindingPrinter, divides
 
@@ -100,11 +100,35 @@ def latex_name(name: str) -> str:
     return _name_piece(name, upright=False)
 
 
+_DIM_TOKEN = re.compile(r"Min\(|[A-Za-z_]\w*|\*\*\d+|\d+|[*()/+\-, ]")
+
+
 def _dim_latex(d) -> str:
-    d = sp.sympify(d)
+    """A size as LaTeX: m n, n^{2}, \\frac{n \\left(n + 1\\right)}{2}, \\min(m, n)."""
+    d = as_dim(d)
     if d.is_Symbol:
         return latex_name(d.name)
-    return sp.latex(d, symbol_names={s: latex_name(s.name) for s in d.free_symbols})
+    body, slash, den = str(d).rpartition("/") if "/" in str(d) else (str(d), "", "")
+    sign = "-" if body.startswith("-") and slash else ""
+    body = body[len(sign):]
+    out = []
+    for tok in _DIM_TOKEN.findall(body):
+        if tok == "Min(":
+            out.append("\\min\\left(")
+        elif tok == "(":
+            out.append("\\left(")
+        elif tok == ")":
+            out.append("\\right)")
+        elif tok.startswith("**"):
+            out.append(f"^{{{tok[2:]}}}")
+        elif tok == "*":
+            out.append(" ")
+        elif tok[0].isalpha() or tok[0] == "_":
+            out.append(latex_name(tok))
+        else:
+            out.append(tok)
+    text = "".join(out)
+    return f"{sign}\\frac{{{text}}}{{{den}}}" if slash else text
 
 
 # --- numbers -----------------------------------------------------------------------
@@ -112,17 +136,17 @@ def _dim_latex(d) -> str:
 def number_latex(v) -> tuple[str, int]:
     """``2``, ``-3``, ``\\frac{1}{2}``, ``-\\frac{3}{2}``.  A fraction binds like a
     power: it needs parentheses only under a superscript."""
-    v = sp.Rational(v)
-    if v.q == 1:
-        return (str(v.p), ATOM if v >= 0 else NEG)
-    text = f"\\frac{{{abs(v.p)}}}{{{v.q}}}"
+    v = rational(v)
+    if v.denominator == 1:
+        return (str(v.numerator), ATOM if v >= 0 else NEG)
+    text = f"\\frac{{{abs(v.numerator)}}}{{{v.denominator}}}"
     return (text, POW) if v > 0 else ("-" + text, NEG)
 
 
 def _exponent_number(v) -> str:
     """A number in a superscript: ``2``, ``-1``, ``1/2`` (inline, as in ``x^{1/2}``)."""
-    v = sp.Rational(v)
-    return str(v.p) if v.q == 1 else f"{v.p}/{v.q}"
+    v = rational(v)
+    return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -206,7 +230,7 @@ class LatexPrinter(BindingPrinter):
 
     def _print_mul(self, e: Expr) -> tuple[str, int]:
         coef, nscal = e.data
-        coef = sp.Rational(coef)
+        coef = rational(coef)
         scalars, chain = e.args[:nscal], e.args[nscal:]
         numer = [s for s in scalars if not divides(s, self.bound)]
         denom = [self._power_of(s.args[0], -s.args[1].data) for s in scalars
@@ -216,7 +240,7 @@ class LatexPrinter(BindingPrinter):
                 and id(chain[0]) not in self.bound:
             chain_text = [self.get(chain[0])[0]]   # -(a ⊙ b) reads as -a ⊙ b
         sign = "-" if coef < 0 else ""
-        p, q = abs(coef.p), coef.q
+        p, q = abs(coef.numerator), coef.denominator
         rest = []      # scalar factors written after the fraction
         fold = bool(denom)
         if not denom and q != 1:
@@ -268,7 +292,7 @@ class LatexPrinter(BindingPrinter):
     def _print_pow(self, e: Expr) -> tuple[str, int]:
         base, ex = e.args
         if ex.op == "num":
-            k = sp.Rational(ex.data)
+            k = rational(ex.data)
             if k < 0:
                 den = self._power_of(base, -k)
                 if base.is_scalar:
@@ -281,7 +305,7 @@ class LatexPrinter(BindingPrinter):
     # --- leaves --------------------------------------------------------------------
     @staticmethod
     def _print_fill(e: Expr) -> tuple[str, int]:
-        v = sp.Rational(e.data)
+        v = rational(e.data)
         if e.rows == 1:                       # a row: 1^T
             ones, prec = "\\mathbf{1}^{\\top}", POSTFIX
         else:

@@ -8,19 +8,17 @@ to the same node (the round-trip tests hold it to that).
 
 from __future__ import annotations
 
-import sympy as sp
-
 from ..core import ops
-from ..core.expr import Expr, fmt_dim, register_printer
+from ..core.expr import Expr, fmt_dim, rational, register_printer
 from .base import BindingPrinter, divides
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
 
 
 def number_text(v) -> tuple[str, int]:
-    v = sp.Rational(v)
-    if v.q == 1:
-        return (str(v.p), ATOM if v >= 0 else NEG)
-    return (f"{v.p}/{v.q}", MUL if v > 0 else NEG)
+    v = rational(v)
+    if v.denominator == 1:
+        return (str(v.numerator), ATOM if v >= 0 else NEG)
+    return (f"{v.numerator}/{v.denominator}", MUL if v > 0 else NEG)
 
 
 def _wrap(item, min_prec):
@@ -253,7 +251,7 @@ class TextPrinter(BindingPrinter):
     def _print_pow(self, e):
         out = self.out
         base, ex = e.args
-        if ex.op == "num" and ex.data < 0 and ex.data.is_integer:
+        if ex.op == "num" and ex.data < 0 and ex.data.denominator == 1:
             k = -ex.data
             d = out[id(base)] if k == 1 else _pow_text(base, k, out)
             return (f"1{'/' if base.is_scalar else ' ./ '}{_wrap(d, MUL + 1)}", MUL)

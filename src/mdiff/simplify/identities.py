@@ -16,7 +16,8 @@ from __future__ import annotations
 import functools
 from collections import Counter
 
-import sympy as sp
+import math
+from fractions import Fraction
 
 from ..core import expr as E
 from ..core import ops
@@ -153,7 +154,7 @@ def distribute_to_meet_like_terms(e: Expr):
 def _base_exponent(s: Expr):
     if s.op == "pow" and s.args[1].op == "num":
         return s.args[0], s.args[1].data
-    return s, sp.Integer(1)
+    return s, Fraction(1)
 
 
 def combine_scalar_powers(e: Expr):
@@ -262,7 +263,7 @@ def spectral_theorem(e: Expr):
         if f is lam:
             value = s
         elif f.op == "pow" and f.args[0] is lam and f.args[1].op == "num" \
-                and f.args[1].data.is_integer and abs(f.args[1].data) <= E.MAX_MATRIX_POWER:
+                and E.is_whole(f.args[1].data) and abs(f.args[1].data) <= E.MAX_MATRIX_POWER:
             value = E.matrix_power(s, int(f.args[1].data))
         elif f.op in ops.ELEMENTWISE and f.args[0] is lam and ops.ELEMENTWISE[f.op].matrix_function:
             value = apply(ops.ELEMENTWISE[f.op].matrix_function, s)
@@ -597,9 +598,9 @@ def diag_with_ones(e: Expr):
     coef, scalars, chain = _chain_parts(x)
     if _is_ones(chain[0]):
         rest = mul(*chain[1:])
-        return _remake(coef, scalars, [transpose(rest), fill(1, (rest.rows, sp.Integer(1)))])
+        return _remake(coef, scalars, [transpose(rest), fill(1, (rest.rows, 1))])
     rest = mul(*chain[:-1])
-    return _remake(coef, scalars, [rest, fill(1, (rest.cols, sp.Integer(1)))])
+    return _remake(coef, scalars, [rest, fill(1, (rest.cols, 1))])
 
 
 def _ones_at_an_end(x: Expr) -> bool:
@@ -885,8 +886,16 @@ MAX_RATIONAL_ATOMS = 8
 MAX_RATIONAL_DEGREE = 8
 
 
+def _sympy():
+    """SymPy, imported where an elementwise expression has a division to cancel, not
+    with mdiff (start-up: issue 19)."""
+    import sympy
+    return sympy
+
+
 def _occurrences(r) -> int:
     """How many atoms (with repetition) ``r`` is written with."""
+    sp = _sympy()
     return sum(1 for a in sp.preorder_traversal(r) if a.is_Symbol)
 
 
@@ -904,6 +913,7 @@ def _degree(r) -> int:
 def _rational_parts(e: Expr, shape, atoms: dict, budget: list):
     """``e`` as a SymPy rational function of atoms (non-elementwise subexpressions and
     scalars, each a symbol), over entries of arrays of ``shape``; None past the budget."""
+    sp = _sympy()
     budget[0] -= 1
     if budget[0] < 0:
         return None
@@ -918,7 +928,7 @@ def _rational_parts(e: Expr, shape, atoms: dict, budget: list):
         if e.op == "add":
             parts = [_rational_parts(a, shape, atoms, budget) for a in e.args]
             return None if None in parts else sp.Add(*parts)
-        if e.op == "pow" and e.args[1].op == "num" and e.args[1].data.is_integer:
+        if e.op == "pow" and e.args[1].op == "num" and E.is_whole(e.args[1].data):
             base = _rational_parts(e.args[0], shape, atoms, budget)
             return None if base is None else base ** int(e.args[1].data)
         if e.op == "sqrt":      # sqrt(u)^2 = u where sqrt(u) is a value
@@ -938,6 +948,7 @@ def _rational_parts(e: Expr, shape, atoms: dict, budget: list):
 def _from_rational(r, shape, by_symbol: dict) -> Expr:
     """The mdiff node of a SymPy rational function of atoms, entrywise over ``shape``
     (a part whose atoms are all scalars is a scalar, broadcast where it meets arrays)."""
+    sp = _sympy()
     if r.free_symbols and all(by_symbol[a].is_scalar for a in r.free_symbols):
         shape = (1, 1)
     if r.is_Number:
@@ -994,6 +1005,7 @@ def elementwise_rational(e: Expr):
         return None
     if len(atoms) > MAX_RATIONAL_ATOMS:
         return None
+    sp = _sympy()
     by_symbol = {sym: node for sym, node in atoms.values()}
     # together only puts the terms over one denominator (1/sqrt(u) - v/sqrt(u)^3 =
     # (u - v)/u^(3/2), kept whole); cancel expands numerator and denominator, so only
@@ -1021,9 +1033,9 @@ def _shared_coefficient(x: Expr):
     else None."""
     if x.op != "add":
         return None
-    coefs = [sp.Rational(coefficient(t)[0]) for t in x.args]
-    shared = sp.Rational(functools.reduce(sp.igcd, (abs(c.p) for c in coefs)),
-                         functools.reduce(sp.ilcm, (c.q for c in coefs)))
+    coefs = [coefficient(t)[0] for t in x.args]
+    shared = Fraction(math.gcd(*(c.numerator for c in coefs)),
+                      math.lcm(*(c.denominator for c in coefs)))
     if all(c < 0 for c in coefs):
         shared = -shared
     if shared == 1:
@@ -1078,11 +1090,11 @@ def _had_leaves(e: Expr) -> tuple:
     """(base, exponent) of each elementwise factor; an integer power of a Hadamard
     product counts as powers of its factors ((a .* b).^2 = a.^2 .* b.^2).  Remembered:
     two rules read it for every node of a chain."""
-    stack, out = [(e, sp.Integer(1))], []
+    stack, out = [(e, Fraction(1))], []
     while stack:
         x, k = stack.pop()
         b, j = _base_exponent(x)
-        if b.op == "had" and j.is_integer:
+        if b.op == "had" and j.denominator == 1:
             stack.extend((a, k * j) for a in reversed(b.args))
         else:
             out.append((b, k * j))
@@ -1097,7 +1109,7 @@ def _leads_negative(x: Expr) -> bool:
 
 
 def _integer(k) -> bool:
-    return getattr(k, "is_integer", False) is True or (isinstance(k, int))
+    return isinstance(k, int) or (isinstance(k, Fraction) and k.denominator == 1)
 
 
 def hadamard_collect(e: Expr):

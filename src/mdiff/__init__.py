@@ -19,7 +19,8 @@ __version__ = "0.1.0"
 #: public name -> the module (relative to this package) that defines it
 _LAZY = {
     **dict.fromkeys(("parse", "Parsed"), ".language"),
-    **dict.fromkeys(("Comparison", "Derivative", "against", "check", "diff", "equivalent",
+    "Comparison": ".numeric.check",
+    **dict.fromkeys(("Derivative", "against", "check", "diff", "equivalent",
                      "from_sympy", "function", "gradients", "hessian", "solve", "Solution",
                      "value_and_grad"), ".api"),
     **dict.fromkeys(("maximize", "minimize", "OptimizeResult"), ".optimize"),

@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .core import expr as E
-from .numeric.check import CheckReport, Comparison, compare_exprs, fd_check
 from .calculus import derivative as calc
 from .errors import DiffError, LimitError, MdiffError
-from .numeric.evaluate import Env, evaluate, make_function, to_user_layout
 from .core.expr import Expr
 from .language import Parsed, parse
-from .calculus.indexed import IndexForm, NotIndexable, index_form
-from .printing.code import py_name, to_code
-from .printing.indices import index_latex, index_text
-from .numeric.backends import compile_function
-from .printing.latex import to_latex
 from .printing.text import to_text
 from .simplify.engine import Simplifier
+
+# The numeric side (NumPy), code generation, LaTeX and index notation are imported by
+# the methods that use them: a derivative printed as text needs none of them (issue 19).
+if TYPE_CHECKING:
+    from .numeric.check import CheckReport, Comparison
 
 
 def _parsed(expr, symbols=None) -> Parsed:
@@ -40,6 +39,7 @@ def from_sympy(obj, symbols: dict | None = None) -> Parsed:
 
 def function(expr, symbols: dict | None = None):
     """A numpy callable of the expression itself: ``f(A=..., x=...)``."""
+    from .numeric.evaluate import make_function
     p = _parsed(expr, symbols)
     return make_function(p.expr, p.variables)
 
@@ -52,19 +52,21 @@ class Derivative(calc.Derivative):
     def __str__(self) -> str:
         form = self.index_form()
         if form is not None:
+            from .printing.indices import index_text
             return index_text(form, list(self.wrt_all), self.names)
         return to_text(self.expr, self.names)
 
-    def index_form(self) -> IndexForm | None:
+    def index_form(self):
         """A third or higher derivative in index notation (it has no matrix form);
         None for lower orders, or where the Kronecker structure does not split into
         indices (then the vec-Jacobian matrix is printed, as ``kron()`` always is)."""
         return self._index_form
 
     @functools.cached_property
-    def _index_form(self) -> IndexForm | None:
+    def _index_form(self):
         if self.order < 3 or self.base is not None:
             return None
+        from .calculus.indexed import NotIndexable, index_form
         try:
             with E.bounded_work():
                 return index_form(self.expr, [self.f.variables[n] for n in self.wrt_all])
@@ -108,8 +110,10 @@ class Derivative(calc.Derivative):
 
     def latex(self) -> str:
         """LaTeX of the result, as a careful author writes it."""
+        from .printing.latex import to_latex
         form = self.index_form()
         if form is not None:
+            from .printing.indices import index_latex
             return index_latex(form, list(self.wrt_all), self.names)
         return to_latex(self.expr, self.names)
 
@@ -136,6 +140,8 @@ class Derivative(calc.Derivative):
         shape F.shape + X.shape.  All of f's variables may be passed; those the
         result needs are required.  ``backend`` ("numpy", "array_api_strict", "jax",
         "torch", "cupy", "dask") runs the generated code on that array library."""
+        from .numeric.backends import compile_function
+        from .numeric.evaluate import Env, evaluate, to_user_layout
         if layout not in ("vec", "tensor"):
             raise DiffError(f"layout must be 'vec' or 'tensor', not {layout!r}")
         if backend is not None and backend != "numpy-interpreter":
@@ -163,6 +169,7 @@ class Derivative(calc.Derivative):
     def code(self, name: str | None = None) -> str:
         """Python source of a function computing the derivative (array API; see
         ``printing/code.py``), in the layout of ``function()``."""
+        from .printing.code import py_name, to_code
         name = name or ("d_" + "_".join(py_name(n, "") for n in (self.wrt_all or (self.wrt,))))
         doc = f"d({_one_line(self.f.text)})/d{','.join(self.wrt_all or (self.wrt,))}: {self.form}"
         return to_code([self.layout_expr], self.f.variables, name, doc)
@@ -170,6 +177,7 @@ class Derivative(calc.Derivative):
     def check(self, seed: int = 0, tolerance: float = 1e-6, dims: dict | None = None) -> CheckReport:
         """Compare with central finite differences at random points (a Hessian against
         differences of the gradient; a vech result through its sym-convention form)."""
+        from .numeric.check import fd_check
         if self.base is not None:
             return self.base.check(seed=seed, tolerance=tolerance, dims=dims)
         of = self.of if self.of is not None else self.f.expr
@@ -205,6 +213,8 @@ def _one_line(text: str) -> str:
 def value_and_grad(expr, wrt, symbols: dict | None = None, backend: str = "numpy"):
     """One function computing f and its gradient(s), sharing their common work:
     ``fn(**values) -> (value, gradient)`` (a dict of gradients for a list of names)."""
+    from .numeric.backends import compile_function
+    from .printing.code import to_code
     p = _parsed(expr, symbols)
     names = [wrt] if isinstance(wrt, str) else list(wrt)
     grads = gradients(p, names)
@@ -257,6 +267,7 @@ def check(expr, wrt: str, seed: int = 0, symbols: dict | None = None,
 def equivalent(a, b, symbols: dict | None = None, points: int = 5, seed: int = 0) -> Comparison:
     """Does ``b`` agree with ``a`` at random points of ``a``'s domain?  ``b`` is read
     with ``a``'s declarations and shape, so its names and open sizes are ``a``'s."""
+    from .numeric.check import compare_exprs
     pa = _parsed(a, symbols)
     pb = parse(b, {**pa.symbols(), **(symbols or {})}, shape=pa.expr.shape) \
         if isinstance(b, str) else b
@@ -266,6 +277,7 @@ def equivalent(a, b, symbols: dict | None = None, points: int = 5, seed: int = 0
 
 def against(derivative: Derivative, formula: str, points: int = 5, seed: int = 0) -> Comparison:
     """Is a hand-derived ``formula`` equal to mdiff's derivative?"""
+    from .numeric.check import compare_exprs
     target = derivative.expr
     p = parse(formula, derivative.f.symbols(), shape=target.shape)
     if p.expr.shape != target.shape and derivative.form == "jacobian":
@@ -306,7 +318,7 @@ class Solution:
         return f"<Solution {self}>"
 
     def latex(self) -> str:
-        from .printing.latex import latex_name
+        from .printing.latex import latex_name, to_latex
         body = to_latex(self.expr, self.f.let_names())
         head = latex_name(self.wrt)
         if body.startswith("\\begin{aligned}"):
@@ -319,6 +331,7 @@ class Solution:
 
     def function(self):
         """numpy callable of the other symbols returning the solution (X's layout)."""
+        from .numeric.evaluate import Env, evaluate, to_user_layout
         root = self.expr
         variables = {n: v for n, v in self.f.variables.items() if n != self.wrt}
         needed = E.free_vars(root)
@@ -333,6 +346,7 @@ class Solution:
 
     def gradient_at_solution(self, **values):
         """The gradient evaluated at the solution (≈ 0): a numeric verification."""
+        from .numeric.evaluate import make_function
         x = self.function()(**values)
         g = make_function(self.gradient, self.f.variables)
         return g(**{**values, self.wrt: x})
@@ -352,6 +366,7 @@ class Solution:
 
     def code(self) -> str:
         """Python source of a function of the other symbols returning the solution."""
+        from .printing.code import py_name, to_code
         variables = {n: v for n, v in self.f.variables.items()
                      if n != self.wrt and n in E.free_vars(self.expr)}
         doc = f"{self.wrt} with grad f = 0 for f = {_one_line(self.f.text)}"
@@ -414,6 +429,7 @@ class Solutions:
         return fn
 
     def gradient_at_solution(self, **values) -> dict:
+        from .numeric.evaluate import make_function
         at = {**values, **self.function()(**values)}
         return {s.wrt: make_function(s.gradient, self.f.variables)(**at) for s in self.parts}
 

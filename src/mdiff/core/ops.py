@@ -21,19 +21,41 @@ The structural operations (sums, products, transposes, powers, Kronecker product
 ``unvec`` and the constant matrices) are the algebra itself, not records: their rules
 live with the constructors (``expr.py``) and each consumer's core.  The module imports
 nothing of mdiff but the shape rules (rules are handed the node constructors, ``E``)
-and nothing heavy: numpy, and SciPy only inside the two functions that use it.
+and nothing heavy: NumPy when a numeric form first runs, SciPy only inside the functions
+that use it.
 """
 
 from __future__ import annotations
 
+import operator
 import warnings
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
 from . import shapes
 from ..errors import DiffError, EvaluationError
+
+
+class _LazyNumpy:
+    """NumPy, imported when a record's numeric form first runs: a derivative printed by
+    the command line evaluates nothing, so it does not pay for NumPy (issue 19)."""
+
+    def __getattr__(self, name):
+        import numpy
+        return getattr(numpy, name)
+
+
+np = _LazyNumpy()
+
+
+def _numpy(path: str):
+    """A record's numpy form ``numpy.<path>`` (``"linalg.det"``), looked up when called."""
+    get = operator.attrgetter(path)
+
+    def call(*args, **kwargs):
+        return get(np)(*args, **kwargs)
+    call.__name__ = call.__qualname__ = f"numpy.{path}"
+    return call
 
 
 @dataclass(frozen=True)
@@ -132,45 +154,45 @@ def _expit(x):
 
 
 ELEMENTWISE = {op.name: op for op in (
-    Elementwise("sin", lambda E, x, y: E.apply("cos", x), np.sin, "xp.sin({0})", "\\sin",
+    Elementwise("sin", lambda E, x, y: E.apply("cos", x), _numpy("sin"), "xp.sin({0})", "\\sin",
                 zero_preserving=True, sympy="sin"),
-    Elementwise("cos", lambda E, x, y: E.neg(E.apply("sin", x)), np.cos, "xp.cos({0})",
+    Elementwise("cos", lambda E, x, y: E.neg(E.apply("sin", x)), _numpy("cos"), "xp.cos({0})",
                 "\\cos", sympy="cos"),
-    Elementwise("tan", lambda E, x, y: E.add(_one(E, x), E.power(y, E.num(2))), np.tan,
+    Elementwise("tan", lambda E, x, y: E.add(_one(E, x), E.power(y, E.num(2))), _numpy("tan"),
                 "xp.tan({0})", "\\tan", zero_preserving=True, sympy="tan"),
     Elementwise("arcsin", lambda E, x, y: E.power(E.sub(_one(E, x), E.power(x, E.num(2))),
                                                   E.num(E.Rational(-1, 2))),
-                np.arcsin, "xp.asin({0})", "\\arcsin", domain="bounded",
+                _numpy("arcsin"), "xp.asin({0})", "\\arcsin", domain="bounded",
                 zero_preserving=True, sympy="asin"),
     Elementwise("arccos", lambda E, x, y: E.neg(E.power(
         E.sub(_one(E, x), E.power(x, E.num(2))), E.num(E.Rational(-1, 2)))),
-        np.arccos, "xp.acos({0})", "\\arccos", domain="bounded", sympy="acos"),
+        _numpy("arccos"), "xp.acos({0})", "\\arccos", domain="bounded", sympy="acos"),
     Elementwise("arctan", lambda E, x, y: E.power(E.add(_one(E, x), E.power(x, E.num(2))),
                                                   E.num(-1)),
-                np.arctan, "xp.atan({0})", "\\arctan", zero_preserving=True, sympy="atan"),
-    Elementwise("sinh", lambda E, x, y: E.apply("cosh", x), np.sinh, "xp.sinh({0})",
+                _numpy("arctan"), "xp.atan({0})", "\\arctan", zero_preserving=True, sympy="atan"),
+    Elementwise("sinh", lambda E, x, y: E.apply("cosh", x), _numpy("sinh"), "xp.sinh({0})",
                 "\\sinh", zero_preserving=True, sympy="sinh"),
-    Elementwise("cosh", lambda E, x, y: E.apply("sinh", x), np.cosh, "xp.cosh({0})",
+    Elementwise("cosh", lambda E, x, y: E.apply("sinh", x), _numpy("cosh"), "xp.cosh({0})",
                 "\\cosh", sympy="cosh"),
-    Elementwise("tanh", lambda E, x, y: E.sub(_one(E, x), E.power(y, E.num(2))), np.tanh,
+    Elementwise("tanh", lambda E, x, y: E.sub(_one(E, x), E.power(y, E.num(2))), _numpy("tanh"),
                 "xp.tanh({0})", "\\tanh", zero_preserving=True, sympy="tanh"),
-    Elementwise("exp", lambda E, x, y: y, np.exp, "xp.exp({0})", "\\exp", sympy="exp",
+    Elementwise("exp", lambda E, x, y: y, _numpy("exp"), "xp.exp({0})", "\\exp", sympy="exp",
                 matrix_function="expm"),
-    Elementwise("log", lambda E, x, y: E.power(x, E.num(-1)), np.log, "xp.log({0})",
+    Elementwise("log", lambda E, x, y: E.power(x, E.num(-1)), _numpy("log"), "xp.log({0})",
                 "\\log", domain="positive", sympy="log", rewrite=_softplus_of_log,
                 matrix_function="logm"),
-    Elementwise("log1p", lambda E, x, y: E.power(E.add(_one(E, x), x), E.num(-1)), np.log1p,
+    Elementwise("log1p", lambda E, x, y: E.power(E.add(_one(E, x), x), E.num(-1)), _numpy("log1p"),
                 "xp.log1p({0})", "\\log\\left(1 + {0}\\right)", domain="positive",
                 zero_preserving=True),
-    Elementwise("expm1", lambda E, x, y: E.apply("exp", x), np.expm1, "xp.expm1({0})",
+    Elementwise("expm1", lambda E, x, y: E.apply("exp", x), _numpy("expm1"), "xp.expm1({0})",
                 "\\left(e^{{{0}}} - 1\\right)", zero_preserving=True),
     Elementwise("sqrt", lambda E, x, y: E.mul(E.num(E.Rational(1, 2)), E.power(y, E.num(-1))),
-                np.sqrt, "xp.sqrt({0})", "\\sqrt{{{0}}}", domain="positive",
+                _numpy("sqrt"), "xp.sqrt({0})", "\\sqrt{{{0}}}", domain="positive",
                 zero_preserving=True, sympy="sqrt", matrix_function="sqrtm"),
-    Elementwise("abs", lambda E, x, y: E.apply("sign", x), np.abs, "xp.abs({0})",
+    Elementwise("abs", lambda E, x, y: E.apply("sign", x), _numpy("abs"), "xp.abs({0})",
                 "\\left| {0} \\right|", zero_preserving=True, smooth=False, sympy="Abs"),
     # zero almost everywhere, and taken as 0 at the kink (README)
-    Elementwise("sign", lambda E, x, y: E.zeros(x.shape), np.sign, "xp.sign({0})",
+    Elementwise("sign", lambda E, x, y: E.zeros(x.shape), _numpy("sign"), "xp.sign({0})",
                 "\\operatorname{{sign}}", zero_preserving=True, smooth=False, sympy="sign"),
     # step(x) = sign(relu(x)), taken as 0 at x = 0
     Elementwise("relu", lambda E, x, y: E.apply("sign", y), lambda x: np.maximum(x, 0.0),
@@ -512,9 +534,9 @@ def _real_or_nan(y):
     return y
 
 
-_SPECTRAL = {"sqrtm": (np.sqrt, lambda w: 0.5 / np.sqrt(w)),
-             "expm": (np.exp, np.exp),
-             "logm": (np.log, lambda w: 1.0 / w)}
+_SPECTRAL = {"sqrtm": (_numpy("sqrt"), lambda w: 0.5 / np.sqrt(w)),
+             "expm": (_numpy("exp"), _numpy("exp")),
+             "logm": (_numpy("log"), lambda w: 1.0 / w)}
 
 
 def _np_matrix_function(name: str):
@@ -1178,7 +1200,7 @@ FUNCTIONS = {f.name: f for f in (
              conditioning=lambda x: float(np.linalg.cond(x)) if x.shape[0] > 1 else 1.0),
     Function("det", shapes.SQUARE_REDUCE,
              lambda E, node, d: E.mul(node, E.apply("tr", E.mul(E.inv(node.args[0]), d(0)))),
-             np.linalg.det, "xp.reshape(xp.linalg.det({0}), (1, 1))", "\\det",
+             _numpy("linalg.det"), "xp.reshape(xp.linalg.det({0}), (1, 1))", "\\det",
              build=_build_det, domain="spd", sympy="Determinant"),
     Function("logdet", shapes.SQUARE_REDUCE,
              lambda E, node, d: E.apply("tr", E.mul(E.inv(node.args[0]), d(0))),
@@ -1187,12 +1209,12 @@ FUNCTIONS = {f.name: f for f in (
     linear("tr", shapes.SQUARE_REDUCE,
            lambda E, node, g: E.mul(g, E.eye(node.args[0].rows)),
            lambda E, node: E.transpose(E.apply("vec", E.eye(node.args[0].rows))),
-           numpy=np.trace, code="xp.reshape(xp.sum(xp.linalg.diagonal({0})), (1, 1))",
+           numpy=_numpy("trace"), code="xp.reshape(xp.sum(xp.linalg.diagonal({0})), (1, 1))",
            latex="\\operatorname{{tr}}", build=_build_tr, sympy="Trace"),
     linear("sum", shapes.REDUCE,
            lambda E, node, g: E.mul(g, E.ones(node.args[0].shape)),
            lambda E, node: E.ones((1, node.args[0].size)),
-           numpy=np.sum, code="xp.reshape(xp.sum({0}), (1, 1))", latex="\\operatorname{{sum}}",
+           numpy=_numpy("sum"), code="xp.reshape(xp.sum({0}), (1, 1))", latex="\\operatorname{{sum}}",
            build=_build_sum),
     Function("norm1", shapes.REDUCE,
              lambda E, node, d: E.inner(E.apply("sign", node.args[0]), d(0)),
@@ -1231,10 +1253,10 @@ FUNCTIONS = {f.name: f for f in (
     Function("chol", shapes.SQUARE, _d_chol, _np_chol, "xp.linalg.cholesky(({0} + {0}.T) / 2)",
              "\\operatorname{{chol}}", build=_build_chol, domain="spd"),
     linear("tril", shapes.SQUARE, lambda E, node, g: E.apply("tril", g),
-           _triangle_jacobian("tril"), numpy=np.tril, code="xp.tril({0})",
+           _triangle_jacobian("tril"), numpy=_numpy("tril"), code="xp.tril({0})",
            latex="\\operatorname{{tril}}", build=_build_triangle("lower")),
     linear("triu", shapes.SQUARE, lambda E, node, g: E.apply("triu", g),
-           _triangle_jacobian("triu"), numpy=np.triu, code="xp.triu({0})",
+           _triangle_jacobian("triu"), numpy=_numpy("triu"), code="xp.triu({0})",
            latex="\\operatorname{{triu}}", build=_build_triangle("upper")),
     Function("sylvester", shapes.SYLVESTER, _d_sylvester, _np_sylvester,
              "_sylvester({0}, {1}, {2}, xp)", "\\operatorname{{sylvester}}",

@@ -131,7 +131,7 @@ def run(repeat: int) -> list[str]:
     lines += ["", "In one fresh process, step by step (each derivative printed):", ""]
     lines += table(("step", "median", "target"), [
         ("`import mdiff`", f"{proc['import'] * 1e3:.1f} ms", ""),
-        ("the engine (`mdiff.api`, the text printer; NumPy with it)",
+        ("the engine (`mdiff.api` and the text printer)",
          f"{proc['engine'] * 1e3:.1f} ms", ""),
         ("first derivative (reads the grammar's cached tables)",
          f"{proc['first'] * 1e3:.1f} ms", "< 10 ms"),

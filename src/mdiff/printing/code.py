@@ -64,6 +64,29 @@ HELPERS = {
     y = xp.reshape(m.T, (k, a.shape[1], b.shape[1]))
     z = xp.matmul(xp.matmul(a, y), b.T)
     return xp.reshape(z, (k, a.shape[0] * b.shape[0])).T''',
+    "factor": '''def _factor(a, xp, spd=False):
+    # a factorisation of a, made once and reused by every solve with it: with NumPy
+    # SciPy's Cholesky (a declared spd) or LU; elsewhere a itself (solve factors it)
+    if xp.__name__.endswith("numpy") and not xp.__name__.startswith("jax"):
+        import numpy
+        import scipy.linalg
+        a = numpy.asarray(a)
+        if spd:
+            try:
+                return "cho", scipy.linalg.cho_factor(a, check_finite=False)
+            except numpy.linalg.LinAlgError:
+                pass
+        return "lu", scipy.linalg.lu_factor(a, check_finite=False)
+    return "dense", a''',
+    "solve": '''def _solve(f, b, xp, trans=False):
+    # inv(A) @ b (A' @ ... with trans) by the factorisation f of A: no explicit inverse
+    kind, data = f
+    if kind == "dense":
+        return xp.linalg.solve(data.T if trans else data, b)
+    import scipy.linalg
+    if kind == "cho":
+        return scipy.linalg.cho_solve(data, b, check_finite=False)
+    return scipy.linalg.lu_solve(data, b, trans=1 if trans else 0, check_finite=False)''',
     "mpow": '''def _mpow(x, k, xp):
     out = x
     for _ in range(k - 1):
@@ -100,9 +123,10 @@ class CodePrinter(Printer):
 
     what = "array-API code"
 
-    def __init__(self, dims: dict, lazy: set):
-        self.dims = dims          # sympy symbol -> python name
+    def __init__(self, dims: dict, lazy: set, factored: frozenset = frozenset()):
+        self.dims = dims          # size symbol -> python name
         self.lazy = lazy          # ids of the nodes printed inside their users
+        self.factored = factored  # ids of inv(A) nodes printed as a factorisation of A
         self.helpers: set = set()
         self.names: dict = {}     # id(node) -> python expression (a name or a literal)
         self.lines: list = []
@@ -143,8 +167,29 @@ class CodePrinter(Printer):
             parts.append(f"xp.broadcast_to({self.ref(factors[0])}, "
                          f"({self.dim(node.rows)}, {self.dim(node.cols)}))")
             return " * ".join(parts)
-        for f in reversed(factors):
+        pending = None        # a factored inverse at the right end: (factorisation, trans)
+        for k in range(len(factors) - 1, -1, -1):
+            f = factors[k]
             structured = id(f) in lazy
+            inverse = self._factored_inverse(f)
+            if inverse is not None:
+                self.helpers.add("solve")
+                fac, trans = inverse
+                if right_diag is not None:      # inv(A)*diag(v): solve with diag(v)
+                    acc, right_diag = f"({right_diag} * xp.eye({self.dim(f.cols)}))", None
+                if acc is None and k > 0 and id(factors[k - 1]) not in lazy:
+                    pending = (fac, trans)      # X @ inv(A) = solve(A', X')'
+                    continue
+                if acc is None:                 # beside diag(v) or A ⊗ B: the inverse itself
+                    acc = f"xp.eye({self.dim(f.rows)})"
+                acc = f"_solve({fac}, {acc}, xp{', trans=True' if trans else ''})"
+                continue
+            if pending is not None:
+                fac, trans = pending
+                pending = None
+                cur = self.ref(f)
+                acc = f"_solve({fac}, {cur}.T, xp{'' if trans else ', trans=True'}).T"
+                continue
             if structured and f.op == "diagm":
                 v = self.ref(f.args[0])
                 if acc is None:
@@ -195,10 +240,25 @@ class CodePrinter(Printer):
             text += f" {sign} {body}"
         return text
 
+    def _factored_inverse(self, f: Expr):
+        """(the factorisation's name, transposed) for a chain factor inv(A) or inv(A)'
+        whose inverse is never formed, else None."""
+        if f.op == "inv" and id(f) in self.factored:
+            return self.ref(f), False
+        if f.op == "T" and f.args[0].op == "inv" and id(f.args[0]) in self.factored:
+            return self.ref(f.args[0]), True
+        return None
+
     def node(self, e: Expr) -> None:
         """Print ``e`` as a temporary (or inline); nodes printed inside their users
         (``lazy``) are skipped here."""
         if id(e) in self.lazy:
+            return
+        if id(e) in self.factored:      # inv(A) only ever multiplies: factor A once
+            self.helpers.add("factor")
+            a = e.args[0]
+            spd = ", spd=True" if a.op == "var" and "spd" in a.props else ""
+            self.emit(e, f"_factor({self.ref(a)}, xp{spd})")
             return
         code = self.dispatch(e)
         if code is not None:
@@ -302,6 +362,36 @@ def _lazy_nodes(roots) -> set:
     return (inside | in_sums) - elsewhere
 
 
+def _factored_inverses(roots) -> tuple[frozenset, frozenset]:
+    """(inv nodes, transposes of them) where every use of inv(A) is as a factor of a
+    product of two or more matrices, directly or through inv(A)' used only so: those
+    products are solves with one factorisation of A, and the inverse is never formed
+    (DESIGN §4: a solve is more accurate and no slower)."""
+    as_factor, other_use, t_of = set(), set(), {}
+    for root in roots:
+        other_use.add(id(root))
+        for node in postorder(root):
+            chain = node.args[node.data[1]:] if node.op == "mul" else ()
+            for i, a in enumerate(node.args):
+                if node.op == "mul" and i >= node.data[1] and len(chain) > 1:
+                    as_factor.add(id(a))
+                elif node.op == "T" and a.op == "inv":
+                    t_of.setdefault(id(a), set()).add(id(node))
+                else:
+                    other_use.add(id(a))
+    inverses, transposes = set(), set()
+    for root in roots:
+        for node in postorder(root):
+            if node.op != "inv" or id(node) in other_use:
+                continue
+            ts = t_of.get(id(node), set())
+            if all(t in as_factor and t not in other_use for t in ts) and \
+                    (id(node) in as_factor or ts):
+                inverses.add(id(node))
+                transposes |= ts
+    return frozenset(inverses), frozenset(transposes)
+
+
 def _inline_term(t: Expr) -> bool:
     """A sum's term that is a constant fill or a number times one factor."""
     return t.op == "fill" or (t.op == "mul" and t.data[1] == 0 and len(t.args) == 1)
@@ -368,8 +458,9 @@ def to_code(roots: list, variables: dict, name: str = "f", doc: str = "") -> str
     used = set()
     for root in roots:
         used |= {n.name for n in postorder(root) if n.op == "var"}
-    lazy = _lazy_nodes(roots)
-    printer = CodePrinter(dim_names, lazy)
+    factored, transposed = _factored_inverses(roots)
+    lazy = _lazy_nodes(roots) | transposed
+    printer = CodePrinter(dim_names, lazy, factored)
     for vname, node in variables.items():
         printer.names[id(node)] = arg_names[vname]
     for root in roots:

@@ -30,7 +30,7 @@ PEERS = {"sympy": "sympy", "tensorgrad": "tensorgrad", "torch": "torch", "jax": 
          "autograd": "autograd", "matplotlib": "matplotlib"}
 
 FULL = dict(corpus_limit=None, repeat=5, peer_limit=20.0, depths=[1, 2, 4, 8, 16, 32, 64, 128],
-            depth_repeat=3, mlp=[(100, 256), (1000, 256)], logreg=[(1000, 100), (1000, 1000)],
+            depth_repeat=3, mlp=[(100, 256), (1000, 256)], logreg=[(1000, 100), (1000, 1000), (2000, 1000)],
             quad=[1000], bures=[100], num_repeat=101, budget=2.0, autograd_limit=None)
 QUICK = dict(corpus_limit=6, repeat=1, peer_limit=5.0, depths=[1, 2, 4], depth_repeat=1,
              mlp=[(8, 4)], logreg=[(20, 5)], quad=[6], bures=[6], num_repeat=2, budget=0.2,
@@ -354,6 +354,10 @@ def numeric_targets(problem, size, rows, hand, f_time):
         j = find("jax.jit(jax.hessian)")
         h = hand.get("hessian")
         goal = 20.0 if problem.startswith("x'") else 2.0
+        # issue 20: at N = 2000, d = 1000 the Hessian is one symmetric rank-k update
+        symmetric_update = not problem.startswith("x'") and size == "N=2000, d=1000"
+        if symmetric_update:
+            goal = 3.0
         if m and j:
             q = j.seconds / m.seconds
             out.append([f"{problem} {size}: ≥ {goal:g}× faster than jax.jit(jax.hessian)",
@@ -363,8 +367,10 @@ def numeric_targets(problem, size, rows, hand, f_time):
                         "jax not installed", "—"])
         if m and h:
             q = m.seconds / h
-            out.append([f"{problem} {size}: within 1.3× of the hand-written closed form", ratio(q),
-                        _status(q <= 1.3)])
+            bound = 0.8 if symmetric_update else 1.3
+            out.append([f"{problem} {size}: within {bound:g}× of the hand-written closed form"
+                        + (" (issue 20: a symmetric rank-k update)" if symmetric_update else ""),
+                        ratio(q), _status(q <= bound)])
         hm = find("hand")
         if m and m.peak_mb is not None and hm and hm.peak_mb:
             out.append([f"{problem} {size}: no dense diag/Kronecker temporaries (peak memory vs hand)",

@@ -219,3 +219,36 @@ def test_factored_inverses_match_the_interpreter(text, wrt, symbols):
     assert _close(r.function(backend="numpy")(**values, **dims), r.function()(**values, **dims))
     strict = r.function(backend="array_api_strict")(**values, **dims)   # the dense path
     assert _close(np.asarray(strict), r.function()(**values, **dims))
+
+
+# --- symmetric rank-k updates (issue 20) -----------------------------------------------------
+
+@pytest.mark.parametrize("text, wrt, gram", [
+    ("sum(log(1 + exp(-y .* (X*w))))", "w", True),       # X'*diag(s .* (1 - s))*X, s = sigmoid
+    ("sum(exp(X*w))", "w", True),                          # X'*diag(exp(X*w))*X
+    ("1/2*norm2(X*w - y)^2", "w", True),                   # X'*X
+    ("sum(sin(X*w))", "w", False),                         # -sin(.) has either sign
+])
+def test_gram_products_are_symmetric_updates(text, wrt, gram):
+    r = mdiff.hessian(text, wrt)
+    assert ("_gram(" in r.code()) == gram, (str(r), r.code())
+    values, dims = _values(r, seed=4)
+    values["X"] = np.random.default_rng(4).standard_normal((30, 4))
+    values["y"] = np.random.default_rng(5).standard_normal(30)
+    got = r.function(backend="numpy")(**values)
+    assert _close(got, r.function()(**values))
+    assert np.array_equal(got, got.T) or not gram          # mirrored exactly
+    strict = r.function(backend="array_api_strict")(**values)
+    assert _close(np.asarray(strict), r.function()(**values))
+
+
+@pytest.mark.parametrize("text, lo, hi", [
+    ("x.^2", 0, np.inf), ("sigmoid(x) .* (1 - sigmoid(x))", 0, 1), ("exp(x) - 1", -1, np.inf),
+    ("-x.^2", -np.inf, 0), ("2*x.^2 + 1", 1, np.inf), ("(1 + x.^2).^(-3/2)", 0, 1),
+    ("x", -np.inf, np.inf), ("tanh(x) .* x", -np.inf, np.inf),
+])
+def test_value_range_by_construction(text, lo, hi):
+    from mdiff.core.expr import value_range
+    assert value_range(mdiff.parse(text).expr) == (lo, hi)
+    values = mdiff.function(text)(x=np.linspace(-30, 30, 101))
+    assert np.all(values >= lo) and np.all(values <= hi)

@@ -421,6 +421,46 @@ def is_one(e: Expr) -> bool:
     return e.op == "num" and e.data == 1
 
 
+UNBOUNDED = (-math.inf, math.inf)
+
+
+def _interval_product(a: tuple, b: tuple) -> tuple:
+    corners = [0.0 if 0 in (x, y) else x * y for x in a for y in b]   # 0 * inf = 0 here
+    return (min(corners), max(corners))
+
+
+def value_range(root: Expr) -> tuple:
+    """(lo, hi) bounding every entry of ``root`` by construction — sigmoid(z) in (0, 1),
+    squares and exp(.) at least 0, sums and products of those — else (-inf, inf).  The
+    code printer reads it: X'*diag(v)*X with v >= 0 is a symmetric rank-k update."""
+    memo: dict = {}
+    for e in postorder(root):
+        args = [memo[id(a)] for a in e.args]
+        out = UNBOUNDED
+        if e.op in ("num", "fill"):
+            out = (float(e.data), float(e.data))
+        elif e.op in ops.ELEMENTWISE:
+            out = ops.ELEMENTWISE[e.op].values
+        elif e.op in ("T", "vec", "unvec"):
+            out = args[0]
+        elif e.op == "add":
+            out = (sum(a[0] for a in args), sum(a[1] for a in args))
+        elif e.op == "had" or (e.op == "mul" and len(e.args) - e.data[1] <= 1):
+            out = (1.0, 1.0) if e.op == "had" else (float(e.data[0]), float(e.data[0]))
+            for a in args:
+                out = _interval_product(out, a)
+        elif e.op == "pow" and e.args[1].op == "num":
+            k, (lo, hi) = e.args[1].data, args[0]
+            if k.denominator == 1 and k.numerator % 2 == 0 and k > 0:
+                out = (0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi)) ** k, max(abs(lo), abs(hi)) ** k)
+            elif lo >= 0 and k > 0:
+                out = (lo ** float(k), hi ** float(k))
+            elif lo > 0 and k < 0:
+                out = (0.0 if hi == math.inf else hi ** float(k), lo ** float(k))
+        memo[id(e)] = out
+    return memo[id(root)]
+
+
 def is_symmetric(e: Expr) -> bool:
     """Known symmetric by construction or declaration (never by numeric test)."""
     if e._sym is None:

@@ -27,6 +27,7 @@ that use it.
 
 from __future__ import annotations
 
+import math
 import operator
 import warnings
 from dataclasses import dataclass
@@ -90,6 +91,9 @@ class Elementwise:
     #: the matrix function that applies phi to a symmetric matrix's eigenvalues
     #: (V*diag(exp(λ))*V' = expm(S)), where the language has one
     matrix_function: str | None = None
+    #: bounds of phi's values (sigmoid: 0 to 1), read by ``expr.value_range``: the code
+    #: printer computes X'*diag(v)*X with v >= 0 as a symmetric rank-k update
+    values: tuple = (-math.inf, math.inf)
 
     # --- the interface every record has -------------------------------------------------
     shape = shapes.SAME
@@ -155,9 +159,9 @@ def _expit(x):
 
 ELEMENTWISE = {op.name: op for op in (
     Elementwise("sin", lambda E, x, y: E.apply("cos", x), _numpy("sin"), "xp.sin({0})", "\\sin",
-                zero_preserving=True, sympy="sin"),
+                zero_preserving=True, sympy="sin", values=(-1, 1)),
     Elementwise("cos", lambda E, x, y: E.neg(E.apply("sin", x)), _numpy("cos"), "xp.cos({0})",
-                "\\cos", sympy="cos"),
+                "\\cos", sympy="cos", values=(-1, 1)),
     Elementwise("tan", lambda E, x, y: E.add(_one(E, x), E.power(y, E.num(2))), _numpy("tan"),
                 "xp.tan({0})", "\\tan", zero_preserving=True, sympy="tan"),
     Elementwise("arcsin", lambda E, x, y: E.power(E.sub(_one(E, x), E.power(x, E.num(2))),
@@ -173,11 +177,11 @@ ELEMENTWISE = {op.name: op for op in (
     Elementwise("sinh", lambda E, x, y: E.apply("cosh", x), _numpy("sinh"), "xp.sinh({0})",
                 "\\sinh", zero_preserving=True, sympy="sinh"),
     Elementwise("cosh", lambda E, x, y: E.apply("sinh", x), _numpy("cosh"), "xp.cosh({0})",
-                "\\cosh", sympy="cosh"),
+                "\\cosh", sympy="cosh", values=(1, math.inf)),
     Elementwise("tanh", lambda E, x, y: E.sub(_one(E, x), E.power(y, E.num(2))), _numpy("tanh"),
-                "xp.tanh({0})", "\\tanh", zero_preserving=True, sympy="tanh"),
+                "xp.tanh({0})", "\\tanh", zero_preserving=True, sympy="tanh", values=(-1, 1)),
     Elementwise("exp", lambda E, x, y: y, _numpy("exp"), "xp.exp({0})", "\\exp", sympy="exp",
-                matrix_function="expm"),
+                matrix_function="expm", values=(0, math.inf)),
     Elementwise("log", lambda E, x, y: E.power(x, E.num(-1)), _numpy("log"), "xp.log({0})",
                 "\\log", domain="positive", sympy="log", rewrite=_softplus_of_log,
                 matrix_function="logm"),
@@ -188,21 +192,21 @@ ELEMENTWISE = {op.name: op for op in (
                 "\\left(e^{{{0}}} - 1\\right)", zero_preserving=True),
     Elementwise("sqrt", lambda E, x, y: E.mul(E.num(E.Rational(1, 2)), E.power(y, E.num(-1))),
                 _numpy("sqrt"), "xp.sqrt({0})", "\\sqrt{{{0}}}", domain="positive",
-                zero_preserving=True, sympy="sqrt", matrix_function="sqrtm"),
+                zero_preserving=True, sympy="sqrt", matrix_function="sqrtm", values=(0, math.inf)),
     Elementwise("abs", lambda E, x, y: E.apply("sign", x), _numpy("abs"), "xp.abs({0})",
-                "\\left| {0} \\right|", zero_preserving=True, smooth=False, sympy="Abs"),
+                "\\left| {0} \\right|", zero_preserving=True, smooth=False, sympy="Abs", values=(0, math.inf)),
     # zero almost everywhere, and taken as 0 at the kink (README)
     Elementwise("sign", lambda E, x, y: E.zeros(x.shape), _numpy("sign"), "xp.sign({0})",
-                "\\operatorname{{sign}}", zero_preserving=True, smooth=False, sympy="sign"),
+                "\\operatorname{{sign}}", zero_preserving=True, smooth=False, sympy="sign", values=(-1, 1)),
     # step(x) = sign(relu(x)), taken as 0 at x = 0
     Elementwise("relu", lambda E, x, y: E.apply("sign", y), lambda x: np.maximum(x, 0.0),
                 "xp.where({0} > 0, {0}, xp.zeros_like({0}))", "\\operatorname{{relu}}",
-                zero_preserving=True, smooth=False),
+                zero_preserving=True, smooth=False, values=(0, math.inf)),
     Elementwise("sigmoid", lambda E, x, y: E.hadamard(y, E.sub(_one(E, x), y)), _expit,
-                "_sigmoid({0}, xp)", "\\sigma", helper=_SIGMOID_HELPER),
+                "_sigmoid({0}, xp)", "\\sigma", helper=_SIGMOID_HELPER, values=(0, 1)),
     Elementwise("softplus", lambda E, x, y: E.apply("sigmoid", x),
                 lambda x: np.logaddexp(0.0, x), "_softplus({0}, xp)",
-                "\\operatorname{{softplus}}", helper=_SOFTPLUS_HELPER),
+                "\\operatorname{{softplus}}", helper=_SOFTPLUS_HELPER, values=(0, math.inf)),
 )}
 
 

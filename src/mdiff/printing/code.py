@@ -64,39 +64,17 @@ HELPERS = {
     y = xp.reshape(m.T, (k, a.shape[1], b.shape[1]))
     z = xp.matmul(xp.matmul(a, y), b.T)
     return xp.reshape(z, (k, a.shape[0] * b.shape[0])).T''',
-    "factor": '''def _factor(a, xp, spd=False):
-    # a factorisation of a, made once and reused by every solve with it: with NumPy
-    # SciPy's Cholesky (a declared spd) or LU; elsewhere a itself (solve factors it)
-    if xp.__name__.endswith("numpy") and not xp.__name__.startswith("jax"):
-        import numpy
-        import scipy.linalg
-        a = numpy.asarray(a)
-        if spd:
-            try:
-                return "cho", scipy.linalg.cho_factor(a, check_finite=False)
-            except numpy.linalg.LinAlgError:
-                pass
-        return "lu", scipy.linalg.lu_factor(a, check_finite=False)
-    return "dense", a''',
-    "solve": '''def _solve(f, b, xp, trans=False):
-    # inv(A) @ b (A' @ ... with trans) by the factorisation f of A: no explicit inverse
-    kind, data = f
-    if kind == "dense":
-        return xp.linalg.solve(data.T if trans else data, b)
-    import scipy.linalg
-    if kind == "cho":
-        return scipy.linalg.cho_solve(data, b, check_finite=False)
-    return scipy.linalg.lu_solve(data, b, trans=1 if trans else 0, check_finite=False)''',
     "gram": '''def _gram(m, v, xp):
     # m' @ diag(v) @ m for v >= 0 (m' @ m for v None): s' @ s for s = sqrt(v) .* m, a
-    # symmetric result; with NumPy its upper block triangle as products, mirrored (5/8
-    # of the flops at four blocks; NumPy's own BLAS, whose threads are already running)
-    s = m if v is None else xp.sqrt(v) * m
-    n = s.shape[1]
+    # symmetric result; with NumPy and 512 columns or more its upper block triangle as
+    # products, mirrored (5/8 of the flops at four blocks; NumPy's own BLAS: SciPy's
+    # syrk was slower, its OpenBLAS threads contending with NumPy's)
+    n = m.shape[1]
     blocks = min(4, n // 256)
     if blocks < 2 or not xp.__name__.endswith("numpy") or xp.__name__.startswith("jax"):
-        return s.T @ s
+        return m.T @ (m if v is None else v * m)      # small: one product is faster
     import numpy
+    s = m if v is None else xp.sqrt(v) * m
     c = numpy.empty((n, n), dtype=s.dtype)
     edges = [n * i // blocks for i in range(blocks + 1)]
     for a, b in zip(edges, edges[1:]):
@@ -192,22 +170,19 @@ class CodePrinter(Printer):
             structured = id(f) in lazy
             inverse = self._factored_inverse(f)
             if inverse is not None:
-                self.helpers.add("solve")
-                fac, trans = inverse
                 if right_diag is not None:      # inv(A)*diag(v): solve with diag(v)
                     acc, right_diag = f"({right_diag} * xp.eye({self.dim(f.cols)}))", None
                 if acc is None and k > 0 and id(factors[k - 1]) not in lazy:
-                    pending = (fac, trans)      # X @ inv(A) = solve(A', X')'
+                    pending = inverse           # X @ inv(A) = solve(A', X')'
                     continue
                 if acc is None:                 # beside diag(v) or A ⊗ B: the inverse itself
                     acc = f"xp.eye({self.dim(f.rows)})"
-                acc = f"_solve({fac}, {acc}, xp{', trans=True' if trans else ''})"
+                acc = f"xp.linalg.solve({_transposed(*inverse)}, {acc})"
                 continue
             if pending is not None:
-                fac, trans = pending
+                a, trans = pending
                 pending = None
-                cur = self.ref(f)
-                acc = f"_solve({fac}, {cur}.T, xp{'' if trans else ', trans=True'}).T"
+                acc = f"xp.linalg.solve({_transposed(a, not trans)}, {self.ref(f)}.T).T"
                 continue
             if structured and f.op == "diagm":
                 v = self.ref(f.args[0])
@@ -277,12 +252,12 @@ class CodePrinter(Printer):
         return f"_gram({self.ref(right)}, {'None' if v is None else self.ref(v)}, xp)"
 
     def _factored_inverse(self, f: Expr):
-        """(the factorisation's name, transposed) for a chain factor inv(A) or inv(A)'
-        whose inverse is never formed, else None."""
+        """(A's name, transposed) for a chain factor inv(A) or inv(A)' whose inverse is
+        never formed (each product with it is a solve), else None."""
         if f.op == "inv" and id(f) in self.factored:
-            return self.ref(f), False
+            return self.ref(f.args[0]), False
         if f.op == "T" and f.args[0].op == "inv" and id(f.args[0]) in self.factored:
-            return self.ref(f.args[0]), True
+            return self.ref(f.args[0].args[0]), True
         return None
 
     def node(self, e: Expr) -> None:
@@ -290,11 +265,7 @@ class CodePrinter(Printer):
         (``lazy``) are skipped here."""
         if id(e) in self.lazy:
             return
-        if id(e) in self.factored:      # inv(A) only ever multiplies: factor A once
-            self.helpers.add("factor")
-            a = e.args[0]
-            spd = ", spd=True" if a.op == "var" and "spd" in a.props else ""
-            self.emit(e, f"_factor({self.ref(a)}, xp{spd})")
+        if id(e) in self.factored:      # inv(A) only ever multiplies: solves, no inverse
             return
         code = self.dispatch(e)
         if code is not None:
@@ -398,11 +369,16 @@ def _lazy_nodes(roots) -> set:
     return (inside | in_sums) - elsewhere
 
 
+def _transposed(name: str, trans: bool) -> str:
+    return f"{name}.T" if trans else name
+
+
 def _factored_inverses(roots) -> tuple[frozenset, frozenset]:
     """(inv nodes, transposes of them) where every use of inv(A) is as a factor of a
     product of two or more matrices, directly or through inv(A)' used only so: those
-    products are solves with one factorisation of A, and the inverse is never formed
-    (DESIGN §4: a solve is more accurate and no slower)."""
+    products are solves with A (the array library's own LAPACK: SciPy's LU, whose
+    OpenBLAS threads contend with NumPy's, made the surrounding code 4× slower), and the
+    inverse is never formed: a solve is more accurate and, per use, no slower."""
     as_factor, other_use, t_of = set(), set(), {}
     for root in roots:
         other_use.add(id(root))

@@ -403,13 +403,17 @@ def _term_text(coef: Fraction, mono: tuple) -> str:
 
 def _order(terms: dict) -> list:
     """SymPy's order of a sum's terms: by exponent vector over the sorted indeterminates,
-    highest first, the constant last."""
+    highest first, the constant last (but for a constant less one indeterminate's term)."""
     atoms = sorted({a for m in terms for a, _ in m}, key=_atom_key)
 
     def key(item):
         exps = dict(item[0])
         return tuple(exps.get(a, 0) for a in atoms)
-    return sorted(terms.items(), key=key, reverse=True)
+    out = sorted(terms.items(), key=key, reverse=True)
+    if len(out) == 2 and not out[1][0] and out[1][1] > 0 and out[0][1] < 0 \
+            and len(out[0][0]) == 1:
+        out.reverse()       # SymPy's one exception: 1 - p, 3 - 2*p, 1 - p**2
+    return out
 
 
 def _sum_text(items: list) -> str:

@@ -144,6 +144,11 @@ def _one_plus_exp(x):
 
 
 _SIGMOID_HELPER = '''def _sigmoid(z, xp):
+    # NumPy and Dask: SciPy's expit, one overflow-free pass (a ufunc, so Dask maps it
+    # over the chunks); elsewhere exp(-|z|) on both sides of 0
+    if xp.__name__.endswith(("numpy", "dask.array")) and not xp.__name__.startswith("jax"):
+        from scipy.special import expit
+        return expit(z)
     e = xp.exp(-xp.abs(z))
     return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))'''
 

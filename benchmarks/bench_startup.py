@@ -104,6 +104,7 @@ def in_process(repeat: int) -> dict:
 
 
 def run(repeat: int) -> list[str]:
+    """The section's Markdown lines (targets marked in its table)."""
     mdiff = _mdiff_command()
     py = [sys.executable]
     baseline = _wall(py + ["-c", "import numpy"], repeat)

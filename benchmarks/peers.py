@@ -34,6 +34,7 @@ import numpy as np
 import sympy as sp
 
 from mdiff.core import expr as E
+from mdiff.core.dims import Dim
 
 
 class Unsupported(Exception):
@@ -86,9 +87,7 @@ class SympyWriter:
         self.dims = {}
 
     def dim(self, d):
-        d = sp.sympify(d)
-        return d.xreplace({s: sp.Symbol(s.name, integer=True, positive=True)
-                           for s in d.free_symbols})
+        return Dim.of(d).to_sympy()     # dimensions as positive integer symbols
 
     def builder(self, wrt: str):
         """(build, variable) where build() returns (expr, wrt symbol)."""
@@ -269,7 +268,7 @@ class TensorgradWriter:
 
     def size(self, d):
         """An edge size: tensorgrad wants a symbol (a fixed size k becomes ``d_k``)."""
-        d = sp.sympify(d)
+        d = Dim.of(d)
         if d.is_Integer:
             self.fixed[sp.Symbol(f"d_{int(d)}")] = int(d)
             return sp.Symbol(f"d_{int(d)}")

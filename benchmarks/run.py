@@ -27,14 +27,17 @@ import common  # noqa: E402
 from common import ms, ratio, table  # noqa: E402
 
 PEERS = {"sympy": "sympy", "tensorgrad": "tensorgrad", "torch": "torch", "jax": "jax",
-         "autograd": "autograd", "matplotlib": "matplotlib"}
+         "autograd": "autograd", "matplotlib": "matplotlib", "dask": "dask",
+         "distributed": "distributed", "dask-glm": "dask_glm"}
 
 FULL = dict(corpus_limit=None, repeat=5, peer_limit=20.0, depths=[1, 2, 4, 8, 16, 32, 64, 128],
             depth_repeat=3, mlp=[(100, 256), (1000, 256)], logreg=[(1000, 100), (1000, 1000), (2000, 1000)],
-            quad=[1000], bures=[100], num_repeat=101, budget=2.0, autograd_limit=None)
+            quad=[1000], bures=[100], num_repeat=101, budget=2.0, autograd_limit=None,
+            startup_repeat=21, dask=dict(rows=10_000_000, chunks=20, iterations=5))
 QUICK = dict(corpus_limit=6, repeat=1, peer_limit=5.0, depths=[1, 2, 4], depth_repeat=1,
              mlp=[(8, 4)], logreg=[(20, 5)], quad=[6], bures=[6], num_repeat=2, budget=0.2,
-             autograd_limit=None)
+             autograd_limit=None, startup_repeat=2,
+             dask=dict(rows=40_000, chunks=4, iterations=1, gradient_rows=40_000))
 
 TARGETS_NOTE = ("Targets are those of issue 7; \"met\" compares the figure measured in this run "
                 "with the target, nothing more.")
@@ -51,8 +54,9 @@ def main(argv=None):
                     help="output folder (default benchmarks/results, --quick: .../results/quick)")
     ap.add_argument("--no-peers", action="store_true",
                     help="measure mdiff and hand-written code only (peers marked 'skipped')")
-    ap.add_argument("--only", default="corpus,depth,numeric",
-                    help="comma-separated sections to run (corpus, depth, numeric)")
+    ap.add_argument("--only", default="corpus,depth,numeric,startup,dask",
+                    help="comma-separated sections to run (corpus, depth, numeric, startup, "
+                         "dask)")
     args = ap.parse_args(argv)
     cfg = QUICK if args.quick else FULL
     out = args.out or (common.HERE / "results" / ("quick" if args.quick else ""))
@@ -102,11 +106,24 @@ def main(argv=None):
             print(f"  {r.problem}, {r.size}: {r.method} [{r.what}] "
                   f"{ms(r.seconds) if r.seconds is not None else r.status} ms", flush=True)
 
+    extra_lines, extra_targets = [], []
+    if "startup" in sections:
+        import bench_startup
+        print("startup:", flush=True)
+        extra_lines += ["", *bench_startup.run(cfg["startup_repeat"])]
+    if "dask" in sections and peers.version("distributed"):
+        import bench_dask
+        print("dask:", flush=True)
+        lines, targets = bench_dask.run(**cfg["dask"])
+        extra_lines += ["", *lines]
+        extra_targets += targets
+
     mach_end = common.machine()
     mach["others"] = common.others_share(snap0, common.cpu_snapshot())
     elapsed = time.perf_counter() - started
     lines = report(args, cfg, mach, mach_end, versions, stamp, elapsed, corpus_rows, depth_rows,
-                   numeric_rows)
+                   numeric_rows, extra_targets)
+    lines += extra_lines
 
     figures = []
     if versions["matplotlib"] is None:
@@ -154,7 +171,7 @@ def _md(s: str) -> str:
 
 
 def report(args, cfg, mach, mach_end, versions, stamp, elapsed, corpus_rows, depth_rows,
-           numeric_rows):
+           numeric_rows, extra_targets=()):
     L = []
 
     def figure(name):
@@ -319,6 +336,7 @@ def report(args, cfg, mach, mach_end, versions, stamp, elapsed, corpus_rows, dep
             targets += numeric_targets(problem, size, rows, hand, f_time)
         L += figure("numeric")
 
+    targets += list(extra_targets)
     L[L.index(TARGETS_NOTE) + 1:L.index(TARGETS_NOTE) + 1] = [
         "", "## Targets", "", *table(["target", "measured", ""], targets), ""]
     return L

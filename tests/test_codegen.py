@@ -262,3 +262,69 @@ def test_wide_gram_product_is_blocked_and_exactly_symmetric():
     s = 1 / (1 + np.exp(y * (X @ w)))
     assert np.allclose(got, X.T @ ((s * (1 - s))[:, None] * X), rtol=1e-12, atol=1e-14)
     assert np.array_equal(got, got.T)
+
+
+def test_newton_step_on_a_local_cluster():
+    """Issue 20: the generated gradient and Hessian on a dask.distributed LocalCluster with
+    worker processes: the same numbers as the formulas by hand, and each chunk of X read
+    by as many tasks as the hand-written pair reads it (benchmarks/bench_dask.py)."""
+    pytest.importorskip("dask.distributed")
+    import dask
+    import dask.array as da
+    from dask.distributed import Client, LocalCluster
+
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_dask
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster):
+        rng = da.random.default_rng(1)
+        X = rng.standard_normal((20_000, 5), chunks=(5_000, 5)).persist()
+        y = (rng.random(20_000, chunks=5_000) < 0.5).astype(float).persist()
+        w = np.linspace(-0.5, 0.5, 5)
+        g, h = bench_dask.mdiff_step()(X, y, w)
+        p = 1 / (1 + da.exp(-(X @ w)))
+        g_hand, h_hand = X.T @ (p - y), (X.T * (p * (1 - p))) @ X
+        got = dask.compute(g, h, g_hand, h_hand)
+        assert np.allclose(got[0], got[2]) and np.allclose(got[1], got[3])
+        assert bench_dask.reads_per_chunk((g, h), X) == bench_dask.reads_per_chunk((g_hand, h_hand), X)
+
+
+def test_sizes_asked_for_only_where_the_code_computes_with_them():
+    """Issue 20: a size the result's code never uses is neither read nor demanded, and a
+    size carried only by an optional argument is a keyword of its own."""
+    g = mdiff.diff("x'*A*y", wrt="x", symbols={"A": "matrix(m,n)"})     # A*y: no size needed
+    assert "dimension" not in g.code() and g.function(backend="numpy")(
+        A=np.ones((2, 3)), y=np.ones(3)).shape == (2,)
+    ones = mdiff.diff("sum(x)", wrt="x").function(backend="numpy")        # x is optional
+    assert ones(n=3).tolist() == [1.0, 1.0, 1.0] and ones(x=np.zeros(2)).shape == (2,)
+    with pytest.raises(ValueError, match="pass n="):
+        ones()
+
+
+def test_several_variables_share_one_prelude(capsys):
+    from mdiff.cli import run
+    assert run(["h = tanh(W1*x + b1); 1/2*norm2(W2*h - y)^2", "wrt", "W1", "W2", "--code"]) == 0
+    out = capsys.readouterr().out
+    source = out[out.index("from array_api_compat"):]
+    assert source.count("from array_api_compat") == 1 and source.count("def _namespace") == 1
+    names = [f.name for f in ast.parse(source).body if isinstance(f, ast.FunctionDef)]
+    assert names == ["_namespace", "d_W1", "d_W2"]
+
+
+def test_matrix_chains_in_the_cheapest_order():
+    """Issue 20: declared numeric sizes fix the order in the code; symbolic ones leave it
+    to _chain, which reads the arrays' shapes (the DP of numpy.linalg.multi_dot)."""
+    fixed = mdiff.diff("tr(A*B*C*X)", wrt="X", symbols={
+        "A": "matrix(2,100)", "B": "matrix(100,3)", "C": "matrix(3,50)", "X": "matrix(50,2)"})
+    assert "(t_1 @ (t_2 @ t_3))" in fixed.code()          # C'*(B'*A'): 900 flops, not 15,300
+    open_sizes = mdiff.diff("tr(A*B*C*X)", wrt="X")
+    assert "_chain(xp, " in open_sizes.code()
+    rng = np.random.default_rng(8)
+    for shapes in [((2, 100), (100, 3), (3, 50)), ((40, 2), (2, 30), (30, 5))]:
+        A, B, C = (rng.standard_normal(s) for s in shapes)
+        got = open_sizes.function(backend="numpy")(A=A, B=B, C=C)
+        assert np.allclose(got, (A @ B @ C).T)
+        strict = open_sizes.function(backend="array_api_strict")(A=A, B=B, C=C)
+        assert np.allclose(np.asarray(strict), (A @ B @ C).T)

@@ -169,10 +169,16 @@ class Derivative(calc.Derivative):
     def code(self, name: str | None = None) -> str:
         """Python source of a function computing the derivative (array API; see
         ``printing/code.py``), in the layout of ``function()``."""
-        from .printing.code import py_name, to_code
+        from .printing.code import module
+        return module([self.code_function(name)])
+
+    def code_function(self, name: str | None = None) -> tuple:
+        """(helpers, source) of the function alone: ``printing.code.module`` puts several
+        in one module with one prelude (``mdiff ... wrt W1 W2 --code``)."""
+        from .printing.code import function_source, py_name
         name = name or ("d_" + "_".join(py_name(n, "") for n in (self.wrt_all or (self.wrt,))))
         doc = f"d({_one_line(self.f.text)})/d{','.join(self.wrt_all or (self.wrt,))}: {self.form}"
-        return to_code([self.layout_expr], self.f.variables, name, doc)
+        return function_source([self.layout_expr], self.f.variables, name, doc)
 
     def check(self, seed: int = 0, tolerance: float = 1e-6, dims: dict | None = None) -> CheckReport:
         """Compare with central finite differences at random points (a Hessian against

@@ -240,7 +240,8 @@ def run(argv: list[str] | None = None) -> int:
                 lines = [(s.latex if args.latex else str(s)) for s in steps]
             if args.code:
                 rec["code"] = r.code()
-                lines.append(rec["code"].rstrip())
+                if len(results) == 1:
+                    lines.append(rec["code"].rstrip())
             if args.check:
                 rep = r.check(seed=seed)
                 rec["check"] = rep.to_dict()
@@ -257,6 +258,9 @@ def run(argv: list[str] | None = None) -> int:
             if not args.json:
                 prefix = f"d/d{name}: " if len(results) > 1 else ""
                 print(prefix + "\n".join(lines), file=out)
+        if args.code and len(results) > 1 and not args.json:
+            from .printing.code import module      # one prelude for all the functions
+            print(module([r.code_function() for r in results.values()]).rstrip(), file=out)
         if args.json:
             payload = records[0] if len(records) == 1 else {"results": records}
             json.dump(payload, out, ensure_ascii=False)

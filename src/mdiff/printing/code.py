@@ -81,6 +81,26 @@ HELPERS = {
         c[a:b, a:] = s[:, a:b].T @ s[:, a:]
         c[b:, a:b] = c[a:b, b:].T
     return c''',
+    "chain": '''def _chain(xp, *ms):
+    # the product of ms in the order cheapest for their shapes (dynamic programming over
+    # the splits, as numpy.linalg.multi_dot does)
+    n = len(ms)
+    size = [ms[0].shape[0]] + [m.shape[1] for m in ms]
+    cost = {(i, i): 0 for i in range(n)}
+    split = {}
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i, j], split[i, j] = min(
+                (cost[i, k] + cost[k + 1, j] + size[i] * size[k + 1] * size[j + 1], k)
+                for k in range(i, j))
+
+    def product(i, j):
+        if i == j:
+            return ms[i]
+        k = split[i, j]
+        return product(i, k) @ product(k + 1, j)
+    return product(0, n - 1)''',
     "mpow": '''def _mpow(x, k, xp):
     out = x
     for _ in range(k - 1):
@@ -164,6 +184,9 @@ class CodePrinter(Printer):
         gram = self._gram(factors, lazy)
         if gram is not None:
             return " * ".join(parts + [gram])
+        ordered = self._ordered_chain(factors, lazy)
+        if ordered is not None:
+            return " * ".join(parts + [ordered])
         pending = None        # a factored inverse at the right end: (factorisation, trans)
         for k in range(len(factors) - 1, -1, -1):
             f = factors[k]
@@ -233,6 +256,27 @@ class CodePrinter(Printer):
         for sign, body in parts[1:]:
             text += f" {sign} {body}"
         return text
+
+    def _ordered_chain(self, factors, lazy) -> str | None:
+        """A product of three or more plain matrices (no diag, Kronecker factor or solve)
+        in the cheapest order: fixed here where every size is a number, else chosen at
+        call time from the arrays' shapes (helper ``_chain``).  A column at the right end
+        keeps the right-to-left order (the loop below), a row at the left end goes left
+        to right."""
+        if len(factors) < 3 or factors[-1].cols == 1 or any(
+                id(f) in lazy or self._factored_inverse(f) is not None for f in factors):
+            return None
+        refs = [self.ref(f) for f in factors]
+        sizes = [factors[0].rows] + [f.cols for f in factors]
+        if factors[0].rows == 1:
+            out = refs[0]
+            for r in refs[1:]:
+                out = f"({out} @ {r})"
+            return out
+        if all(d.is_Integer for d in sizes):
+            return _parenthesised(refs, _cheapest_order([int(d) for d in sizes]), 0, len(refs) - 1)
+        self.helpers.add("chain")
+        return f"_chain(xp, {', '.join(refs)})"
 
     def _gram(self, factors, lazy) -> str | None:
         """M'*diag(v)*M with v >= 0 by construction (value_range), or M'*M, for a
@@ -369,6 +413,29 @@ def _lazy_nodes(roots) -> set:
     return (inside | in_sums) - elsewhere
 
 
+def _cheapest_order(sizes: list) -> dict:
+    """{(i, j): k}: where the product of factors i..j splits, cheapest for the sizes
+    (factor i is sizes[i] × sizes[i + 1]); the generated ``_chain`` does the same at
+    call time."""
+    n = len(sizes) - 1
+    cost = {(i, i): 0 for i in range(n)}
+    split = {}
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i, j], split[i, j] = min(
+                (cost[i, k] + cost[k + 1, j] + sizes[i] * sizes[k + 1] * sizes[j + 1], k)
+                for k in range(i, j))
+    return split
+
+
+def _parenthesised(refs: list, split: dict, i: int, j: int) -> str:
+    if i == j:
+        return refs[i]
+    k = split[i, j]
+    return f"({_parenthesised(refs, split, i, k)} @ {_parenthesised(refs, split, k + 1, j)})"
+
+
 def _transposed(name: str, trans: bool) -> str:
     return f"{name}.T" if trans else name
 
@@ -447,9 +514,26 @@ def _output(node: Expr, ref: str) -> str:
     return ref
 
 
+PRELUDE = "from array_api_compat import array_namespace, is_array_api_obj"
+
+
 def to_code(roots: list, variables: dict, name: str = "f", doc: str = "") -> str:
     """Source of ``def name(*, <variables>)`` returning the value of each root
     (a tuple when there are several), in DESIGN §3's layout."""
+    return module([function_source(roots, variables, name, doc)])
+
+
+def module(functions: list) -> str:
+    """One module of several ``(helpers, source)`` functions: the import and each
+    helper once, then the functions in order."""
+    helpers = sorted(set().union(*(h for h, _ in functions)))
+    blocks = [PRELUDE] + [HELPERS[h] for h in helpers] + [src for _, src in functions]
+    return "\n\n\n".join(b.rstrip("\n") for b in blocks) + "\n"
+
+
+def function_source(roots: list, variables: dict, name: str = "f", doc: str = "") -> tuple:
+    """(the helpers it calls, the source of ``def name(...)``): ``to_code`` without the
+    module around it."""
     fname = py_name(name, "f_")
     arg_names = {n: py_name(n) for n in variables}
     all_dims = set()
@@ -485,9 +569,18 @@ def to_code(roots: list, variables: dict, name: str = "f", doc: str = "") -> str
         for axis, d in enumerate(node.shape):
             d = as_dim(d)
             if d.is_Symbol and d in dim_names and d not in dim_from:
-                dim_from[d] = (arg_names[vname], axis)
+                dim_from[d] = (vname, axis)
+    outs = [_output(root, printer.ref(root) if id(root) in printer.names else "None")
+            for root in roots]
+    ret = f"    return {outs[0] if len(outs) == 1 else '(' + ', '.join(outs) + ')'}"
+    body = _live_lines(printer.lines, ret) + [ret]
+    # only the sizes the body computes with are read or asked for (a result that does
+    # not depend on m takes no m=)
+    text = "\n".join(body)
+    needed_dims = [s for s in dim_names if re.search(rf"\b{dim_names[s]}\b", text)]
     params = [arg_names[n] + ("" if n in used else "=None") for n in variables]
-    free = [s for s in dim_names if s not in dim_from]
+    # a size is a keyword too where no required argument carries it
+    free = [s for s in needed_dims if s not in dim_from or dim_from[s][0] not in used]
     params += [f"{dim_names[s]}=None" for s in free]
     params.append("xp=None")
     head = [f"def {fname}(*, {', '.join(params)}):"]
@@ -506,16 +599,12 @@ def to_code(roots: list, variables: dict, name: str = "f", doc: str = "") -> str
             shape = None
         conv = f"xp.asarray({a})" if shape is None else f"xp.reshape(xp.asarray({a}), {shape})"
         head.append(f"    {a} = {conv} if {a} is not None else None")
-    for s, (a, axis) in dim_from.items():
-        head.append(f"    {dim_names[s]} = {a}.shape[{axis}] if {a} is not None else None")
-    for s in dim_names:
+    for s, (vname, axis) in dim_from.items():
+        if s in needed_dims:
+            a, fallback = arg_names[vname], dim_names[s] if s in free else "None"
+            head.append(f"    {dim_names[s]} = {a}.shape[{axis}] if {a} is not None else {fallback}")
+    for s in needed_dims:
         head.append(f"    if {dim_names[s]} is None:")
         head.append(f"        raise ValueError('dimension {s.name} is not fixed by any input: "
                     f"pass {dim_names[s]}=...')")
-    outs = [_output(root, printer.ref(root) if id(root) in printer.names else "None")
-            for root in roots]
-    ret = f"    return {outs[0] if len(outs) == 1 else '(' + ', '.join(outs) + ')'}"
-    body = _live_lines(printer.lines, ret) + [ret]
-    helpers = [HELPERS[h] for h in sorted(printer.helpers)]
-    preamble = ["from array_api_compat import array_namespace, is_array_api_obj", "", ""]
-    return "\n".join(preamble + [h + "\n\n" for h in helpers] + head + body) + "\n"
+    return frozenset(printer.helpers), "\n".join(head + body) + "\n"

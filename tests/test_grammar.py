@@ -479,3 +479,29 @@ def test_semicolon_is_lowest():
     # "a + b; c" is two statements, not a + (b; c)
     with pytest.raises(mdiff.ParseError):
         mdiff.parse("a + b; c")
+
+
+# --- aliases (issue 21) ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("alias, own", [
+    ("A@B", "A*B"), ("A@B@x + y", "A*B*x + y"), ("x**2", "x.^2"), ("x**-1", "x.^-1"),
+    ("2*x**3", "2*x.^3"), ("X^T*A", "X'*A"), ("(A*B)^T", "(A*B)'"), ("trace(X)", "tr(X)"),
+    ("trace(A*X^T)", "tr(A*X')"), ("transpose(A)*x", "A'*x"), ("dot(x, y)", "x'*y"),
+    ("outer(x, y)", "x*y'"), ("dot(A, B)", "vec(A)'*vec(B)"), ("outer(A, x)", "vec(A)*x'"),
+])
+def test_aliases_are_read_as_the_languages_own_notation(alias, own):
+    assert P(alias) is P(own)
+    assert P(str(P(alias))) is P(alias)            # printed in mdiff's notation, reads back
+
+
+def test_caret_t_is_a_power_where_t_is_a_name_of_the_text():
+    assert P("T: scalar; a^T").op == "pow"
+    assert P("T = 3; a^T").op == "pow"
+    with pytest.raises(mdiff.ShapeError, match="exponent must be a scalar"):
+        P("X^T*x + T*x")        # T is also a matrix of the text: ^T is not read as '
+
+
+def test_alias_derivatives_check():
+    for text, wrt in [("trace(A@X^T@B@X)", "X"), ("dot(x, A@x)", "x"), ("sum(outer(x, y)**2)", "x")]:
+        r = mdiff.diff(text, wrt)
+        assert r.check().ok, (text, str(r))

@@ -1290,6 +1290,11 @@ RECORDS = {**ELEMENTWISE, **FUNCTIONS}
 
 #: The language's function names, each with the records it reads as (in the order the
 #: rules are tried: ``diag`` of a vector, else of a square matrix).
+#: Names people write for an operation of the language, read as mdiff's own and printed
+#: in its notation (``trace(X)`` is ``tr(X)``; ``transpose``, ``dot`` and ``outer`` are
+#: structural: ``language/reading.py`` writes them as ', * and vec).
+ALIASES = {"trace": "tr", "transpose": "transpose", "dot": "dot", "outer": "outer"}
+
 SPELLINGS: dict[str, tuple] = {}
 for _record in RECORDS.values():
     SPELLINGS.setdefault(_record.spelling, ())

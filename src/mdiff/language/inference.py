@@ -30,7 +30,7 @@ FUNCTION_ARITY = {**{f: _arities(records) for f, records in ops.SPELLINGS.items(
 
 
 #: Names people write for a function the language has under another name.
-SYNONYMS = {"trace": "tr", "inverse": "inv", "determinant": "det", "ln": "log",
+SYNONYMS = {"inverse": "inv", "determinant": "det", "ln": "log",
             "logistic": "sigmoid", "identity": "eye", "ones": "vector(1) or matrix(1)",
             "zeros": "vector(0) or matrix(0)", "frobenius": "norm2", "norm": "norm2 or norm1",
             "lse": "logsumexp", "cholesky": "chol", "eig": "eigvals and eigvecs",

@@ -13,10 +13,11 @@ from importlib import resources
 from pathlib import Path
 
 from fractions import Fraction
-from lark import Lark, Transformer_NonRecursive
+from lark import Lark, Token, Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..core import expr as E
+from ..core import ops
 from ..core import shapes
 from ..errors import DeclarationError, LimitError, MdiffError, ParseError, Span
 
@@ -86,6 +87,30 @@ class Node:
         return f"Node({self.kind}, {self.value!r}, {self.children})"
 
 
+def _transpose_marks(statements: list) -> list:
+    """X^T is X' where the name T is nothing else: not declared, not bound by a let, and
+    used nowhere but as an exponent after ^ (then x^T with a scalar T stays a power)."""
+    if any(isinstance(s, tuple) and str(s[1]) == "T" for s in statements):
+        return statements
+    marks, others, stack = [], 0, [s for s in statements if isinstance(s, Node)]
+    stack += [s[2] for s in statements if isinstance(s, tuple) and s[0] == "let"]
+    while stack:
+        n = stack.pop()
+        for i, c in enumerate(n.children):
+            if c.kind == "name" and c.value == "T":
+                if n.kind == "pow" and n.value == "^" and i == 1:
+                    marks.append(n)
+                else:
+                    others += 1
+            else:
+                stack.append(c)
+    if others:
+        return statements
+    for n in marks:         # the pow node becomes the transpose of its base, in place
+        n.kind, n.value, n.children = "T", 1, n.children[:1]
+    return statements
+
+
 def span_of(tok) -> Span:
     return Span(tok.line, tok.column, tok.start_pos, tok.end_pos)
 
@@ -110,7 +135,19 @@ class _ToAst(Transformer_NonRecursive):
 
     def call(self, children):
         tok, *args = children
-        return Node("call", args, value=str(tok), span=span_of(tok))
+        name = ops.ALIASES.get(str(tok), str(tok))
+        span = span_of(tok)
+        if name == "transpose" and len(args) == 1:
+            return Node("T", args, value=1, span=span)
+        if name in ("dot", "outer") and len(args) == 2:
+            # dot(a, b) = vec(a)'*vec(b) (NumPy's vdot; x'*y for vectors), outer(a, b) =
+            # vec(a)*vec(b)' (x*y' for vectors)
+            a, b = (Node("call", [x], value="vec", span=span) for x in args)
+            left, right = (Node("T", [a], value=1, span=span), b) if name == "dot" else \
+                (a, Node("T", [b], value=1, span=span))
+            return Node("product", [left, right], span=span,
+                        ops=[Token.new_borrow_pos("STAR", "*", tok)])
+        return Node("call", args, value=name, span=span)
 
     def _chain(self, kind, children):
         left, op, right = children
@@ -127,7 +164,10 @@ class _ToAst(Transformer_NonRecursive):
     sub = add
 
     def mul(self, children):
-        return self._chain("product", children)
+        left, op, right = children
+        if op == "@":       # NumPy's matrix product is mdiff's *
+            op = Token.new_borrow_pos("STAR", "*", op)
+        return self._chain("product", [left, op, right])
 
     div = had = ediv = mul
 
@@ -143,6 +183,8 @@ class _ToAst(Transformer_NonRecursive):
 
     def pow(self, children):
         a, op, b = children
+        if op == "**":      # NumPy's power is elementwise: .^
+            op = Token.new_borrow_pos("DOTCARET", ".^", op)
         return Node("pow", [a, b], value=str(op), span=span_of(op), ops=[op])
 
     epow = pow
@@ -195,7 +237,7 @@ class _ToAst(Transformer_NonRecursive):
         return ("let", name, value)
 
     def start(self, children):
-        return children
+        return _transpose_marks(children)
 
 
 def _lark_error(exc: UnexpectedInput, text: str) -> ParseError:

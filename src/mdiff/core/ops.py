@@ -110,7 +110,11 @@ class Elementwise:
 
     @property
     def helpers(self) -> tuple:
-        return ((self.name, self.helper),) if self.helper else ()
+        """((name, source),): keyed by the helper's own name (``def _sigmoid`` is
+        'sigmoid'), so records that share one (silu calls sigmoid's) emit it once."""
+        if not self.helper:
+            return ()
+        return ((self.helper.split("(", 1)[0].removeprefix("def _"), self.helper),)
 
     def differential(self, E, node, d):
         """d phi(X) = phi'(X) .* dX."""
@@ -209,6 +213,21 @@ ELEMENTWISE = {op.name: op for op in (
                 zero_preserving=True, smooth=False, values=(0, math.inf)),
     Elementwise("sigmoid", lambda E, x, y: E.hadamard(y, E.sub(_one(E, x), y)), _expit,
                 "_sigmoid({0}, xp)", "\\sigma", helper=_SIGMOID_HELPER, values=(0, 1)),
+    # silu(x) = x .* sigmoid(x) (swish): silu' = s + y .* (1 - s), s = sigmoid(x)
+    Elementwise("silu", lambda E, x, y: E.add(
+        E.apply("sigmoid", x), E.hadamard(y, E.sub(_one(E, x), E.apply("sigmoid", x)))),
+        lambda x: x * _expit(x), "({0} * _sigmoid({0}, xp))", "\\operatorname{{silu}}",
+        helper=_SIGMOID_HELPER, zero_preserving=True),
+    # softsign(x) = x ./ (1 + |x|): C1 (its derivative 1 ./ (1 + |x|).^2 is continuous)
+    Elementwise("softsign", lambda E, x, y: E.power(E.add(_one(E, x), E.apply("abs", x)),
+                                                    E.num(-2)),
+                lambda x: x / (1 + np.abs(x)), "({0} / (1 + xp.abs({0})))",
+                "\\operatorname{{softsign}}", zero_preserving=True, values=(-1, 1)),
+    # elu(x) = x for x > 0, exp(x) - 1 else; elu' = exp(min(x, 0)) = exp(-relu(-x))
+    Elementwise("elu", lambda E, x, y: E.apply("exp", E.neg(E.apply("relu", E.neg(x)))),
+                lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
+                "xp.where({0} > 0, {0}, xp.expm1(xp.minimum({0}, xp.zeros_like({0}))))",
+                "\\operatorname{{elu}}", zero_preserving=True, values=(-1, math.inf)),
     Elementwise("softplus", lambda E, x, y: E.apply("sigmoid", x),
                 lambda x: np.logaddexp(0.0, x), "_softplus({0}, xp)",
                 "\\operatorname{{softplus}}", helper=_SOFTPLUS_HELPER, values=(0, math.inf)),

@@ -520,3 +520,33 @@ def test_new_activations_check_read_back_and_generate(text, wrt):
               for n, v in r.f.variables.items()}
     assert np.allclose(r.function(backend="numpy")(**values), r.function()(**values),
                        rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("text, wrt, expected", [
+    ("mean(A*x - b)", "x", None), ("mean(X.^2)", "X", "2*X/(m*n)"),
+    ("sum(max(x, 0))", "x", "sign(relu(x))"),            # max(x, 0) is relu(x)
+    ("sum(min(x, 0).^2)", "x", None), ("sum(max(A*x, y).^2)", "x", None),
+    ("sum(min(x, y))", "y", None), ("sum(x.^y)", "y", None), ("sum(x.^y)", "x", None),
+    ("sum(2.^x)", "x", "log(2)*exp(log(2)*x)"), ("sum(c.^(A*x))", "x", None),
+])
+def test_mean_extrema_and_array_exponents(text, wrt, expected):
+    """Issue 21: mean is a registry record; max/min(a, b) are (a + b ± |a - b|)/2 (the
+    derivative at ties the mean of both sides, as abs'(0) = 0), max(a, 0) is relu(a);
+    x.^y and a.^x are exp(y .* log(x)) (x > 0).  Checked, read back, generated."""
+    r = mdiff.diff(text, wrt)
+    if expected is not None:
+        assert str(r) == expected
+    assert r.check().ok, str(r)
+    assert mdiff.parse(str(r), r.f.symbols()).expr is r.expr
+    rng = np.random.default_rng(3)
+    values = {n: np.abs(rng.standard_normal(() if v.is_scalar else (4, 4) if v.kind == "matrix"
+                                            else 4)) + 0.5 for n, v in r.f.variables.items()}
+    assert np.allclose(r.function(backend="numpy")(**values), r.function()(**values))
+
+
+def test_extrema_take_two_arguments_of_one_shape():
+    with pytest.raises(mdiff.ParseError, match="max takes 2"):
+        P("max(x)")
+    with pytest.raises(mdiff.ShapeError):
+        P("A: matrix(2,3); B: matrix(3,2); max(A, B)")
+    assert P("x: vector(n); max(x, 1)").shape == P("x: vector(n); x").shape

@@ -64,7 +64,6 @@ def printed(kind: str, node: "Expr", names: dict | None = None) -> str:
 #: Exact coefficients are Fractions (SymPy only at the interop boundary, DESIGN §1).
 Rational = Fraction
 ONE = Fraction(1)
-ZERO_R = Fraction(0)
 #: The size 1, and the shape of a scalar.
 DIM_ONE = Dim.of(1)
 SCALAR_SHAPE = (DIM_ONE, DIM_ONE)
@@ -78,7 +77,6 @@ def rational(value) -> Fraction:
         value = value.constant
         if value is None:
             raise ValueError("a size with dimensions is not a number")
-        return value
     return Fraction(value)
 
 
@@ -711,8 +709,10 @@ MAX_MATRIX_POWER = 256
 
 def power(base: Expr, exponent: Expr) -> Expr:
     """Elementwise power ``base .^ exponent`` with a scalar exponent."""
-    if not exponent.is_scalar:
-        raise ShapeError(f"the exponent must be a scalar, not {fmt_shape(exponent.shape)}")
+    if not exponent.is_scalar:      # x.^y, a.^x: exp(y .* log(x)), for x > 0
+        if not base.is_scalar:
+            require_same_shape("elementwise power", base, exponent)
+        return apply("exp", hadamard(exponent, apply("log", base)))
     if exponent.op == "num":
         p = exponent.data
         if p == 1:
@@ -806,6 +806,22 @@ def apply(fn: str, *args: Expr) -> Expr:
     if built is not None:
         return built
     return Expr(record.name, args, None, tuple(map(Dim.of, shape)))
+
+
+def extremum(a: Expr, b: Expr, largest: bool = True) -> Expr:
+    """max(a, b) (``largest``) or min(a, b), entrywise, a number or scalar broadcast:
+    (a + b ± |a - b|)/2, so its derivative at ties is the mean of the two sides (abs'(0)
+    = 0, as for relu at 0); max(a, 0) = relu(a), min(a, 0) = -relu(-a)."""
+    if a.is_scalar and not b.is_scalar:
+        a = mul(a, ones(b.shape))
+    if b.is_scalar and not a.is_scalar:
+        b = mul(b, ones(a.shape))
+    require_same_shape("max" if largest else "min", a, b)
+    for x, y in ((a, b), (b, a)):
+        if is_zero(y):
+            return apply("relu", x) if largest else neg(apply("relu", neg(x)))
+    gap = apply("abs", sub(a, b))
+    return scale(Rational(1, 2), add(a, b, gap if largest else neg(gap)))
 
 
 def diag_of_vec(x: Expr) -> Expr:

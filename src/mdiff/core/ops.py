@@ -938,6 +938,11 @@ def _matrix_function(name: str, differential, build, domain=None) -> "Function":
                     symmetric_code=f"_symfun({{0}}, xp, {f_code})")
 
 
+def _per_entry(E, x):
+    """1/size of x, the weight of each entry in mean(x)."""
+    return E.power(E.dim_scalar(x.size), E.num(-1))
+
+
 def _scalar_is(fn):
     """build: on a scalar argument the function is ``fn(E, x)``."""
     return lambda E, x: fn(E, x) if x.is_scalar else None
@@ -1244,6 +1249,12 @@ FUNCTIONS = {f.name: f for f in (
            lambda E, node: E.ones((1, node.args[0].size)),
            numpy=_numpy("sum"), code="xp.reshape(xp.sum({0}), (1, 1))", latex="\\operatorname{{sum}}",
            build=_build_sum),
+    # mean(X) = sum(X)/size: its adjoint spreads g/size over every entry
+    linear("mean", shapes.REDUCE,
+           lambda E, node, g: E.mul(g, E.ones(node.args[0].shape), _per_entry(E, node.args[0])),
+           lambda E, node: E.mul(E.ones((1, node.args[0].size)), _per_entry(E, node.args[0])),
+           numpy=_numpy("mean"), code="xp.reshape(xp.mean({0}), (1, 1))",
+           latex="\\operatorname{{mean}}", build=_scalar_is(lambda E, x: x)),
     Function("norm1", shapes.REDUCE,
              lambda E, node, d: E.inner(E.apply("sign", node.args[0]), d(0)),
              lambda x: np.abs(x).sum(), "xp.reshape(xp.sum(xp.abs({0})), (1, 1))",

@@ -153,6 +153,8 @@ class _Builder:
             return E.mul(c, E.ones(self.shape(node)))
         if fn == "kron":
             return E.kron(self.build(node.children[0]), self.build(node.children[1]))
+        if fn in ("max", "min"):
+            return E.extremum(*(self.build(c) for c in node.children), largest=fn == "max")
         if fn == "commutation":
             return E.commutation(*self.shape_args(node.children))
         if fn == "duplication":

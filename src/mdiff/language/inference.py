@@ -25,6 +25,7 @@ def _arities(records):
 #: Arguments each function of the language takes: the registry's functions one, and the
 #: constructors of constant matrices and the structural functions as listed.
 FUNCTION_ARITY = {**{f: _arities(records) for f, records in ops.SPELLINGS.items()}, "kron": 2,
+                  "max": 2, "min": 2,
                   "eye": (0, 1), "vector": (1, 2), "matrix": (1, 3),
                   "commutation": 2, "duplication": 1, "unvec": 3}
 
@@ -43,9 +44,7 @@ SYNONYMS = {"inverse": "inv", "determinant": "det", "ln": "log",
 NOT_IN_LANGUAGE = {
     "funm": "matrix functions",
     "pinv": "pseudo-inverse (inv needs a square, invertible matrix)",
-    "max": "max (not differentiable at ties; logsumexp is a smooth maximum)",
-    "min": "min (not differentiable at ties; -logsumexp(-x) is a smooth minimum)",
-    "argmax": "argmax", "argmin": "argmin", "mean": "mean (write sum(x)/n, n the size)",
+    "argmax": "argmax", "argmin": "argmin",
     "erf": "erf", "gelu": "gelu", "dot": "dot (write x'*y)", "outer": "outer (write x*y')",
 }
 
@@ -320,8 +319,12 @@ class Typer(shapes.Unifier):
         base = self.infer(node.children[0])
         ex = self.infer(node.children[1])
         if not self.is_scalar(ex):
-            raise ShapeError(f"the exponent must be a scalar, not {self.show(ex)}",
-                             node.span, self.text)
+            if node.value != ".^":
+                raise ShapeError(f"the exponent of ^ must be a scalar, not {self.show(ex)} "
+                                 f"(.^ takes an array exponent)", node.span, self.text)
+            if self.is_scalar(base):    # a.^x: the exponent's shape
+                return ex
+            self.unify(base, ex, "an elementwise power", node.span)
         if node.value == "^" and not self.is_scalar(base):
             k = literal_int(node.children[1])
             if k is None:
@@ -370,6 +373,13 @@ class Typer(shapes.Unifier):
             a = self.infer(node.children[0])
             b = self.infer(node.children[1])
             return (self.resolve(a[0] * b[0]), self.resolve(a[1] * b[1]))
+        if fn in ("max", "min"):    # entrywise, a scalar broadcast: max(x, 0)
+            a, b = (self.infer(c) for c in node.children)
+            if self.is_scalar(a):
+                return b
+            if not self.is_scalar(b):
+                self.unify(a, b, fn, node.span)
+            return a
         if fn == "commutation":     # K(m,n) vec(A) = vec(A') for an m×n matrix A
             m, n = (self._dim_arg(d) for d in node.children)
             return (m * n, m * n)

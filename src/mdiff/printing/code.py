@@ -15,6 +15,7 @@ printed by ``repr(float)``, and every name in it is a validated, mangled identif
 from __future__ import annotations
 
 import builtins
+import inspect
 import keyword
 import re
 from fractions import Fraction
@@ -81,26 +82,6 @@ HELPERS = {
         c[a:b, a:] = s[:, a:b].T @ s[:, a:]
         c[b:, a:b] = c[a:b, b:].T
     return c''',
-    "chain": '''def _chain(xp, *ms):
-    # the product of ms in the order cheapest for their shapes (dynamic programming over
-    # the splits, as numpy.linalg.multi_dot does)
-    n = len(ms)
-    size = [ms[0].shape[0]] + [m.shape[1] for m in ms]
-    cost = {(i, i): 0 for i in range(n)}
-    split = {}
-    for length in range(1, n):
-        for i in range(n - length):
-            j = i + length
-            cost[i, j], split[i, j] = min(
-                (cost[i, k] + cost[k + 1, j] + size[i] * size[k + 1] * size[j + 1], k)
-                for k in range(i, j))
-
-    def product(i, j):
-        if i == j:
-            return ms[i]
-        k = split[i, j]
-        return product(i, k) @ product(k + 1, j)
-    return product(0, n - 1)''',
     "mpow": '''def _mpow(x, k, xp):
     out = x
     for _ in range(k - 1):
@@ -413,10 +394,10 @@ def _lazy_nodes(roots) -> set:
     return (inside | in_sums) - elsewhere
 
 
-def _cheapest_order(sizes: list) -> dict:
+def _cheapest_order(sizes):
     """{(i, j): k}: where the product of factors i..j splits, cheapest for the sizes
-    (factor i is sizes[i] × sizes[i + 1]); the generated ``_chain`` does the same at
-    call time."""
+    (factor i is sizes[i] × sizes[i + 1]).  Emitted into generated modules as it is
+    (the ``chain`` helper), so code generation and call time share one algorithm."""
     n = len(sizes) - 1
     cost = {(i, i): 0 for i in range(n)}
     split = {}
@@ -427,6 +408,18 @@ def _cheapest_order(sizes: list) -> dict:
                 (cost[i, k] + cost[k + 1, j] + sizes[i] * sizes[k + 1] * sizes[j + 1], k)
                 for k in range(i, j))
     return split
+
+
+HELPERS["chain"] = inspect.getsource(_cheapest_order) + '''
+
+def _chain(xp, *ms):
+    # the product of ms in the order cheapest for their shapes (numpy.linalg.multi_dot's
+    # dynamic programming, read from the arrays at call time)
+    split = _cheapest_order([ms[0].shape[0]] + [m.shape[1] for m in ms])
+
+    def product(i, j):
+        return ms[i] if i == j else product(i, split[i, j]) @ product(split[i, j] + 1, j)
+    return product(0, len(ms) - 1)'''
 
 
 def _parenthesised(refs: list, split: dict, i: int, j: int) -> str:

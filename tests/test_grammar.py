@@ -550,3 +550,12 @@ def test_extrema_take_two_arguments_of_one_shape():
     with pytest.raises(mdiff.ShapeError):
         P("A: matrix(2,3); B: matrix(3,2); max(A, B)")
     assert P("x: vector(n); max(x, 1)").shape == P("x: vector(n); x").shape
+
+
+@pytest.mark.parametrize("text, wrt", [("sum(leaky_relu(W*x, 1/10).^2)", "W"),
+                                       ("sum(leaky_relu(x, a))", "a"), ("leaky_relu(x, a)", "x")])
+def test_leaky_relu(text, wrt):
+    r = mdiff.diff(text, wrt)
+    assert r.check().ok and mdiff.parse(str(r), r.f.symbols()).expr is r.expr
+    with pytest.raises(mdiff.ShapeError, match="scalar slope"):
+        P("leaky_relu(x, y)")

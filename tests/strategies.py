@@ -302,7 +302,7 @@ def gen(ctx: Ctx, shape, depth: int, root: bool = False) -> T:
     if not c and len(r) >= 2:
         options.append("commutation")
     if not r and not c:
-        options += ["sum", "trace", "det", "logdet", "norm1", "norm2", "logsumexp",
+        options += ["sum", "mean", "trace", "det", "logdet", "norm1", "norm2", "logsumexp",
                     "quadratic form", "duplication", "spectral"]
         if ctx.first_order:
             options.append("frechet")
@@ -358,10 +358,16 @@ def _broadcast_scalar(ctx, shape, d):
 def _elementwise(ctx, shape, d):
     draw = ctx.draw
     fns = ["sin", "cos", "tanh", "arctan", "sigmoid", "exp", "sinh", "cosh", "tan", "arcsin",
-           "arccos", "log", "sqrt", "softplus", "log1p", "expm1"]
+           "arccos", "log", "sqrt", "softplus", "log1p", "expm1", "silu", "softsign", "elu"]
     if ctx.allow_kinks:
-        fns += ["abs", "relu", "sign"]
+        fns += ["abs", "relu", "sign", "max", "min", "leaky_relu"]
     fn = draw(st.sampled_from(fns))
+    if fn == "leaky_relu":
+        t = gen(ctx, shape, d)
+        return T(f"leaky_relu({t.text}, 1/5)", t.bound, atomic=True)
+    if fn in ("max", "min"):          # entrywise, of two arrays of one shape
+        a, b = gen(ctx, shape, d), gen(ctx, shape, d)
+        return T(f"{fn}({a.text}, {b.text})", max(a.bound, b.bound), atomic=True)
     if fn == "log1p":
         p = positive(ctx, shape, d)
         return T(f"log1p({p.text})", math.log1p(p.bound), math.log1p(p.lb), atomic=True)
@@ -381,6 +387,11 @@ def _elementwise(ctx, shape, d):
     if fn == "sigmoid":
         t = tame(ctx, t, 30)
         return T(f"sigmoid({t.text})", 1.0, 1 / (1 + _exp(t.bound)), atomic=True)
+    if fn in ("silu", "elu"):         # |silu(x)| <= |x|, elu(x) >= -1
+        t = tame(ctx, t, 30)
+        return T(f"{fn}({t.text})", t.bound + 1, atomic=True)
+    if fn == "softsign":
+        return T(f"softsign({t.text})", 1.0, atomic=True)
     if fn == "softplus":
         t = tame(ctx, t, 30)
         return T(f"softplus({t.text})", t.bound + 1, math.log1p(_exp(-t.bound)), atomic=True)
@@ -559,7 +570,7 @@ def _spectral(ctx, shape, d):
         m = _generic_square(ctx, dim, d)
         fn = ctx.draw(st.sampled_from(["normnuc", "normspec"]))
         return T(f"{fn}({m.text})", _b(dim_size(dim) * m.bound), atomic=True)
-    dim = r[0]
+    dim = r
     m = _generic_square(ctx, dim, d)
     size = dim_size(dim) * m.bound
     if not c:
@@ -693,6 +704,11 @@ def _norm2(ctx, shape, d):
     return T(f"norm2({p.text})", _b(math.sqrt(shape_size(s)) * p.bound), p.lb, atomic=True)
 
 
+def _mean(ctx, shape, d):
+    t = gen(ctx, _any_shape(ctx), d)
+    return T(f"mean({t.text})", t.bound, t.lb, atomic=True)
+
+
 def _logsumexp(ctx, shape, d):
     s = _any_shape(ctx)
     t = gen(ctx, s, d)
@@ -709,7 +725,7 @@ PRODUCTIONS = {
     "frechet": _frechet, "spectral": _spectral,
     "diag of vector": _diag_of_vector, "diag of matrix": _diag_of_matrix, "vec": _vec,
     "kron": _kron, "sum": _sum, "trace": _trace, "det": _det, "logdet": _logdet,
-    "norm1": _norm1, "norm2": _norm2, "logsumexp": _logsumexp,
+    "norm1": _norm1, "norm2": _norm2, "logsumexp": _logsumexp, "mean": _mean,
     "quadratic form": _quadratic_form, "unvec": _unvec, "commutation": _commutation,
     "duplication": _duplication,
 }

@@ -448,12 +448,12 @@ def test_against_accepts_the_printed_result():
 
 
 def test_generated_programs_use_every_operation_and_function():
-    """The strategies reach the whole language (checked on the text of 1500 programs,
+    """The strategies reach the whole language (checked on the text of 2500 programs,
     drawn deterministically)."""
     from mdiff.language.inference import FUNCTION_ARITY
     texts = []
 
-    @settings(max_examples=1500, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=2500, deadline=None, database=None, derandomize=True,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(["scalar", "vector", "matrix"]).flatmap(
         lambda k: programs(k, max_depth=6, first_order=True)))

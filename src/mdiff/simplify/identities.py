@@ -1007,13 +1007,12 @@ def elementwise_rational(e: Expr):
         return None
     sp = _sympy()
     by_symbol = {sym: node for sym, node in atoms.values()}
-    # together only puts the terms over one denominator (1/sqrt(u) - v/sqrt(u)^3 =
-    # (u - v)/u^(3/2), kept whole); cancel expands numerator and denominator, so only
-    # where their degree is small
-    forms = [sp.together(r)]
-    if _degree(r) <= MAX_RATIONAL_DEGREE:
-        forms.append(sp.cancel(r))
-    cancelled = min(forms, key=_occurrences)
+    # cancel expands numerator and denominator, so only where their degree is small;
+    # where it does not shorten, together puts the terms over one denominator without
+    # expanding (1/sqrt(u) - v/sqrt(u)^3 = (u - v)/u^(3/2), kept whole)
+    cancelled = sp.cancel(r) if _degree(r) <= MAX_RATIONAL_DEGREE else r
+    if _occurrences(cancelled) >= _occurrences(r):
+        cancelled = sp.together(r)
     if _occurrences(cancelled) >= _occurrences(r):
         return None     # nothing cancelled: the other rules keep their own order
     try:

@@ -497,7 +497,7 @@ def test_aliases_are_read_as_the_languages_own_notation(alias, own):
 def test_caret_t_is_a_power_where_t_is_a_name_of_the_text():
     assert P("T: scalar; a^T").op == "pow"
     assert P("T = 3; a^T").op == "pow"
-    with pytest.raises(mdiff.ShapeError, match="exponent of \^ must be a scalar"):
+    with pytest.raises(mdiff.ShapeError, match=r"exponent of \^ must be a scalar"):
         P("X^T*x + T*x")        # T is also a matrix of the text: ^T is not read as '
 
 

@@ -5,8 +5,9 @@
     "A'*B'"
 
 The names below are loaded when first used (PEP 562), so ``import mdiff`` and
-``mdiff --help`` cost no more than the errors module: the engine, NumPy and the grammar
-come with the first parse, SciPy with the features that use it.
+``mdiff --help`` cost no more than the errors module: the engine and the grammar come
+with the first parse, NumPy with the first evaluation, SciPy and SymPy with the features
+that use them.
 """
 
 import importlib

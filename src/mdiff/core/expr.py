@@ -27,9 +27,8 @@ import math
 import sys
 import threading
 import weakref
-from typing import Iterable, Iterator
-
 from fractions import Fraction
+from typing import Iterable, Iterator
 
 from . import ops, shapes
 from .dims import Dim

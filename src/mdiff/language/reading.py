@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from fractions import Fraction
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from fractions import Fraction
 from lark import Lark, Token, Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 

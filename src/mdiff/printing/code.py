@@ -121,7 +121,7 @@ class CodePrinter(Printer):
     def __init__(self, dims: dict, lazy: set, factored: frozenset = frozenset()):
         self.dims = dims          # size symbol -> python name
         self.lazy = lazy          # ids of the nodes printed inside their users
-        self.factored = factored  # ids of inv(A) nodes printed as a factorisation of A
+        self.factored = factored  # ids of inv(A) nodes never formed: their products solve
         self.helpers: set = set()
         self.names: dict = {}     # id(node) -> python expression (a name or a literal)
         self.lines: list = []
@@ -168,7 +168,7 @@ class CodePrinter(Printer):
         ordered = self._ordered_chain(factors, lazy)
         if ordered is not None:
             return " * ".join(parts + [ordered])
-        pending = None        # a factored inverse at the right end: (factorisation, trans)
+        pending = None        # an unformed inverse at the right end: (A's name, trans)
         for k in range(len(factors) - 1, -1, -1):
             f = factors[k]
             structured = id(f) in lazy
@@ -261,7 +261,8 @@ class CodePrinter(Printer):
 
     def _gram(self, factors, lazy) -> str | None:
         """M'*diag(v)*M with v >= 0 by construction (value_range), or M'*M, for a
-        matrix M: a symmetric rank-k update, half the flops (helper ``_gram``)."""
+        matrix M: s'*s for s = sqrt(v) .* M, its upper block triangle mirrored (helper
+        ``_gram``)."""
         if len(factors) == 3 and factors[1].op == "diagm" and id(factors[1]) in lazy:
             left, v, right = factors[0], factors[1].args[0], factors[2]
         elif len(factors) == 2:

@@ -303,8 +303,6 @@ class Dim:
             out = out + term
         return out
 
-    subs = xreplace
-
     # --- printing ----------------------------------------------------------------------
     def __str__(self):
         if self._text is None:

@@ -778,6 +778,15 @@ class _KnownShapes:
         return a * b
 
     @staticmethod
+    def is_scalar(shape):
+        return shape[0] == 1 and shape[1] == 1
+
+    @staticmethod
+    def scalar(shape, message):
+        if not (shape[0] == 1 and shape[1] == 1):
+            raise ShapeError(f"{message}, not {fmt_shape(shape)}")
+
+    @staticmethod
     def equal(a, b, what):
         if not same_dim(a, b):
             raise ShapeError(f"{what} needs sizes that agree, not {fmt_dim(a)} and {fmt_dim(b)}")
@@ -805,22 +814,6 @@ def apply(fn: str, *args: Expr) -> Expr:
     if built is not None:
         return built
     return Expr(record.name, args, None, tuple(map(Dim.of, shape)))
-
-
-def extremum(a: Expr, b: Expr, largest: bool = True) -> Expr:
-    """max(a, b) (``largest``) or min(a, b), entrywise, a number or scalar broadcast:
-    (a + b ± |a - b|)/2, so its derivative at ties is the mean of the two sides (abs'(0)
-    = 0, as for relu at 0); max(a, 0) = relu(a), min(a, 0) = -relu(-a)."""
-    if a.is_scalar and not b.is_scalar:
-        a = mul(a, ones(b.shape))
-    if b.is_scalar and not a.is_scalar:
-        b = mul(b, ones(a.shape))
-    require_same_shape("max" if largest else "min", a, b)
-    for x, y in ((a, b), (b, a)):
-        if is_zero(y):
-            return apply("relu", x) if largest else neg(apply("relu", neg(x)))
-    gap = apply("abs", sub(a, b))
-    return scale(Rational(1, 2), add(a, b, gap if largest else neg(gap)))
 
 
 def diag_of_vec(x: Expr) -> Expr:

@@ -1318,15 +1318,58 @@ FUNCTIONS = {f.name: f for f in (
 #: Every record, by the op of its nodes.
 RECORDS = {**ELEMENTWISE, **FUNCTIONS}
 
+
+# --- functions the language defines by their expansion into others ----------------------
+
+@dataclass(frozen=True)
+class Expansion:
+    """A function of the language that is never a node of its own: ``build(E, *args)``
+    writes it in the others (its derivative, evaluation and printing are theirs), after
+    ``shape`` has checked the arguments."""
+
+    name: str
+    shape: shapes.Rule
+    build: Callable
+
+    @property
+    def spelling(self) -> str:
+        return self.name
+
+
+def _extremum(largest: bool):
+    """max(a, b) (``largest``) or min(a, b) entrywise, a number or scalar broadcast:
+    (a + b ± |a - b|)/2, so the derivative at ties is the mean of the two sides (abs'(0)
+    = 0, as relu'(0) = 0); max(a, 0) = relu(a), min(a, 0) = -relu(-a)."""
+    def build(E, a, b):
+        if a.is_scalar and not b.is_scalar:
+            a = E.mul(a, E.ones(b.shape))
+        if b.is_scalar and not a.is_scalar:
+            b = E.mul(b, E.ones(a.shape))
+        for x, y in ((a, b), (b, a)):
+            if E.is_zero(y):
+                return E.apply("relu", x) if largest else E.neg(E.apply("relu", E.neg(x)))
+        gap = E.apply("abs", E.sub(a, b))
+        return E.scale(E.Rational(1, 2), E.add(a, b, gap if largest else E.neg(gap)))
+    return build
+
+
+EXPANSIONS = {f.name: f for f in (
+    Expansion("max", shapes.BROADCAST_PAIR, _extremum(largest=True)),
+    Expansion("min", shapes.BROADCAST_PAIR, _extremum(largest=False)),
+    # leaky_relu(x, a) = relu(x) - a*relu(-x): slope a below 0
+    Expansion("leaky_relu", shapes.WITH_SLOPE,
+              lambda E, x, a: E.sub(E.apply("relu", x), E.mul(a, E.apply("relu", E.neg(x))))),
+)}
+
+#: Names people write for a function of the language, read as it and printed in mdiff's
+#: notation (``trace(X)`` is ``tr(X)``); the structural ones, ``transpose``, ``dot`` and
+#: ``outer``, ``language/reading.py`` writes as ', * and vec.
+ALIASES = {"trace": "tr"}
+
 #: The language's function names, each with the records it reads as (in the order the
 #: rules are tried: ``diag`` of a vector, else of a square matrix).
-#: Names people write for an operation of the language, read as mdiff's own and printed
-#: in its notation (``trace(X)`` is ``tr(X)``; ``transpose``, ``dot`` and ``outer`` are
-#: structural: ``language/reading.py`` writes them as ', * and vec).
-ALIASES = {"trace": "tr", "transpose": "transpose", "dot": "dot", "outer": "outer"}
-
 SPELLINGS: dict[str, tuple] = {}
-for _record in RECORDS.values():
+for _record in (*RECORDS.values(), *EXPANSIONS.values()):
     SPELLINGS.setdefault(_record.spelling, ())
     SPELLINGS[_record.spelling] += (_record,)
 

@@ -175,6 +175,13 @@ class ShapeAlgebra(Protocol):
     def times(self, a, b):
         """The size a*b."""
 
+    def is_scalar(self, shape) -> bool:
+        """Is the shape known to be 1×1?"""
+
+    def scalar(self, shape, message: str) -> None:
+        """Check (never make) ``shape`` 1×1, else raise a ShapeError: ``message``, not
+        the shape."""
+
     def equal(self, a, b, what: str) -> None:
         """Make (or check) the sizes ``a`` and ``b`` equal, else raise a ShapeError naming
         ``what``."""
@@ -323,21 +330,42 @@ class _SquareToVector(_DiagVector):
     name = "square to a vector"
 
 
-class _VectorToSquare(Rule):
-    """An n-vector to an n×n matrix (gapinv)."""
+class _VectorToSquare(_DiagMatrix):
+    """An n-vector to an n×n matrix (gapinv): its one reading checks the column."""
     name = "vector to a square matrix"
 
     def infer(self, algebra, x, what):
         algebra.equal(x[1], 1, what)
         return (x[0], x[0])
 
-    def fixes(self, rows, cols):
-        return (rows, rows)
 
-    def context(self, rows, cols):
-        return (rows or cols, True)
+class _Broadcast(Rule):
+    """Two arrays of one shape to that shape, either may be a scalar (broadcast):
+    max(x, 0)."""
+    name = "two of one shape"
+    arity = 2
+
+    def infer_all(self, algebra, xs, what):
+        a, b = xs
+        if algebra.is_scalar(a):
+            return b
+        if not algebra.is_scalar(b):
+            algebra.equal(a[0], b[0], what)
+            algebra.equal(a[1], b[1], what)
+        return a
 
 
+class _WithScalar(Rule):
+    """An array and a scalar parameter (``role``) to the array's shape: leaky_relu(x, a)."""
+    arity = 2
+
+    def __init__(self, role: str):
+        self.role = role
+        self.name = f"an array and a scalar {role}"
+
+    def infer_all(self, algebra, xs, what):
+        algebra.scalar(xs[1], f"{what}(x, a) takes a scalar {self.role} a")
+        return xs[0]
 
 
 class _Singular(Rule):
@@ -425,6 +453,8 @@ SINGULAR_LEFT = _Singular("left")
 SINGULAR_RIGHT = _Singular("right")
 SINGULAR_LEFT_FIRST = _Singular("left1")
 SINGULAR_RIGHT_FIRST = _Singular("right1")
+BROADCAST_PAIR = _Broadcast()
+WITH_SLOPE = _WithScalar("slope")
 SQUARE_PAIR = _SquareMatrices(2)
 SQUARE_TRIPLE = _SquareMatrices(3)
 KRON_FORM = _SquareMatrices(1, kron=True)

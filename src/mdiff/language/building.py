@@ -153,11 +153,6 @@ class _Builder:
             return E.mul(c, E.ones(self.shape(node)))
         if fn == "kron":
             return E.kron(self.build(node.children[0]), self.build(node.children[1]))
-        if fn in ("max", "min"):
-            return E.extremum(*(self.build(c) for c in node.children), largest=fn == "max")
-        if fn == "leaky_relu":      # relu(x) - a*relu(-x): slope a below 0
-            x, a = (self.build(c) for c in node.children)
-            return E.sub(E.apply("relu", x), E.mul(a, E.apply("relu", E.neg(x))))
         if fn == "commutation":
             return E.commutation(*self.shape_args(node.children))
         if fn == "duplication":

@@ -25,7 +25,6 @@ def _arities(records):
 #: Arguments each function of the language takes: the registry's functions one, and the
 #: constructors of constant matrices and the structural functions as listed.
 FUNCTION_ARITY = {**{f: _arities(records) for f, records in ops.SPELLINGS.items()}, "kron": 2,
-                  "max": 2, "min": 2, "leaky_relu": 2,
                   "eye": (0, 1), "vector": (1, 2), "matrix": (1, 3),
                   "commutation": 2, "duplication": 1, "unvec": 3}
 
@@ -373,19 +372,6 @@ class Typer(shapes.Unifier):
             a = self.infer(node.children[0])
             b = self.infer(node.children[1])
             return (self.resolve(a[0] * b[0]), self.resolve(a[1] * b[1]))
-        if fn == "leaky_relu":      # leaky_relu(x, a): a scalar slope a below 0
-            x, a = (self.infer(c) for c in node.children)
-            if not self.is_scalar(a):
-                raise ShapeError(f"leaky_relu(x, a) takes a scalar slope a, not {self.show(a)}",
-                                 node.children[1].span, self.text)
-            return x
-        if fn in ("max", "min"):    # entrywise, a scalar broadcast: max(x, 0)
-            a, b = (self.infer(c) for c in node.children)
-            if self.is_scalar(a):
-                return b
-            if not self.is_scalar(b):
-                self.unify(a, b, fn, node.span)
-            return a
         if fn == "commutation":     # K(m,n) vec(A) = vec(A') for an m×n matrix A
             m, n = (self._dim_arg(d) for d in node.children)
             return (m * n, m * n)
@@ -464,6 +450,14 @@ class OpenShapes:
 
     def is_column(self, shape):
         return self.typer.is_col(shape)
+
+    def is_scalar(self, shape):
+        return self.typer.is_scalar(shape)
+
+    def scalar(self, shape, message):
+        if not self.typer.is_scalar(shape):
+            raise ShapeError(f"{message}, not {self.typer.show(shape)}", self.span,
+                             self.typer.text)
 
     def times(self, a, b):
         return self.typer.resolve(a * b)

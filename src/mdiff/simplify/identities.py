@@ -791,7 +791,7 @@ def kron_absorbs_identity(e: Expr):
     """I ⊗ M + c*I = I ⊗ (M + c*I) and M ⊗ I + c*I = (M + c*I) ⊗ I, reading the larger
     identity as a Kronecker product of identities (the multi-output ridge system
     eye(p) ⊗ (A'*A) + c*eye(m*p), which then inverts and contracts to a matrix form)."""
-    eyes = [t for t in e.args if len(_chain_parts(t)[2]) == 1 and _chain_parts(t)[2][0].op == "eye"]
+    eyes = [t for t in e.args if [f.op for f in _chain_parts(t)[2]] == ["eye"]]
     krons = [(k, side) for k in e.args if k.op == "kron" for side in (0, 1)
              if k.args[side].op == "eye"]
     if len(eyes) != 1 or len(krons) != 1:     # one reading only: term order cannot matter
@@ -1107,8 +1107,6 @@ def _leads_negative(x: Expr) -> bool:
     return bool(coef < 0) or (first.op == "fill" and first.data < 0)
 
 
-def _integer(k) -> bool:
-    return isinstance(k, int) or (isinstance(k, Fraction) and k.denominator == 1)
 
 
 def hadamard_collect(e: Expr):
@@ -1131,7 +1129,7 @@ def hadamard_collect(e: Expr):
         if nb is b or nb not in powers or not powers[b] or not powers[nb] \
                 or _leads_negative(nb):
             continue
-        if not (_integer(powers[b]) and _integer(powers[nb])):
+        if not (E.is_whole(powers[b]) and E.is_whole(powers[nb])):
             continue
         negative ^= bool(int(powers[b]) % 2)
         powers[nb] += powers[b]

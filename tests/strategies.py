@@ -298,12 +298,16 @@ def gen(ctx: Ctx, shape, depth: int, root: bool = False) -> T:
         options.append("kron")
     if r and c:
         options.append("unvec")
+    if not c:
+        options.append("part")
     options.append("sylvester")
     if not c and len(r) >= 2:
         options.append("commutation")
     if not r and not c:
         options += ["sum", "mean", "trace", "det", "logdet", "norm1", "norm2", "logsumexp",
                     "quadratic form", "duplication", "spectral"]
+        if ctx.allow_kinks:
+            options.append("extremum")
         if ctx.first_order:
             options.append("frechet")
     kind = draw(st.sampled_from(options))
@@ -358,9 +362,10 @@ def _broadcast_scalar(ctx, shape, d):
 def _elementwise(ctx, shape, d):
     draw = ctx.draw
     fns = ["sin", "cos", "tanh", "arctan", "sigmoid", "exp", "sinh", "cosh", "tan", "arcsin",
-           "arccos", "log", "sqrt", "softplus", "log1p", "expm1", "silu", "softsign", "elu"]
+           "arccos", "log", "sqrt", "softplus", "log1p", "expm1", "silu", "softsign", "elu",
+           "erf", "gelu"]
     if ctx.allow_kinks:
-        fns += ["abs", "relu", "sign", "max", "min", "leaky_relu"]
+        fns += ["abs", "relu", "sign", "max", "min", "leaky_relu", "ismax", "ismin"]
     fn = draw(st.sampled_from(fns))
     if fn == "leaky_relu":
         t = gen(ctx, shape, d)
@@ -390,8 +395,11 @@ def _elementwise(ctx, shape, d):
     if fn in ("silu", "elu"):         # |silu(x)| <= |x|, elu(x) >= -1
         t = tame(ctx, t, 30)
         return T(f"{fn}({t.text})", t.bound + 1, atomic=True)
-    if fn == "softsign":
-        return T(f"softsign({t.text})", 1.0, atomic=True)
+    if fn in ("softsign", "erf", "ismax", "ismin"):
+        return T(f"{fn}({t.text})", 1.0, atomic=True)
+    if fn == "gelu":                  # |gelu(x)| <= |x|
+        t = tame(ctx, t, 30)
+        return T(f"gelu({t.text})", t.bound, atomic=True)
     if fn == "softplus":
         t = tame(ctx, t, 30)
         return T(f"softplus({t.text})", t.bound + 1, math.log1p(_exp(-t.bound)), atomic=True)
@@ -715,6 +723,25 @@ def _logsumexp(ctx, shape, d):
     return T(f"logsumexp({t.text})", _b(t.bound + math.log(shape_size(s))), atomic=True)
 
 
+def _part(ctx, shape, d):
+    """A column of a matrix (X[:, 1]) or an entry of a vector (x[n]): the first or the
+    last, which exist at every size."""
+    r, _ = shape
+    k = ctx.draw(st.sampled_from(SIMPLE_DIMS[1:]))
+    i = ctx.draw(st.sampled_from(["1", dim_text(k)]))
+    if r:
+        t = gen(ctx, (r, k), d)
+        return T(f"{t.par()}[:, {i}]", t.bound, t.lb)
+    t = gen(ctx, (k, ()), d)
+    return T(f"{t.par()}[{i}]", t.bound, t.lb)
+
+
+def _extremum(ctx, shape, d):
+    """max(X) or min(X), whose gradient is the indicator ismax/ismin."""
+    t = gen(ctx, _any_shape(ctx), d)
+    return T(f"{ctx.draw(st.sampled_from(['max', 'min']))}({t.text})", t.bound, atomic=True)
+
+
 PRODUCTIONS = {
     "neg": _neg, "add": _add, "sub": _sub, "scale": _scale, "elementwise": _elementwise,
     "transpose": _transpose, "product": _product, "hadamard": _hadamard, "divide": _divide,
@@ -726,7 +753,7 @@ PRODUCTIONS = {
     "diag of vector": _diag_of_vector, "diag of matrix": _diag_of_matrix, "vec": _vec,
     "kron": _kron, "sum": _sum, "trace": _trace, "det": _det, "logdet": _logdet,
     "norm1": _norm1, "norm2": _norm2, "logsumexp": _logsumexp, "mean": _mean,
-    "quadratic form": _quadratic_form, "unvec": _unvec, "commutation": _commutation,
+    "extremum": _extremum, "part": _part, "quadratic form": _quadratic_form, "unvec": _unvec, "commutation": _commutation,
     "duplication": _duplication,
 }
 

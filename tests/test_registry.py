@@ -128,7 +128,13 @@ def test_every_elementwise_function_runs_on_the_array_api_backends(name, backend
     x = _argument(name)[:, 0]
     f = mdiff.function(f"{name}(x)", {"x": "vector(n)"})
     r = mdiff.diff(f"sum({name}(x))", wrt="x", symbols={"x": "vector(n)"})
-    got = np.asarray(r.function(backend=backend)(x=x))
+    try:
+        got = np.asarray(r.function(backend=backend)(x=x))
+    except mdiff.EvaluationError as exc:
+        # erf and the normal CDF are no array-API kernels: a named error, not a wrong value
+        assert backend == "array_api_strict" and "def _special" in (record.helper or "")
+        assert "array_api_strict has no kernel" in str(exc)
+        return
     assert np.allclose(got, r.function()(x=x), equal_nan=True)
     assert np.allclose(f(x=x), record.numpy(x))
 

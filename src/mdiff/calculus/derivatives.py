@@ -97,12 +97,15 @@ DIFFERENTIALS = {
     "T": lambda node, d: transpose(d(0)),
     "kron": _kron,
     "unvec": lambda node, d: E.unvec(d(0), node.shape),
+    "index": lambda node, d: E.index(d(0), *node.data),
+    "block": lambda node, d: E.block([[d(a * node.data[1] + b) for b in range(node.data[1])]
+                                      for a in range(node.data[0])]),
     # every function of the registry: its record's differential
     **{name: _registered for name in ops.RECORDS},
 }
 
 #: Leaves: constants have differential zero; variables are handled by the engine.
-CONSTANT_LEAVES = ("num", "dim", "fill", "eye", "comm", "dup")
+CONSTANT_LEAVES = ("num", "const", "dim", "fill", "eye", "comm", "dup")
 
 
 def differential(node: Expr, d) -> Expr:

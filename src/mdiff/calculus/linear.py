@@ -87,12 +87,38 @@ def _adj_generic(e, g, live):
     return out
 
 
+def selection(span, size) -> Expr:
+    """S with S*X = X[span, :] (eye(size)[span, :]); None where span selects all."""
+    return None if span is None else E.index(eye(size), span, None)
+
+
+def _adj_index(e, g, live):
+    """<g, X[R, C]> = <S_R' g S_C, X>: g put back in place, zeros elsewhere."""
+    x = e.args[0]
+    rows, cols = (selection(s, n) for s, n in zip(e.data, x.shape))
+    factors = [f for f in (None if rows is None else transpose(rows), g, cols) if f is not None]
+    return [(x, mul(*factors))]
+
+
+def _block_spans(e):
+    """((row span, column span) of each block of a block node, in argument order)."""
+    rows, cols = E.block_offsets(e)
+    p, q = e.data
+    one = E.DIM_ONE
+    return [((rows[a] + one, rows[a + 1]), (cols[b] + one, cols[b + 1]))
+            for a in range(p) for b in range(q)]
+
+
 ADJOINT = {
     "add": lambda e, g, live: [(t, g) for t in e.args],
     "mul": _adj_mul,
     "T": lambda e, g, live: [(e.args[0], transpose(g))],
     "had": _adj_had,
     "unvec": lambda e, g, live: [(e.args[0], apply("vec", g))],
+    "index": _adj_index,
+    # a block's gradient is its part of g: G[rows of block a, columns of block b]
+    "block": lambda e, g, live: [(x, E.index(g, *span)) for x, span in zip(e.args, _block_spans(e))
+                                 if x in live],
     "kron": _adj_generic,
     # the linear functions of the registry: their records' adjoints
     **{name: (lambda f: lambda e, g, live: [(_linear_argument(f, e, live), f.adjoint(E, e, g))])(record)
@@ -153,6 +179,23 @@ def _vz_kron(e: Expr, V, live, size):
     return add(*terms)
 
 
+def _vz_index(e, V, live, size):
+    """vec(X[R, C]) = (S_C ⊗ S_R) vec(X)."""
+    x = e.args[0]
+    rows, cols = (selection(s, n) or eye(n) for s, n in zip(e.data, x.shape))
+    return mul(kron(cols, rows), V(x))
+
+
+def _vz_block(e, V, live, size):
+    """vec(block) = sum over blocks of (S_C ⊗ S_R)' vec(B): each block put in place."""
+    terms = []
+    for x, spans in zip(e.args, _block_spans(e)):
+        if x in live:
+            rows, cols = (selection(s, n) or eye(n) for s, n in zip(spans, e.shape))
+            terms.append(mul(transpose(kron(cols, rows)), V(x)))
+    return add(*terms)
+
+
 VECTORIZE = {
     "add": lambda e, V, live, size: add(*(V(t) for t in e.args)),
     "mul": _vz_mul,
@@ -160,6 +203,8 @@ VECTORIZE = {
     "had": lambda e, V, live, size: mul(
         E.diag_of_vec(e.args[1 - _the_live_index(e, live)]), V(e.args[_the_live_index(e, live)])),
     "unvec": lambda e, V, live, size: V(e.args[0]),
+    "index": _vz_index,
+    "block": _vz_block,
     "kron": _vz_kron,
     # the linear functions of the registry: vec(f(dX)) = M vec(dX), M their records' Jacobian
     **{name: (lambda f: lambda e, V, live, size:

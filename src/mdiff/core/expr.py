@@ -266,14 +266,14 @@ class Expr:
         return _printer("text")(self)
 
 
-OP_RANK = {"num": 0, "dim": 1, "fill": 2, "eye": 3, "var": 4}
+OP_RANK = {"num": 0, "const": 1, "dim": 1, "fill": 2, "eye": 3, "var": 4}
 
 
 def _data_key(data):
     if data is None:
         return ""
-    if isinstance(data, tuple):
-        return tuple(_data_key(d) for d in data)
+    if isinstance(data, tuple):     # None inside (an index's ':') compares as ()
+        return tuple(() if d is None else _data_key(d) for d in data)
     if isinstance(data, frozenset):
         return tuple(sorted(map(str, data)))
     return str(data)
@@ -307,13 +307,22 @@ def free_vars(root: Expr) -> dict[str, Expr]:
     return out
 
 
+def data_dims(node: Expr) -> set:
+    """The dimension symbols a node's data names besides its shape: a size used as a
+    scalar (``N``), the index names of a part (``x[i]``, ``X[1:m, :]``)."""
+    if node.op == "dim":
+        return set(node.data.free_symbols)
+    if node.op == "index":
+        return {s for span in node.data if span is not None for d in span for s in d.free_symbols}
+    return set()
+
+
 def free_dims(root: Expr) -> set:
     out = set()
     for node in postorder(root):
         for d in node.shape:
             out |= Dim.of(d).free_symbols
-        if node.op == "dim":
-            out |= node.data.free_symbols
+        out |= data_dims(node)
     return out
 
 
@@ -337,6 +346,18 @@ def var(name: str, shape=SCALAR_SHAPE, props: Iterable[str] = ()) -> Expr:
 
 def num(value) -> Expr:
     return Expr("num", (), rational(value))
+
+
+#: Named constants of the language, by name: an undeclared ``pi`` reads as one (erf's
+#: derivative is 2/sqrt(pi)*exp(-x.^2)).
+CONSTANTS = {"pi": math.pi}
+
+
+def constant(name: str) -> Expr:
+    """The named constant ``name`` (a key of ``CONSTANTS``), a scalar leaf."""
+    if name not in CONSTANTS:
+        raise ValueError(f"no constant named {name!r}")
+    return Expr("const", (), name)
 
 
 def dim_scalar(d) -> Expr:
@@ -436,10 +457,14 @@ def value_range(root: Expr) -> tuple:
         out = UNBOUNDED
         if e.op in ("num", "fill"):
             out = (float(e.data), float(e.data))
+        elif e.op == "const":
+            out = (CONSTANTS[e.data],) * 2
         elif e.op in ops.ELEMENTWISE:
             out = ops.ELEMENTWISE[e.op].values
-        elif e.op in ("T", "vec", "unvec"):
+        elif e.op in ("T", "vec", "unvec", "index"):
             out = args[0]
+        elif e.op == "block":
+            out = (min(a[0] for a in args), max(a[1] for a in args))
         elif e.op == "add":
             out = (sum(a[0] for a in args), sum(a[1] for a in args))
         elif e.op == "had" or (e.op == "mul" and len(e.args) - e.data[1] <= 1):
@@ -670,6 +695,8 @@ def transpose(e: Expr) -> Expr:
         return fill(e.data, (e.cols, e.rows))
     if is_symmetric(e):
         return e
+    if e.op == "index" and is_symmetric(e.args[0]):     # S[i, :]' = S[:, i]
+        return index(e.args[0], e.data[1], e.data[0])
     return Expr("T", (e,), None, (e.cols, e.rows))
 
 
@@ -844,6 +871,137 @@ def unvec(v: Expr, shape) -> Expr:
     return Expr("unvec", (v,), None, shape)
 
 
+# --- indexing and block matrices ------------------------------------------------------
+
+def _span(span, size):
+    """A row or column selection in normal form: None (all of them) or (first, last),
+    1-based and inclusive, as sizes (Dim: 2, an index name i, m + 1)."""
+    if span is None:
+        return None
+    first, last = Dim.of(span[0]), Dim.of(span[1])
+    return None if first == DIM_ONE and last == size else (first, last)
+
+
+def span_size(span, size):
+    """How many rows (columns) ``span`` selects of ``size``."""
+    return size if span is None else span[1] - span[0] + DIM_ONE
+
+
+def index(x: Expr, rows=None, cols=None) -> Expr:
+    """``x[rows, cols]``: each None (every row or column) or (first, last), 1-based and
+    inclusive — ``x[i]`` of a vector is (i, i), None; ``X[:, j]`` None, (j, j)."""
+    rows, cols = _span(rows, x.rows), _span(cols, x.cols)
+    if rows is None and cols is None:
+        return x
+    shape = (span_size(rows, x.rows), span_size(cols, x.cols))
+    if x.op == "T":                             # X'[i, j] = X[j, i]
+        return transpose(index(x.args[0], cols, rows))
+    if x.op == "fill":
+        return fill(x.data, shape)
+    if x.op == "index":                         # a part of a part: offsets add
+        inner_rows, inner_cols = x.data
+
+        def within(outer, inner):
+            if outer is None or inner is None:
+                return inner if outer is None else outer
+            return (inner[0] + outer[0] - DIM_ONE, inner[0] + outer[1] - DIM_ONE)
+        return index(x.args[0], within(rows, inner_rows), within(cols, inner_cols))
+    if x.op == "eye" and rows is not None and cols is not None:
+        if rows == cols:                        # a diagonal block of I is I
+            return eye(shape[0])
+        if _disjoint(rows, cols):
+            return zeros(shape)
+    if x.op == "block":
+        part = _block_part(x, rows, cols)
+        if part is not None:
+            return part
+    # a part of a product, a sum, an entrywise function: the parts of its arguments
+    # ((A*B)[i, :] = A[i, :]*B, sigmoid(W*x)[i] = sigmoid(W[i, :]*x))
+    if x.op == "mul" and len(x.args) > x.data[1]:
+        coef, nscal = x.data
+        chain = list(x.args[nscal:])
+        if len(chain) == 1:
+            chain = [index(chain[0], rows, cols)]
+        else:
+            chain[0], chain[-1] = index(chain[0], rows, None), index(chain[-1], None, cols)
+        return mul(num(coef), *x.args[:nscal], *chain)
+    if x.op == "add":
+        return add(*(index(t, rows, cols) for t in x.args))
+    if x.op == "had":
+        return hadamard(*(index(t, rows, cols) for t in x.args))
+    if x.op in ops.ELEMENTWISE or (x.op == "pow" and x.args[1].is_scalar):
+        return rebuild(x, (index(x.args[0], rows, cols), *x.args[1:]))
+    return Expr("index", (x,), (rows, cols), shape)
+
+
+def block_offsets(e: Expr) -> tuple:
+    """(row offsets, column offsets) of a block matrix's grid: block (a, b) starts at row
+    rows[a] + 1 and column cols[b] + 1; the last offsets are the whole sizes."""
+    p, q = e.data
+    grid = [e.args[a * q:(a + 1) * q] for a in range(p)]
+    rows, cols = [Dim.of(0)], [Dim.of(0)]
+    for a in range(p):
+        rows.append(rows[-1] + grid[a][0].rows)
+    for b in range(q):
+        cols.append(cols[-1] + grid[0][b].cols)
+    return rows, cols
+
+
+def _disjoint(a, b) -> bool:
+    """Do the spans a and b (numbers) share no index?"""
+    ends = (a[0], a[1], b[0], b[1])
+    if not all(d.is_number for d in ends):
+        return False
+    return a[1].constant < b[0].constant or b[1].constant < a[0].constant
+
+
+def _block_part(e: Expr, rows, cols):
+    """The blocks of ``e`` that (rows, cols) selects when it follows the grid's lines
+    (G[1:m, 1:n] of [A, B; C, D] is A, its rows 1:m are [A, B]), else None."""
+    offsets = block_offsets(e)
+    picked = []
+    for span, starts, total in ((rows, offsets[0], e.rows), (cols, offsets[1], e.cols)):
+        span = span or (DIM_ONE, total)
+        first = [k for k in range(len(starts) - 1) if starts[k] + DIM_ONE == span[0]]
+        last = [k for k in range(len(starts) - 1) if starts[k + 1] == span[1]]
+        if not first or not last or first[0] > last[0]:
+            return None
+        picked.append(range(first[0], last[0] + 1))
+    grid = block_grid(e)
+    return block([[grid[a][b] for b in picked[1]] for a in picked[0]])
+
+
+def block(grid) -> Expr:
+    """The block matrix ``[A, B; C, D]`` of a grid (a list of block rows, each a list of
+    blocks): the blocks of a block row share their rows, those of a block column their
+    columns (a ShapeError names the block that does not fit)."""
+    p, q = len(grid), len(grid[0])
+    for a, row in enumerate(grid):
+        if len(row) != q:
+            raise ShapeError(f"block row {a + 1} has {len(row)} blocks, block row 1 has {q}")
+        for b, x in enumerate(row):
+            if not same_dim(x.rows, row[0].rows):
+                raise ShapeError(f"block ({a + 1}, {b + 1}) has {fmt_dim(x.rows)} rows, "
+                                 f"block ({a + 1}, 1) has {fmt_dim(row[0].rows)}")
+            if not same_dim(x.cols, grid[0][b].cols):
+                raise ShapeError(f"block ({a + 1}, {b + 1}) has {fmt_dim(x.cols)} columns, "
+                                 f"block (1, {b + 1}) has {fmt_dim(grid[0][b].cols)}")
+    if p == 1 and q == 1:
+        return grid[0][0]
+    flat = tuple(x for row in grid for x in row)
+    rows = sum((row[0].rows for row in grid[1:]), grid[0][0].rows)
+    cols = sum((x.cols for x in grid[0][1:]), grid[0][0].cols)
+    if all(x.op == "fill" and x.data == flat[0].data for x in flat):
+        return fill(flat[0].data, (rows, cols))
+    return Expr("block", flat, (p, q), (Dim.of(rows), Dim.of(cols)))
+
+
+def block_grid(e: Expr) -> list:
+    """The grid of a block node: a list of block rows."""
+    p, q = e.data
+    return [list(e.args[a * q:(a + 1) * q]) for a in range(p)]
+
+
 # --- rebuilding --------------------------------------------------------------------
 
 #: How to rebuild a node of each op from new arguments (used by substitution and the
@@ -870,6 +1028,10 @@ def rebuild(e: Expr, args: tuple) -> Expr:
         return kron(*args)
     if op == "unvec":
         return unvec(args[0], e.shape)
+    if op == "index":
+        return index(args[0], *e.data)
+    if op == "block":
+        return block([list(args[a * e.data[1]:(a + 1) * e.data[1]]) for a in range(e.data[0])])
     return apply(ops.RECORDS[op].spelling, *args)
 
 

@@ -160,6 +160,53 @@ _SOFTPLUS_HELPER = '''def _softplus(z, xp):
     return xp.logaddexp(xp.zeros_like(z), z)'''
 
 
+_SPECIAL_HELPER = '''def _special(z, xp, name):
+    # erf and the normal CDF ndtr, which the array API lacks: SciPy's ufuncs on NumPy and
+    # Dask (mapped over the chunks), jax.scipy on JAX, torch.special, cupyx on CuPy
+    mod = xp.__name__
+    if mod.startswith("jax"):
+        import jax.scipy.special as special
+    elif mod.endswith(("numpy", "dask.array")):
+        import scipy.special as special
+    elif "torch" in mod:
+        import torch.special as special
+    elif "cupy" in mod:
+        import cupyx.scipy.special as special
+    else:
+        raise NotImplementedError(f"{name}: {mod} has no kernel for it (SciPy has)")
+    return getattr(special, name)(z)'''
+
+
+def _scipy_special(name: str):
+    """SciPy's ufunc ``name``, imported on the first call (import mdiff stays light)."""
+    def call(x):
+        import scipy.special
+        return getattr(scipy.special, name)(x)
+    call.__name__ = call.__qualname__ = f"scipy.special.{name}"
+    return call
+
+
+def _gaussian(E, x, scale):
+    """exp(-x.^2/2)/sqrt(2*pi) (the normal density) times ``scale``: with ``scale`` 2 and
+    x*sqrt(2) for x, erf's derivative 2/sqrt(pi)*exp(-x.^2)."""
+    return E.mul(E.num(scale), E.power(E.mul(E.num(2), E.constant("pi")), E.num(E.Rational(-1, 2))),
+                 E.apply("exp", E.mul(E.num(E.Rational(-1, 2)), E.power(x, E.num(2)))))
+
+
+def _d_erf(E, x, y):
+    """erf'(x) = 2/sqrt(pi)*exp(-x.^2)."""
+    return E.mul(E.num(2), E.power(E.constant("pi"), E.num(E.Rational(-1, 2))),
+                 E.apply("exp", E.neg(E.power(x, E.num(2)))))
+
+
+def _d_gelu(E, x, y):
+    """gelu(x) = x .* Phi(x), Phi(x) = (1 + erf(x/sqrt(2)))/2 the normal CDF:
+    gelu'(x) = Phi(x) + x .* exp(-x.^2/2)/sqrt(2*pi)."""
+    cdf = E.mul(E.num(E.Rational(1, 2)), E.add(_one(E, x), E.apply(
+        "erf", E.mul(E.power(E.num(2), E.num(E.Rational(-1, 2))), x))))
+    return E.add(cdf, E.hadamard(x, _gaussian(E, x, 1)))
+
+
 def _expit(x):
     """The logistic function without overflow (no SciPy needed)."""
     e = np.exp(-np.abs(x))
@@ -228,6 +275,14 @@ ELEMENTWISE = {op.name: op for op in (
                 lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
                 "xp.where({0} > 0, {0}, xp.expm1(xp.minimum({0}, xp.zeros_like({0}))))",
                 "\\operatorname{{elu}}", zero_preserving=True, values=(-1, math.inf)),
+    Elementwise("erf", _d_erf, _scipy_special("erf"), "_special({0}, xp, 'erf')",
+                "\\operatorname{{erf}}", zero_preserving=True, sympy="erf", values=(-1, 1),
+                helper=_SPECIAL_HELPER),
+    # the exact GELU, x .* Phi(x) with Phi the normal CDF (SciPy's ndtr: no cancellation
+    # for large negative x, where 1 + erf(x/sqrt(2)) would lose every digit)
+    Elementwise("gelu", _d_gelu, lambda x: x * _scipy_special("ndtr")(x),
+                "({0} * _special({0}, xp, 'ndtr'))", "\\operatorname{{GELU}}",
+                zero_preserving=True, values=(-0.17, math.inf), helper=_SPECIAL_HELPER),
     Elementwise("softplus", lambda E, x, y: E.apply("sigmoid", x),
                 lambda x: np.logaddexp(0.0, x), "_softplus({0}, xp)",
                 "\\operatorname{{softplus}}", helper=_SOFTPLUS_HELPER, values=(0, math.inf)),
@@ -1208,6 +1263,36 @@ SPECTRAL = (
 )
 
 
+def _d_extremum(E, node, d):
+    """d max(X) = <ismax(X), dX>: the weights of the entries where X attains its maximum
+    (min: ismin).  At a tie of k entries each weighs 1/k, the mean of the one-sided
+    derivatives, as max(a, b) takes at a = b (README)."""
+    return E.inner(E.apply("is" + node.op, node.args[0]), d(0))
+
+
+def _np_is_extreme(largest: bool):
+    def call(x):
+        m = (x == (x.max() if largest else x.min())).astype(float)
+        return m / m.sum()
+    return call
+
+
+_IS_EXTREME_HELPER = ("is_extreme", '''def _is_extreme(z, xp, largest):
+    # 1/k at each of the k entries where z attains its maximum (minimum), 0 elsewhere
+    m = xp.astype(z == (xp.max(z) if largest else xp.min(z)), z.dtype)
+    return m / xp.sum(m)''')
+
+
+def _is_extreme(largest: bool) -> "Function":
+    """ismax(X)/ismin(X), the gradient of max(X)/min(X): piecewise constant, so its
+    differential is 0 (as sign's is)."""
+    name = "ismax" if largest else "ismin"
+    return Function(name, shapes.SAME, lambda E, node, d: E.zeros(node.shape),
+                    _np_is_extreme(largest), f"_is_extreme({{0}}, xp, {largest})",
+                    f"\\operatorname{{{{{name}}}}}", helpers=(_IS_EXTREME_HELPER,),
+                    build=_scalar_is(lambda E, x: E.num(1)), smooth=False)
+
+
 def _d_logsumexp(E, node, d):
     """d lse(X) = <exp(X - lse(X)), dX>  (softmax over all entries)."""
     x = node.args[0]
@@ -1265,6 +1350,13 @@ FUNCTIONS = {f.name: f for f in (
              lambda x: np.sqrt((x * x).sum()), "xp.sqrt(_sumsq({0}, xp))",
              _norm_latex(lambda x: "2" if (x.rows == 1 or x.cols == 1) else "F"),
              helpers=(SUMSQ_HELPER,), build=_build_norm2),
+    # the largest and smallest entry (max(x, y) and min(x, y) are the entrywise Expansions)
+    Function("max", shapes.REDUCE, _d_extremum, _numpy("max"), "xp.reshape(xp.max({0}), (1, 1))",
+             "\\max", build=_scalar_is(lambda E, x: x), smooth=False),
+    Function("min", shapes.REDUCE, _d_extremum, _numpy("min"), "xp.reshape(xp.min({0}), (1, 1))",
+             "\\min", build=_scalar_is(lambda E, x: x), smooth=False),
+    _is_extreme(largest=True),
+    _is_extreme(largest=False),
     Function("logsumexp", shapes.REDUCE, _d_logsumexp, _np_logsumexp, "_logsumexp({0}, xp)",
              "\\operatorname{{logsumexp}}", helpers=(_LOGSUMEXP_HELPER,),
              build=_scalar_is(lambda E, x: x)),

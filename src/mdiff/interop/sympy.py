@@ -49,6 +49,8 @@ def _to(e: Expr, a):
         return sp.Rational(e.data)
     if op == "dim":
         return e.data.to_sympy()
+    if op == "const":
+        return getattr(sp, e.data)
     if op == "fill":
         return ZeroMatrix(r, c) if e.data == 0 else sp.Rational(e.data) * OneMatrix(r, c)
     if op == "eye":
@@ -86,7 +88,13 @@ def _to(e: Expr, a):
         return HadamardPower(base, p)
     if op in _SCALAR_FUNCTIONS and not isinstance(a[0], MatrixExpr):
         return _SCALAR_FUNCTIONS[op](a[0])
-
+    if op == "index" and isinstance(a[0], MatrixExpr):   # SymPy slices from 0, end excluded
+        r, c = (slice(None) if s is None else slice(s[0].to_sympy() - 1, s[1].to_sympy())
+                for s in e.data)
+        return a[0][r, c]
+    if op == "block":
+        q = e.data[1]
+        return sp.BlockMatrix([list(a[k:k + q]) for k in range(0, len(a), q)])
     raise DiffError(f"SymPy has no matrix expression for {op!r}")
 
 
@@ -124,6 +132,8 @@ def _from(x, props) -> Expr:
         return E.var(x.name, (1, 1), props.get(x.name, ()))
     if x.is_Rational:
         return E.num(x)
+    if x is sp.pi:
+        return E.constant("pi")
     if isinstance(x, Identity):
         return E.eye(_dims(x.shape)[0])
     if isinstance(x, ZeroMatrix):

@@ -87,8 +87,10 @@ class _Builder:
             if name not in self.lets:
                 self.lets[name] = self.build(self.t.lets[name])
             return self.lets[name]
-        if name in self.t.dim_names and name not in self.t.prog.decls:
+        if self.t.is_size(name):
             return E.dim_scalar(E.dim_symbol(name))
+        if self.t.is_constant(name):
+            return E.constant(name)
         if name == "eye":
             return E.eye(self.shape(node)[0])
         return self.var(name)
@@ -134,6 +136,15 @@ class _Builder:
         except ShapeError as exc:
             exc.span = exc.span or (span_of(node.ops[0]) if node.ops else node.span)
             raise
+
+    def _b_index(self, node):
+        spans = tuple(None if s is None else tuple(map(self.dim, s))
+                      for s in self.t.spans[id(node)])
+        return E.index(self.build(node.children[0]), *spans)
+
+    def _b_block(self, node):
+        return E.block([[E.fill(literal_value(x), self.shape(x)) if self.t._is_literal(x)
+                         else self.build(x) for x in row.children] for row in node.children])
 
     def _b_kron(self, node):
         return E.kron(self.build(node.children[0]), self.build(node.children[1]))
@@ -247,7 +258,7 @@ def parse(text: str, symbols: dict | None = None, shape: tuple | None = None) ->
         if shape is not None:
             expect_shape(typer, typer.shapes[id(prog.body)], shape)
         for name, decl in prog.decls.items():   # declared but unused: still a variable
-            if name not in typer.var_shapes and name not in typer.lets:
+            if name not in typer.var_shapes and name not in typer.lets and decl.kind != "index":
                 typer.name_shape(name, decl.span)
         builder = _Builder(typer)
         try:

@@ -14,7 +14,7 @@ from .reading import Node, read, span_of
 @dataclass
 class Decl:
     name: str
-    kind: str                    # scalar | vector | matrix
+    kind: str                    # scalar | vector | matrix | index (i: index(n), 1 to n)
     dims: tuple                  # tuple of str | int
     props: frozenset
     span: Span
@@ -33,16 +33,19 @@ def _decl_from_stmt(stmt, text) -> Decl:
     _, name, kind, dims, props = stmt
     span = span_of(name)
     kind_s = str(kind)
-    if kind_s not in ("scalar", "vector", "matrix"):
+    if kind_s not in ("scalar", "vector", "matrix", "index"):
         raise DeclarationError(
-            f"unknown kind {kind_s!r} for {name} (use scalar, vector(n) or matrix(m,n))",
-            span_of(kind), text)
-    want = {"scalar": 0, "vector": 1, "matrix": 2}[kind_s]
+            f"unknown kind {kind_s!r} for {name} (use scalar, vector(n), matrix(m,n) or "
+            f"index(n))", span_of(kind), text)
+    want = {"scalar": 0, "vector": 1, "matrix": 2, "index": 1}[kind_s]
     dims = dims or []
     if len(dims) != want:
         raise DeclarationError(f"{kind_s} takes {want} dimension(s), got {len(dims)}",
                                span_of(kind), text)
     pset = frozenset(map(str, props))
+    if kind_s == "index" and pset:
+        raise DeclarationError(f"an index takes no properties ({name}: index(n))",
+                               span_of(props[0]), text)
     for p in props:
         if str(p) not in E.PROPERTIES:
             close = difflib.get_close_matches(str(p), E.PROPERTIES, 1)

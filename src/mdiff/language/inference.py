@@ -43,8 +43,8 @@ SYNONYMS = {"inverse": "inv", "determinant": "det", "ln": "log",
 NOT_IN_LANGUAGE = {
     "funm": "matrix functions",
     "pinv": "pseudo-inverse (inv needs a square, invertible matrix)",
-    "argmax": "argmax", "argmin": "argmin",
-    "erf": "erf", "gelu": "gelu", "dot": "dot (write x'*y)", "outer": "outer (write x*y')",
+    "argmax": "argmax (an index; ismax(x) is the indicator of the largest entry)",
+    "argmin": "argmin (an index; ismin(x) is the indicator of the smallest entry)",
 }
 
 
@@ -78,6 +78,7 @@ class Typer(shapes.Unifier):
         super().__init__()
         self.prog, self.text, self.overrides = prog, text, overrides
         self.shapes: dict = {}         # id(Node) -> (r, c)
+        self.spans: dict = {}          # id(index Node) -> (row span, column span)
         self.var_shapes: dict = {}     # name -> (r, c)
         self.defaulted: set = set()    # names whose kind came from the first letter
         self.uses: dict = {}           # name -> occurrences typed so far
@@ -86,6 +87,10 @@ class Typer(shapes.Unifier):
         self.dim_names = set()
         for d in prog.decls.values():
             self.dim_names |= {s.name for x in d.dims for s in x.free_symbols}
+        # an index name (i: index(n)) is a size-like integer, 1 to n: x[i], and i itself
+        self.index_ranges = {name: d.dims[0] for name, d in prog.decls.items()
+                             if d.kind == "index"}
+        self.dim_names |= set(self.index_ranges)
         self.dim_names |= _size_names(prog)
         self.used_names = set(self.lets) | set(prog.decls) | self.dim_names
         self.shown: dict = {}          # open size -> the name error messages give it
@@ -158,7 +163,9 @@ class Typer(shapes.Unifier):
             if self.let_order.index(name) >= self._let_limit:
                 raise DeclarationError(f"{name} is used before it is bound", node.span, self.text)
             return self.infer(self.lets[name])
-        if name in self.dim_names and name not in self.prog.decls:
+        if self.is_size(name):
+            return (E.ONE, E.ONE)
+        if self.is_constant(name):
             return (E.ONE, E.ONE)
         if name == "eye":
             n = self.fresh()
@@ -167,6 +174,15 @@ class Typer(shapes.Unifier):
             if name in ("vector", "matrix", "kron"):
                 raise ParseError(f"{name} needs arguments: {name}(...)", node.span, self.text)
         return self.name_shape(name, node.span)
+
+    def is_size(self, name) -> bool:
+        """A dimension name or an index name: an integer, usable as a scalar (N/2, i)."""
+        return name in self.dim_names and (name not in self.prog.decls
+                                           or name in self.index_ranges)
+
+    def is_constant(self, name) -> bool:
+        """``pi`` and the other named constants, unless the text declares the name."""
+        return name in E.CONSTANTS and name not in self.prog.decls and name not in self.lets
 
     def _i_neg(self, node):
         return self.infer(node.children[0])
@@ -388,6 +404,75 @@ class Typer(shapes.Unifier):
         record = ops.reading(fn, algebra, xs[0], len(xs))  # FUNCTION_ARITY: the other cases
         return tuple(shapes.as_dim(d) for d in record.shape.infer_all(algebra, xs, fn))
 
+    def _i_index(self, node):
+        """x[i], X[i, j], X[:, j], X[a:b, :]: 1-based; a literal index beyond a known size
+        is an error here, any other one when the expression is evaluated."""
+        x, *slots = node.children
+        shape = self.infer(x)
+        if len(slots) == 1:     # of a column vector only: a matrix is never read as one
+            if self.resolve(shape[1]) != E.ONE:
+                raise ShapeError(f"one index selects from a vector, not from a matrix "
+                                 f"({self.show(shape)}): write [i, j], [i, :] or [:, j]",
+                                 node.span, self.text)
+            slots = slots + [None]
+        spans = tuple(self._span(slot, size, axis) for axis, (slot, size)
+                      in enumerate(zip(slots, shape)))
+        self.spans[id(node)] = spans
+        return tuple(E.span_size(span, size) for span, size in zip(spans, shape))
+
+    def _span(self, slot, size, axis):
+        """(first, last) of an index slot, or None for ':' (and a vector's missing one)."""
+        if slot is None or slot.value == "all":
+            return None
+        first, last = (self._index_arg(c) for c in slot.children * (2 if slot.value == "at" else 1))
+        for c in slot.children:             # x[i] with i: index(n) and x of open size: n
+            if c.kind == "name" and c.value in self.index_ranges:
+                n = self.index_ranges[c.value]
+                if any(self.is_flex(s) for s in self.resolve(size).free_symbols):
+                    self.unify_dim(size, n)
+        size = self.resolve(size)
+        what = "rows" if axis == 0 else "columns"
+        for bound in (first, last):
+            if size.is_number and bound.is_number and bound.constant > size.constant:
+                raise ShapeError(f"index {E.fmt_dim(bound)} is beyond the {E.fmt_dim(size)} "
+                                 f"{what}", slot.span, self.text)
+        if first.is_number and last.is_number and first.constant > last.constant:
+            raise ShapeError(f"the range {E.fmt_dim(first)}:{E.fmt_dim(last)} is empty",
+                             slot.span, self.text)
+        return (first, last)
+
+    def _index_arg(self, node):
+        k = literal_int(node)
+        if k is not None and k < 1:
+            raise ShapeError(f"indices count from 1 (x[1] is the first entry), not {k}",
+                             node.span, self.text)
+        return self._dim_arg(node)
+
+    def _i_block(self, node):
+        """[A, B; C, D]: blocks of a block row share their rows, of a block column their
+        columns; a number in a block is a constant block sized by its neighbours."""
+        grid = [row.children for row in node.children]
+        q = len(grid[0])
+        for a, row in enumerate(grid):
+            if len(row) != q:
+                raise ShapeError(f"block row {a + 1} has {len(row)} block{'s' * (len(row) > 1)}, "
+                                 f"block row 1 has {q}", row[0].span, self.text)
+        shapes_ = [[(self.fresh(), self.fresh()) if self._is_literal(x) else self.infer(x)
+                    for x in row] for row in grid]
+        for a, row in enumerate(grid):
+            for b, x in enumerate(row):
+                self.shapes[id(x)] = shapes_[a][b]
+                for axis, other, what, where in ((0, shapes_[a][0], "rows", f"({a + 1}, 1)"),
+                                                 (1, shapes_[0][b], "columns", f"(1, {b + 1})")):
+                    if not self.unify_dim(shapes_[a][b][axis], other[axis]):
+                        raise ShapeError(
+                            f"block ({a + 1}, {b + 1}) is {self.show(shapes_[a][b])}: its "
+                            f"{what} differ from block {where}'s, {self.show(other)}",
+                            x.span, self.text)
+        rows = sum((shapes_[a][0][0] for a in range(1, len(grid))), shapes_[0][0][0])
+        cols = sum((shapes_[0][b][1] for b in range(1, q)), shapes_[0][0][1])
+        return (self.resolve(rows), self.resolve(cols))
+
     def _dim_arg(self, node):
         """A size: a positive integer, a dimension name, or products, powers and sums of
         them divided by integers (n^2, m*n, n*(n + 1)/2 as results print them)."""
@@ -517,6 +602,8 @@ def _size_names(prog: Program) -> set:
             sizes = node.children if node.value in ("eye", "commutation", "duplication") \
                 else node.children[1:]
             names |= {leaf.value for size in sizes for leaf in _size_leaves(size)}
+        if node.kind == "slot":             # X[1:m, j]: m is a size
+            names |= {leaf.value for size in node.children for leaf in _size_leaves(size)}
         stack.extend(node.children)
     return names - set(prog.decls) - {name for name, _, _ in prog.lets}
 

@@ -196,6 +196,28 @@ class _ToAst(Transformer_NonRecursive):
             return x
         return Node("T", [x], value=1, span=span_of(tok))
 
+    def index(self, children):
+        x, *slots = children
+        return Node("index", [x, *slots], span=slots[0].span)
+
+    def slot_at(self, children):
+        (i,) = children
+        return Node("slot", [i], value="at", span=i.span)
+
+    def slot_all(self, children):
+        (tok,) = children
+        return Node("slot", [], value="all", span=span_of(tok))
+
+    def slot_range(self, children):
+        first, tok, last = children
+        return Node("slot", [first, last], value="range", span=span_of(tok))
+
+    def brow(self, children):
+        return Node("brow", children, span=children[0].span)
+
+    def block(self, children):
+        return Node("block", children, span=children[0].span)
+
     # declarations: dimensions are sizes (n, 3, m*q, n^2: core/dims.py)
     def dims(self, children):
         return list(children)
@@ -219,6 +241,10 @@ class _ToAst(Transformer_NonRecursive):
     def dimmul(self, children):
         a, _, b = children
         return a * b
+
+    def dimadd(self, children):
+        a, _, b = children
+        return a + b
 
     def dimpow(self, children):
         a, _, k = children
@@ -267,7 +293,7 @@ def _lark_error(exc: UnexpectedInput, text: str) -> ParseError:
 _TERMINAL_NAMES = {
     "NAME": "a name", "NUMBER": "a number", "INT": "an integer", "LPAR": "'('", "RPAR": "')'",
     "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "COMMA": "','",
-    "COLON": "':'", "EQUAL": "'='", "_SEP": "';'", "QUOTE": "\"'\"", "CIRCUMFLEX": "'^'",
+    "COLON": "':'", "LSQB": "'['", "RSQB": "']'", "EQUAL": "'='", "_SEP": "';'", "QUOTE": "\"'\"", "CIRCUMFLEX": "'^'",
 }
 
 

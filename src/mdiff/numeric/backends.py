@@ -58,6 +58,8 @@ def compile_function(source: str, backend: str = "numpy"):
             raise EvaluationError(f"backend {backend!r}: {exc}") from None
         except TypeError as exc:
             raise EvaluationError(f"bad arguments for the generated function: {exc}") from None
+        except IndexError as exc:              # an index outside its array (x[i])
+            raise EvaluationError(str(exc)) from None
 
     call.source = source
     call.backend = backend

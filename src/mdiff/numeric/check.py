@@ -12,6 +12,7 @@ derivative with central finite differences along structure-respecting directions
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,6 +82,36 @@ def _integer_exponent(node: Expr) -> bool:
     """A non-negative integer exponent (no domain); others want positive bases."""
     p = node.args[1]
     return p.op == "num" and p.data.denominator == 1 and p.data >= 0
+
+
+def index_symbols(exprs, variables) -> list:
+    """(symbol, offset, size) for each index name in a part of ``exprs`` (x[i], X[i + 1,
+    :]) that sizes no variable: the value drawn for it must keep symbol + offset within
+    the size (1-based)."""
+    shaped = {s for v in variables.values() for d in v.shape for s in as_dim(d).free_symbols}
+    out = []
+    for e in exprs:
+        for node in postorder(e):
+            if node.op != "index":
+                continue
+            for span, size in zip(node.data, node.args[0].shape):
+                for d in span or ():
+                    for sym in as_dim(d).free_symbols - shaped:
+                        offset = as_dim(d) - as_dim(sym)
+                        if offset.is_number:
+                            out.append((sym, offset.constant, size))
+    return out
+
+
+def sample_indices(uses, sizes: dict, rng, fixed: dict) -> None:
+    """Draw each index name of ``uses`` (``index_symbols``) within every size it indexes."""
+    bounds: dict = {}
+    for sym, offset, size in uses:
+        lo, hi = bounds.get(sym, (1, math.inf))
+        bounds[sym] = (max(lo, 1 - offset), min(hi, int(as_dim(size).xreplace(sizes)) - offset))
+    for sym, (lo, hi) in bounds.items():
+        if sym not in fixed and lo <= hi:
+            sizes[sym] = int(rng.integers(lo, hi + 1))
 
 
 def sample_dims(dims, rng, fixed: dict | None = None) -> dict:
@@ -298,9 +329,11 @@ def sample_point(variables: dict[str, Expr], exprs, rng, dims: dict | None = Non
         for d in v.shape:
             all_dims |= as_dim(d).free_symbols
     fixed = _by_symbol(dims, all_dims)
+    indices = index_symbols(exprs, variables)
     for rung, (narrow, scale) in enumerate(LADDER):
         for _ in range(DRAWS_PER_RUNG):
             point = Point(sample_dims(all_dims, rng, fixed))
+            sample_indices(indices, point.dims, rng, fixed)
             for name, v in variables.items():
                 shape = tuple(int(as_dim(d).xreplace(point.dims)) for d in v.shape)
                 if shape[0] * shape[1] > MAX_SAMPLE_ENTRIES:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core import ops
 from ..errors import EvaluationError
-from ..core.expr import Expr, as_float, fmt_shape, free_dims, free_vars, postorder
+from ..core.expr import CONSTANTS, Expr, as_float, fmt_shape, free_dims, free_vars, postorder
 from ..core.shapes import as_dim, dim_symbol
 
 
@@ -221,6 +221,18 @@ class Env:
                 f"keyword, e.g. {missing[0]}=3")
         return v
 
+    def span(self, span, size: int, axis: int) -> slice:
+        """The slice of a 1-based inclusive (first, last) span (None: all) of ``size``
+        entries; one outside them is an EvaluationError, never a silent truncation."""
+        if span is None:
+            return slice(None)
+        first, last = (self.need(d) for d in span)
+        if not 1 <= first <= last <= size:
+            what = "rows" if axis == 0 else "columns"
+            at = f"{first}" if first == last else f"{first}:{last}"
+            raise EvaluationError(f"index {at} is outside the {size} {what} (1 to {size})")
+        return slice(first - 1, last)
+
     def shape(self, node: Expr) -> tuple[int, int]:
         out = tuple(self.need(d) for d in node.shape)
         if out[0] * out[1] > MAX_ENTRIES:
@@ -279,6 +291,8 @@ def _evaluate(root: Expr, env: Env) -> np.ndarray:
                 out = np.array([[as_float(node.data)]])
             elif op == "dim":
                 out = np.array([[float(env.need(node.data))]])
+            elif op == "const":
+                out = np.array([[CONSTANTS[node.data]]])
             elif op == "fill":
                 out = np.full(env.shape(node), as_float(node.data))
             elif op == "eye":
@@ -290,6 +304,13 @@ def _evaluate(root: Expr, env: Env) -> np.ndarray:
                 out = _commutation(m, n)
             elif op == "dup":
                 out = _duplication(env.need(node.data))
+            elif op == "index":
+                x = val[id(node.args[0])]
+                out = x[tuple(env.span(s, n, i) for i, (s, n) in enumerate(zip(node.data, x.shape)))]
+            elif op == "block":
+                q = node.data[1]
+                args = [val[id(a)] for a in node.args]
+                out = np.block([args[k:k + q] for k in range(0, len(args), q)])
             elif op == "unvec":
                 out = val[id(node.args[0])].reshape(env.shape(node), order="F")
             elif op == "delta":

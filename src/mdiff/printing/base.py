@@ -15,7 +15,7 @@ own let-names where it has them; ``choose_bindings`` decides which.
 from __future__ import annotations
 
 from ..core import ops
-from ..core.expr import Expr, postorder
+from ..core.expr import Expr, data_dims, postorder
 from ..errors import MdiffError
 from .precedence import ATOM
 
@@ -101,7 +101,7 @@ class BindingPrinter(Printer):
         chosen = choose_bindings(self.root, order) if bind else []
         taken = {n.name for n in order if n.op == "var"}
         taken |= {s.name for n in order for d in n.shape for s in getattr(d, "free_symbols", ())}
-        taken |= {n.data.name for n in order if n.op == "dim"}
+        taken |= {s.name for n in order for s in data_dims(n)}
         shown = {self.display_name(t) for t in taken}
         bound: dict[int, str] = {}
         counter = 0

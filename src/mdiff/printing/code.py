@@ -23,7 +23,7 @@ from fractions import Fraction
 
 from ..errors import MdiffError
 from ..core import ops
-from ..core.expr import Expr, as_float, is_symmetric, postorder, value_range
+from ..core.expr import Expr, as_float, data_dims, is_symmetric, postorder, value_range
 from ..core.shapes import as_dim, dim_symbol
 from .base import Printer
 
@@ -82,6 +82,15 @@ HELPERS = {
         c[a:b, a:] = s[:, a:b].T @ s[:, a:]
         c[b:, a:b] = c[a:b, b:].T
     return c''',
+    "part": '''def _part(x, rows, cols):
+    # x[rows, cols], each None (all) or (first, last), 1-based and inclusive; an index
+    # outside the array is an error (a slice would silently stop at its end)
+    for span, n in ((rows, x.shape[0]), (cols, x.shape[1])):
+        if span is not None and not 1 <= span[0] <= span[1] <= n:
+            at = span[0] if span[0] == span[1] else f"{span[0]}:{span[1]}"
+            raise IndexError(f"index {at} is outside 1 to {n}")
+    return x[slice(None) if rows is None else slice(rows[0] - 1, rows[1]),
+             slice(None) if cols is None else slice(cols[0] - 1, cols[1])]''',
     "mpow": '''def _mpow(x, k, xp):
     out = x
     for _ in range(k - 1):
@@ -304,6 +313,9 @@ class CodePrinter(Printer):
     def _print_num(self, e):
         self.emit(e, f"xp.full((1, 1), {_num(e.data)})", inline=True)
 
+    def _print_const(self, e):
+        self.emit(e, f"xp.full((1, 1), xp.{e.data})", inline=True)
+
     def _print_dim(self, e):
         self.emit(e, f"xp.full((1, 1), float({self.dim(e.data)}))", inline=True)
 
@@ -360,6 +372,19 @@ class CodePrinter(Printer):
     def _print_kron(self, e):
         self.helpers.add("kron")
         return f"_kron({self.ref(e.args[0])}, {self.ref(e.args[1])}, xp)"
+
+    def _print_index(self, e):
+        self.helpers.add("part")
+        spans = ("None" if s is None else f"({self.dim(s[0])}, {self.dim(s[1])})" for s in e.data)
+        return f"_part({self.ref(e.args[0])}, {', '.join(spans)})"
+
+    def _print_block(self, e):
+        q = e.data[1]
+        cells = [self.ref(x) for x in e.args]
+        rows = (f"xp.concat([{', '.join(cells[k:k + q])}], axis=1)" if q > 1 else cells[k]
+                for k in range(0, len(cells), q))
+        rows = list(rows)
+        return f"xp.concat([{', '.join(rows)}], axis=0)" if len(rows) > 1 else rows[0]
 
     def _print_unvec(self, e):
         return f"xp.reshape({self.ref(e.args[0])}, ({self.dim(e.cols)}, {self.dim(e.rows)})).T"
@@ -535,8 +560,7 @@ def function_source(roots: list, variables: dict, name: str = "f", doc: str = ""
         for node in postorder(root):
             for d in node.shape:
                 all_dims |= as_dim(d).free_symbols
-            if node.op == "dim":
-                all_dims |= node.data.free_symbols
+            all_dims |= data_dims(node)
     taken = set(arg_names.values())
     dim_names = {}
     for s in sorted(all_dims, key=lambda s: s.name):

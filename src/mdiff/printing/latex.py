@@ -326,6 +326,9 @@ class LatexPrinter(BindingPrinter):
     def _print_num(self, e):
         return number_latex(e.data)
 
+    def _print_const(self, e):
+        return ("\\" + e.data, ATOM)
+
     def _print_dim(self, e):
         return (_dim_latex(e.data), ATOM)
 
@@ -373,6 +376,28 @@ class LatexPrinter(BindingPrinter):
             return ("\\operatorname{sigmoid}" + _paren(self.get(e.args[0])[0]), ATOM)
         return self.function(e, ops.RECORDS["sigmoid"])
 
+    def _print_index(self, e):
+        """x_{i}, X_{i,j}, X_{:,j}, X_{1:m,:} (1-based, as the text); the eye(n) of a unit
+        vector is e: eye(n)[:, i] is e_{i}, eye(n)[i, :] is e_{i}^T."""
+        x = e.args[0]
+        spans = [_span_latex(s) for s in e.data]
+        if x.op == "eye" and None in e.data and e.data != (None, None):
+            k = e.data[1] if e.data[0] is None else e.data[0]
+            if k[0] == k[1]:
+                unit = f"e_{{{_dim_latex(k[0])}}}"
+                return (unit, ATOM) if e.data[0] is None else (_sup((unit, ATOM), "\\top"), POSTFIX)
+        if x.cols == 1 and e.data[1] is None:
+            spans = spans[:1]
+        base, prec = self.get(x)
+        base = base if prec >= ATOM and "_" not in base else f"\\left({base}\\right)"
+        return (f"{base}_{{{','.join(spans)}}}", POSTFIX)
+
+    def _print_block(self, e):
+        q = e.data[1]
+        cells = [self.get(x)[0] for x in e.args]
+        body = " \\\\ ".join(" & ".join(cells[k:k + q]) for k in range(0, len(cells), q))
+        return (f"\\begin{{bmatrix}} {body} \\end{{bmatrix}}", ATOM)
+
     def _print_unvec(self, e):
         return (f"\\operatorname{{unvec}}_{{{_dim_latex(e.rows)} \\times "
                 f"{_dim_latex(e.cols)}}}{_paren(self.get(e.args[0])[0])}", ATOM)
@@ -381,6 +406,13 @@ class LatexPrinter(BindingPrinter):
         if callable(record.latex):
             return record.latex(e, self.get(e.args[0]), TOOLS)
         return (ops.latex_of(record, ", ".join(self.get(a)[0] for a in e.args), _paren), ATOM)
+
+
+def _span_latex(span) -> str:
+    if span is None:
+        return ":"
+    first, last = (_dim_latex(d) for d in span)
+    return first if span[0] == span[1] else f"{first}:{last}"
 
 
 def to_latex(root: Expr, names: dict | None = None, bind: bool = True) -> str:

@@ -9,7 +9,7 @@ to the same node (the round-trip tests hold it to that).
 from __future__ import annotations
 
 from ..core import ops
-from ..core.expr import Expr, fmt_dim, rational, register_printer
+from ..core.expr import Expr, data_dims, fmt_dim, rational, register_printer
 from .base import BindingPrinter, divides
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
 
@@ -19,6 +19,14 @@ def number_text(v) -> tuple[str, int]:
     if v.denominator == 1:
         return (str(v.numerator), ATOM if v >= 0 else NEG)
     return (f"{v.numerator}/{v.denominator}", MUL if v > 0 else NEG)
+
+
+def span_text(span) -> str:
+    """':' for every row (column), 'i' for one, 'first:last' for a range (1-based)."""
+    if span is None:
+        return ":"
+    first, last = span
+    return fmt_dim(first) if first == last else f"{fmt_dim(first)}:{fmt_dim(last)}"
 
 
 def _wrap(item, min_prec):
@@ -75,6 +83,13 @@ def _fixes(e: Expr, fixes) -> tuple[bool, bool]:
         return (r1 and r2, c1 and c2)
     if op == "pow":
         return fixes[id(a[0])]
+    if op == "index":                    # a selected span prints its size
+        r, c = fixes[id(a[0])]
+        return (r or e.data[0] is not None, c or e.data[1] is not None)
+    if op == "block":
+        grid = [a[k:k + e.data[1]] for k in range(0, len(a), e.data[1])]
+        return (all(any(fixes[id(x)][0] for x in row) for row in grid),
+                all(any(fixes[id(row[b])][1] for row in grid) for b in range(e.data[1])))
     return (False, False)
 
 
@@ -101,6 +116,16 @@ def _context(e: Expr, known, fixes):
         return [(a[0], R or C, R or C)]
     if op == "unvec":
         return [(a[0], True, True)]
+    if op == "index":
+        return [(a[0], R and e.data[0] is None, C and e.data[1] is None)]
+    if op == "block":                    # its neighbours in the grid fix a block's sizes
+        q = e.data[1]
+        out = []
+        for k, x in enumerate(a):
+            row, col = a[k - k % q:k - k % q + q], a[k % q::q]
+            out.append((x, any(fixes[id(y)][0] for y in row if y is not x),
+                        any(fixes[id(y)][1] for y in col if y is not x)))
+        return out
     return [(x, False, False) for x in a]
 
 
@@ -132,6 +157,8 @@ def _dimension_names(order: list, sized: set) -> set:
         if node.op in ("var", "eye") or id(node) in sized:
             for d in node.shape:
                 names |= {s.name for s in getattr(d, "free_symbols", ())}
+        if node.op == "index":           # x[i] and X[1:m, :] name their sizes
+            names |= {s.name for s in data_dims(node)}
     return names
 
 
@@ -207,6 +234,9 @@ class TextPrinter(BindingPrinter):
     def _print_num(self, e):
         return number_text(e.data)
 
+    def _print_const(self, e):
+        return (e.data, ATOM)
+
     def _print_dim(self, e):
         if self.dim_names is not None and e.data.name not in self.dim_names:
             return (f"tr(eye({e.data}))", ATOM)    # a size nothing else in the text names
@@ -267,6 +297,21 @@ class TextPrinter(BindingPrinter):
     def _print_kron(self, e):
         a, b = e.args
         return (f"{_wrap(self.get(a), KRON)} ⊗ {_wrap(self.get(b), KRON + 1)}", KRON)
+
+    def _print_index(self, e):
+        x = e.args[0]
+        spans = [span_text(s) for s in e.data]
+        if x.cols == 1 and e.data[1] is None:       # x[i] of a column vector
+            spans = spans[:1]
+        return (f"{_wrap(self.get(x), POSTFIX)}[{', '.join(spans)}]", POSTFIX)
+
+    def _print_block(self, e):
+        q = e.data[1]
+        # a constant block its neighbours size is its number: [A, 0; 0, B]
+        cells = [number_text(x.data)[0] if x.op == "fill" and id(x) not in self.sized
+                 else self.get(x)[0] for x in e.args]
+        return ("[" + "; ".join(", ".join(cells[k:k + q]) for k in range(0, len(cells), q)) + "]",
+                ATOM)
 
     def _print_unvec(self, e):
         return (f"unvec({self.get(e.args[0])[0]}, {fmt_dim(e.rows)}, {fmt_dim(e.cols)})", ATOM)

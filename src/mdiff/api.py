@@ -94,14 +94,22 @@ class Derivative(calc.Derivative):
     @property
     @E.within_work_limits
     def steps(self) -> list:
-        """The derivation, step by step (each a ``Step`` with ``.text`` and ``.latex``)."""
-        from .printing.derivation import gradient_steps, jacobian_steps
-        names = self.names
+        """The derivation, step by step (each a ``Step`` with ``.text`` and ``.latex``):
+        of a gradient, a Jacobian or a Hessian."""
+        from .printing.derivation import gradient_steps, hessian_steps, jacobian_steps
+        lets = self.f.lets
+        if self.form == "hessian":
+            return hessian_steps(self.f.expr, self.variable, self.of, self.expr, lets)
         if self.order > 1:
-            raise DiffError("steps are shown for first derivatives")
+            raise DiffError("steps are shown for gradients, Jacobians and Hessians")
         if self.f.expr.is_scalar:
-            return gradient_steps(self.f.expr, self.variable, self.expr, self.identities, names)
-        return jacobian_steps(self.f.expr, self.variable, self.expr, self.identities, names)
+            return gradient_steps(self.f.expr, self.variable, self.expr, self.identities, lets)
+        return jacobian_steps(self.f.expr, self.variable, self.expr, self.identities, lets)
+
+    def steps_latex(self) -> str:
+        """The derivation as one LaTeX ``aligned`` environment."""
+        from .printing.derivation import aligned
+        return aligned(self.steps)
 
     def to_sympy(self):
         """The result as SymPy matrix expressions (where SymPy can express it)."""
@@ -335,6 +343,13 @@ class Solution:
     def _repr_latex_(self) -> str:
         return f"$$ {self.latex()} $$"
 
+    @property
+    def steps(self) -> list:
+        """The derivation: grad f = 0, the form linear in the variable, the solution."""
+        from .printing.derivation import solution_steps
+        return solution_steps(self.f.expr, self.variable, self.gradient, self.method,
+                              self.expr, self.verified)
+
     def function(self):
         """numpy callable of the other symbols returning the solution (X's layout)."""
         from .numeric.evaluate import Env, evaluate, to_user_layout
@@ -404,6 +419,11 @@ class Solutions:
             if s.wrt == name:
                 return s
         raise DiffError(f"{name!r} is not one of the solved variables ({', '.join(self.wrt)})")
+
+    @property
+    def steps(self) -> list:
+        """Each variable's derivation, in the order the solutions are taken."""
+        return [step for s in self.parts for step in s.steps]
 
     def note(self) -> str:
         if self.joint:

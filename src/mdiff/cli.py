@@ -87,7 +87,7 @@ APPLIES = {
     "parse": {"declare", "json", "latex", "code"},
     "derivative": {"declare", "json", "latex", "code", "kron", "check", "seed", "against",
                    "hessian", "order", "mixed", "layout", "vech", "steps"},
-    "solve": {"declare", "json", "latex", "check", "seed", "code"},
+    "solve": {"declare", "json", "latex", "check", "seed", "code", "steps"},
     "minimize": {"declare", "json", "data", "method", "seed"},
 }
 #: Options that cannot be combined: each pair prints or computes different things.
@@ -234,10 +234,7 @@ def run(argv: list[str] | None = None) -> int:
             rec = r.to_dict()
             lines = [r.kron() if args.kron else r.latex() if args.latex else str(r)]
             if args.steps:
-                steps = r.steps
-                rec["steps"] = [{"title": s.title, "text": s.text, "latex": s.latex}
-                                for s in steps]
-                lines = [(s.latex if args.latex else str(s)) for s in steps]
+                rec["steps"], lines = _steps(r.steps, args.latex)
             if args.code:
                 rec["code"] = r.code()
                 if len(results) == 1:
@@ -336,8 +333,16 @@ def _parse_only(p, text, args, out) -> int:
     return 0
 
 
+def _steps(steps, latex: bool) -> tuple:
+    """(the steps as JSON records, the lines to print: one a step, or with --latex one
+    aligned environment)."""
+    from .printing.derivation import aligned
+    records = [{"title": s.title, "text": s.text, "latex": s.latex} for s in steps]
+    return records, ([aligned(steps)] if latex else [str(s) for s in steps])
+
+
 def _solve(s, args, out) -> int:
-    """Print a solution (or several), with --latex, --check and --code."""
+    """Print a solution (or several), with --latex, --check, --code and --steps."""
     reports = []
     if args.check:
         reports = s.check(seed=args.seed or 0)
@@ -349,9 +354,13 @@ def _solve(s, args, out) -> int:
             rec["check"] = [r.to_dict() for r in reports]
         if args.code:
             rec["code"] = s.code()
+        if args.steps:
+            rec["steps"] = _steps(s.steps, args.latex)[0]
         json.dump(rec, out, ensure_ascii=False)
         out.write("\n")
         return status
+    if args.steps:
+        print("\n".join(_steps(s.steps, args.latex)[1]), file=out)
     print(s.latex() if args.latex else str(s), file=out)
     for r in reports:
         print(str(r), file=out)

@@ -1,139 +1,415 @@
-"""Step-by-step derivations, the way the seed article writes them.
+"""Derivations in the textbook style: the differential of the whole function,
+rearranged by named identities into ``df = tr(G' dX)``, the identification of ``G``
+(Magnus & Neudecker; the seed article), not the backward sweep's bookkeeping.
 
-For a gradient: the function; for each part visited by the backward sweep, its
-differential (with ``d(part)`` for the differentials of its arguments, from the rule
-table) and the adjoint it passes on (the chain rule, ``tr(G' A dX B) =
-tr((A' G B')' dX)``); the identification ``df = tr(G' dX)``; the named identities the
-simplifier applied; the result.  For a Jacobian: ``dF``, then ``vec(dF) = J vec(dX)``.
-Every step is text in the input language and LaTeX.
+A gradient's derivation: the let-bindings as definitions; the function; its
+differential, with ``dy`` for each let-bound part ``y`` that depends on ``X`` (the
+*stations*) and each station's own differential; then, from the last station back, the
+chain rule substituting ``dy`` — at a station ``y = φ(z)`` through the error term ``e =
+G_y .* φ'(z)`` (the article's ``e_i``), so a deep network's derivation grows linearly
+with its depth; the rearrangement into ``tr(M dX)`` naming the identities it uses; the
+identification ``G = M'``, its projection for a structured ``X``; the result.  A
+Hessian's: the gradient, the second differential ``d²f = <dG, dX>``, its
+identification ``vec(dX)' H vec(dX)``.  A solution's: ``∇f = 0``, the form that is
+linear in the variable, the solution.
+
+Every step that states an identity carries its two sides (``Step.sides``, differentials
+as placeholders ``dX``) and every equation the expression that vanishes at the solution
+(``Step.vanishes``), so the tests evaluate each step, not only the result.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from ..core import expr as E
-from ..calculus.diff import differential, gradients
-from ..core.expr import Expr, postorder, substitute
-from .latex import to_latex
-from .text import to_text
-from ..simplify.identities import IDENTITIES
-from ..simplify.engine import Simplifier
 
-MAX_STEPS = 200
+from ..calculus.diff import differential, project_gradient, structure_of
+from ..calculus.linear import adjoint
+from ..core import expr as E
+from ..core import ops
+from ..core.expr import Expr, postorder, substitute
+from ..simplify.engine import Simplifier
+from .latex import latex_name, to_latex
+from .text import to_text
 
 
 @dataclass(frozen=True)
 class Step:
-    """One line of a derivation."""
+    """One line of a derivation: ``title: text`` (and its LaTeX)."""
 
     title: str
     text: str
     latex: str
+    #: (left, right): two expressions the step says are equal (differentials are
+    #: placeholders ``dX``; let-bound parts and error terms are variables, any value)
+    sides: tuple = ()
+    #: (expression, variable, solution): an equation's side that is 0 at the solution
+    vanishes: tuple = ()
 
     def __str__(self) -> str:
         return f"{self.title}: {self.text}" if self.title else self.text
 
 
-def _shown(node: Expr, show) -> Expr:
-    """A placeholder that prints as d(node) (d(y1) for a let-bound node)."""
-    name = show.names.get(node)
-    if name is not None:
-        return E.placeholder(("shown", name, name), node.shape)
-    return E.placeholder(("shown", show(node), show(node, latex=True)), node.shape)
+def aligned(steps: list) -> str:
+    """The derivation as one LaTeX ``aligned`` environment."""
+    rows = [f"&\\text{{{text_mode(s.title)}:}}\\quad {s.latex}" if s.title else f"&{s.latex}"
+            for s in steps]
+    return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
 
-def _display(L: Expr, tags: dict, show) -> Expr:
-    """The rule's differential with d(argument) in place of each placeholder."""
-    mapping = {n: _shown(tags[n.data], show) for n in postorder(L)
-               if n.op == "delta" and n.data in tags}
-    return substitute(L, mapping)
+def text_mode(s: str) -> str:
+    """``s`` escaped for LaTeX's text mode (a rule's ^, _ and braces)."""
+    table = {"\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", "_": "\\_", "^": "\\textasciicircum{}",
+             "%": "\\%", "&": "\\&", "#": "\\#", "$": "\\$", "~": "\\textasciitilde{}",
+             "⊗": "$\\otimes$", "∇": "$\\nabla$", "²": "$^2$"}
+    return "".join(table.get(ch, ch) for ch in s)
 
 
-class _Namer:
-    """Prints parts with the text's let-bound names in place of their values."""
+# --- printing ----------------------------------------------------------------------------
 
-    def __init__(self, names: dict):
-        self.names = names
-        self.mapping = {node: E.var(name, node.shape) for node, name in names.items()}
+class _Show:
+    """Prints a derivation's expressions: sizes as the user wrote them (``N``), no
+    let-bindings of their own (the derivation names its parts itself)."""
 
-    def __call__(self, e: Expr, latex: bool = False) -> str:
-        shown = substitute(e, {k: v for k, v in self.mapping.items() if k is not e})
-        return to_latex(shown, bind=False) if latex else to_text(shown, bind=False)
+    def __init__(self, f: Expr):
+        self.dims = frozenset(s.name for s in E.free_dims(f))
+
+    def text(self, e: Expr) -> str:
+        return to_text(e, bind=False, dims=self.dims)
+
+    def latex(self, e: Expr) -> str:
+        return to_latex(e, bind=False)
 
 
-def gradient_steps(f: Expr, var: Expr, result: Expr, applied, names: dict) -> list:
-    show = _Namer(names)
-    lets = "; ".join(f"{n} = {show(node)}" for node, n in names.items())
-    steps = [Step("function", (lets + "; " if lets else "") + f"f = {show(f)}",
-                  f"f = {to_latex(f, names)}")]
-    trace: list = []
-    raw = gradients(f, {var.name: var}, trace)[var.name]
+def _d(name: str, shape) -> Expr:
+    """The differential ``d<name>``: a placeholder, printed dX / \\mathrm{d}X."""
+    return E.placeholder(name, shape)
+
+
+def _trace_form(m: Expr, dx: Expr, show: _Show) -> tuple:
+    """(text, LaTeX) of tr(M dX) — written out, as the constructors would rotate it."""
+    if m.is_scalar:
+        return (f"{show.text(E.mul(m, dx))}", show.latex(E.mul(m, dx)))
+    if dx.cols == 1 and m.rows == 1:        # a row times a vector is already a scalar
+        return (show.text(E.mul(m, dx)), show.latex(E.mul(m, dx)))
+    inner_text = show.text(E.mul(m, dx))
+    inner_latex = show.latex(E.mul(m, dx))
+    return (f"tr({inner_text})", f"\\operatorname{{tr}}\\left({inner_latex}\\right)")
+
+
+def _rearrangements(lin: Expr, tag) -> list:
+    """The identities that bring the terms of ``lin`` (linear in the placeholder ``tag``)
+    to tr(M dX): read off where dX stands in each term."""
+    found = []
+    for node in postorder(lin):
+        ops_here = {a.op for a in node.args if _holds(a, tag)}
+        if node.op == "T" and _holds(node, tag):
+            found.append("transpose: tr(A') = tr(A)")
+        if node.op == "had" and ops_here:
+            found.append("Hadamard: tr(A'*(B .* C)) = tr((A .* B)'*C)")
+        if node.op == "diagm" and _holds(node, tag):
+            found.append("diagonal: tr(A*diag(x)) = diag(A)'*x")
+        if node.op == "mul" and node.is_scalar and any(_holds(a, tag)
+                                                       for a in node.args[node.data[1]:]):
+            found.append("a scalar is its own trace: a'*B*c = tr(c*a'*B)")
+        if node.op == "tr" and _holds(node, tag):
+            found.append("cyclic trace: tr(A*B) = tr(B*A)")
+        if node.op in ("sum", "vec") and _holds(node, tag):
+            found.append("sum(A .* B) = tr(A'*B)" if node.op == "sum" else "vec(A)'*vec(B) = tr(A'*B)")
+    return list(dict.fromkeys(found))
+
+
+def _holds(e: Expr, tag) -> bool:
+    return any(n.op == "delta" and n.data == tag for n in postorder(e))
+
+
+def _by_tag(lin: Expr) -> dict:
+    """{placeholder tag: the terms of the linear ``lin`` in it}."""
+    out: dict = {}
+    for term in (lin.args if lin.op == "add" else (lin,)):
+        tags = {n.data for n in postorder(term) if n.op == "delta"}
+        for tag in tags or {None}:
+            out.setdefault(tag, []).append(term)
+    return {tag: E.add(*terms) for tag, terms in out.items()}
+
+
+def _rule_statements(f: Expr, live_names, show: _Show) -> str:
+    """'d logdet(S) = tr(inv(S)*dS); ...': the registry's rules as they apply here."""
+    seen, out = set(), []
+    for node in postorder(f):
+        record = ops.RECORDS.get(node.op)
+        if record is None or node.op in seen or record.adjoint is not None:   # linear: d f(X) = f(dX)
+            continue
+        if not any(n.op == "var" and n.name in live_names for n in postorder(node)):
+            continue
+        seen.add(node.op)
+        x = node.args[0]
+        generic = E.var("X" if not x.is_vector else "x", x.shape) if not x.is_scalar \
+            else E.var("a")
+        if len(node.args) != 1:
+            continue
+        try:
+            rebuilt = E.apply(ops.RECORDS[node.op].spelling, generic)
+        except Exception:       # noqa: BLE001 - a rule we cannot state generically
+            continue
+        if rebuilt.op != node.op:
+            continue
+        d = differential(rebuilt, {generic.name: generic})
+        out.append(f"d{_paren(show.text(rebuilt))} = {show.text(Simplifier()(d))}")
+    return "; ".join(out)
+
+
+def _paren(text: str) -> str:
+    return f"({text})" if not text.replace("_", "").isalnum() else text
+
+
+# --- gradients ---------------------------------------------------------------------------
+
+def _error_name(station: str, taken: set) -> str:
+    """e2 for y2, e_h for h: the error term at a station, a name nothing else uses."""
+    m = re.fullmatch(r"[^\W\d]+(\d+)", station)
+    base = f"e{m.group(1)}" if m else f"e_{station}"
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    taken.add(name)
+    return name
+
+
+def gradient_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> list:
+    """The derivation of the gradient of scalar ``f`` wrt ``var`` (``lets``: name ->
+    let-bound node, in the text's order; ``result``: the engine's gradient)."""
+    show = _Show(f)
     simp = Simplifier()
-    for node, L, g, contribs in trace[:MAX_STEPS]:
-        tags = {("arg", i): a for i, a in enumerate(node.args)}
-        shown = simp(_display(L, tags, show))
-        label = names.get(node) or show(node)
-        label_l = names.get(node) or show(node, latex=True)
-        text = f"d({label}) = {show(shown)}"
-        latex = f"\\mathrm{{d}}\\left({label_l}\\right) = {show(shown, latex=True)}"
-        passed = []
-        passed_l = []
-        for arg, c in contribs.values():
-            if arg.op in ("num", "fill", "eye"):
-                continue
-            c = simp(c)
-            target = names.get(arg) or show(arg)
-            passed.append(f"G[{target}] += {show(c)}")
-            passed_l.append(f"G_{{{names.get(arg) or show(arg, latex=True)}}} "
-                            f"\\mathrel{{+}}= {show(c, latex=True)}")
-        steps.append(Step("differential", text, latex))
-        if passed:
-            steps.append(Step("chain rule", "; ".join(passed), ",\\quad ".join(passed_l)))
-    if len(trace) > MAX_STEPS:
-        steps.append(Step("", f"... {len(trace) - MAX_STEPS} more parts", "\\ldots"))
-    g = simp(raw)
-    steps.append(Step("identification",
-                      f"df = tr(G'*d{var.name}) with G = {to_text(g, names)}",
-                      f"\\mathrm{{d}}f = \\operatorname{{tr}}\\left(G^{{\\top}} \\mathrm{{d}}{var.name}\\right),"
-                      f"\\quad G = {to_latex(g, names)}"))
-    steps += identity_steps(applied)
-    steps.append(Step("result", f"df/d{var.name} = {to_text(result, names)}",
-                      f"\\frac{{\\partial f}}{{\\partial {var.name}}} = {to_latex(result, names)}"))
+    lets = _definitions(f, lets, show)
+    names = {node: name for name, node in lets.items()}
+    stations = [n for n in postorder(f) if n in names and n is not f
+                and E.depends_on(n, [var.name])]
+    as_var = {n: E.var(names[n], n.shape) for n in stations}
+    everything = {n: E.var(name, n.shape) for n, name in names.items() if n is not f}
+
+    def named(e: Expr) -> Expr:
+        """``e`` with the let-bound parts as their names."""
+        return substitute(e, {k: v for k, v in everything.items() if k is not e})
+
+    def definition(node: Expr) -> Expr:
+        return E.rebuild(node, tuple(named(a) for a in node.args))
+
+    steps = [Step("where", f"{name} = {show.text(definition(node))}",
+                  f"{latex_name(name)} = {show.latex(definition(node))}")
+             for name, node in lets.items() if node is not f]
+    top = named(f)
+    steps.append(Step("function", f"f = {show.text(top)}", f"f = {show.latex(top)}"))
+    dvars = {var.name: var, **{names[n]: as_var[n] for n in stations}}
+    rules = _rule_statements(f, set(dvars), show)
+    df = simp(differential(top, dvars))
+    steps.append(Step("differential" + (f" ({rules})" if rules else ""),
+                      f"df = {show.text(df)}",
+                      f"\\mathrm{{d}}f = {show.latex(df)}"))
+    local = {}
+    for node in reversed(stations):
+        y = as_var[node]
+        lin = simp(substitute(differential(definition(node), dvars), {definition(node): y}))
+        local[node] = lin
+        steps.append(Step("differential", f"d{y.name} = {show.text(lin)}",
+                          f"\\mathrm{{d}}{latex_name(y.name)} = {show.latex(lin)}"))
+
+    # the chain rule, from the last station back: G of each station, error terms named
+    pending = {tag: [g] for tag, g in adjoint(df, E.num(1)).items()}
+    raw = _by_tag(df)
+    x_terms = [raw[var.name]] if var.name in raw else []
+    errors: dict = {}           # e var -> its definition
+    taken = {n.name for n in postorder(f) if n.op == "var"} | set(lets)
+    for node in reversed(stations):
+        y = as_var[node]
+        if y.name not in pending:
+            continue
+        g = simp(E.add(*pending.pop(y.name)))
+        before = E.inner(g, local[node])
+        definition_ = definition(node)
+        record = ops.ELEMENTWISE.get(definition_.op)
+        if record is not None:
+            z = definition_.args[0]
+            slope = substitute(record.derivative(E, z, definition_), {definition_: y})
+            e = E.var(_error_name(y.name, taken), y.shape)
+            errors[e] = simp(E.hadamard(g, slope))
+            lin_z = simp(differential(z, dvars))
+            carried, through = e, lin_z
+            defined = f", {e.name} = {show.text(errors[e])}"
+            defined_l = f",\\quad {latex_name(e.name)} = {show.latex(errors[e])}"
+            rule = "Hadamard: tr(A'*(B .* C)) = tr((A .* B)'*C)"
+        else:
+            carried, through, defined, defined_l = g, local[node], "", ""
+            rule = f"d{y.name} substituted"
+        parts = _by_tag(through)
+        for tag, contribution in adjoint(through, carried).items():
+            pending.setdefault(tag, []).append(contribution)
+        if var.name in parts:
+            x_terms.append(simp(E.inner(carried, parts[var.name])))
+        rest = [simp(E.inner(carried, t)) for tag, t in parts.items() if tag != var.name]
+        rest += [simp(E.inner(simp(E.add(*gs)), _d(tag, dvars[tag].shape)))
+                 for tag, gs in pending.items() if tag != var.name and tag not in parts]
+        now = E.add(*(rest + x_terms)) if rest or x_terms else E.zeros((1, 1))
+        steps.append(Step(f"chain rule ({rule})", f"df = {show.text(now)}{defined}",
+                          f"\\mathrm{{d}}f = {show.latex(now)}{defined_l}",
+                          sides=(_expand(before, errors), _expand(E.inner(carried, through), errors))))
+
+    dx = _d(var.name, var.shape)
+    lin_x = E.add(*x_terms) if x_terms else E.zeros((1, 1))
+    g = simp(E.add(*pending.get(var.name, [E.zeros(var.shape)])))
+    m = E.add(*(E.transpose_factors(t) for t in (g.args if g.op == "add" else (g,))))
+    text, latex = _trace_form(m, dx, show)
+    used = _rearrangements(lin_x, var.name)
+    steps.append(Step("rearranged" + (f" ({'; '.join(used)})" if used else ""),
+                      f"df = {text}", f"\\mathrm{{d}}f = {latex}",
+                      sides=(_expand(lin_x, errors), _expand(E.inner(g, dx), errors))))
+    steps.append(Step("identification", f"df = tr(G'*d{var.name}), so G = {show.text(g)}",
+                      f"\\mathrm{{d}}f = \\operatorname{{tr}}\\left(G^{{\\top}} "
+                      f"\\mathrm{{d}}{latex_name(var.name)}\\right),\\ G = {show.latex(g)}"))
+    kind = structure_of(var)
+    final = simp(project_gradient(g, var))
+    if kind != "general":
+        same = final is g
+        what = {"symmetric": f"{var.name} is symmetric: for symmetric d{var.name} the gradient "
+                             f"is the symmetric part (G + G')/2",
+                "diagonal": f"{var.name} is diagonal: the gradient is diag(diag(G))",
+                "lower": f"{var.name} is lower triangular: the gradient is tril(G)",
+                "upper": f"{var.name} is upper triangular: the gradient is triu(G)"}[kind]
+        steps.append(Step("structure", what + (", which is G" if same else f" = {show.text(final)}"),
+                          f"\\text{{{text_mode(what)}}}" + ("" if same else f" = {show.latex(final)}")))
+    if applied and not errors:
+        steps.append(Step("simplified", "; ".join(applied), f"\\text{{{text_mode('; '.join(applied))}}}"))
+    head = f"df/d{var.name}"
+    head_l = f"\\frac{{\\partial f}}{{\\partial {latex_name(var.name)}}}"
+    defined = {v: definition(n) for n, v in everything.items()}
+    unnamed = _expand(_expand(final, errors), defined)      # what the result must equal
+    if errors:      # the result in the error terms, as the article writes it
+        steps.append(Step("result", f"{head} = {show.text(final)}",
+                          f"{head_l} = {show.latex(final)}", sides=(unnamed, result)))
+    else:
+        lines, body = _with_bindings(result, names, show)
+        shown = {s.text for s in steps if s.title == "where"}
+        steps += [Step("where", t, t_l) for t, t_l in lines if t not in shown]
+        steps.append(Step("result", f"{head} = {body[0]}", f"{head_l} = {body[1]}",
+                          sides=(unnamed, result)))
     return steps
 
 
-def identity_steps(applied) -> list:
-    by_name = {i.name: i for i in IDENTITIES}
-    out = []
-    for name in applied:
-        ident = by_name.get(name)
-        if ident is None:
-            continue
-        stmt = ident.statement
-        out.append(Step("identity", f"{ident.name}: {stmt}  [{ident.source}]",
-                        f"\\text{{{ident.name}: }} \\texttt{{{_tex_escape(stmt)}}}"
-                        f"\\ \\text{{[{_tex_escape(ident.source)}]}}"))
-    return out
+def _definitions(f: Expr, lets: dict, show: _Show) -> dict:
+    """name -> node: the user's let-bindings and the parts the text printer names in
+    ``f`` (t1 for a repeated D - m*vector(1)'), in the order they are defined."""
+    from .text import TextPrinter
+    printer = TextPrinter(f, {node: name for name, node in lets.items()}, True, show.dims)
+    printer.run()
+    by_id = {id(n): n for n in postorder(f)}
+    bound = {name: by_id[i] for i, name in printer.bound.items() if by_id[i] is not f}
+    out = dict(lets)
+    for name, node in bound.items():
+        if node not in out.values():
+            out[name] = node
+    order = {id(n): k for k, n in enumerate(postorder(f))}
+    return dict(sorted(out.items(), key=lambda kv: order.get(id(kv[1]), -1)))
 
 
-def _tex_escape(s: str) -> str:
-    out = s
-    for a, b in (("\\", "/"), ("{", "("), ("}", ")"), ("_", "\\_"), ("^", "\\^{}"),
-                 ("%", "\\%"), ("&", "\\&"), ("#", "\\#"), ("$", "\\$"), ("~", "-")):
-        out = out.replace(a, b)
-    return "".join(ch if ch.isascii() else {"⊗": "(x)", "–": "-"}.get(ch, "?") for ch in out)
+def _expand(e: Expr, terms: dict) -> Expr:
+    """``e`` with each named term (var -> definition, in the order they were defined) in
+    place of its name, the latest first: a definition may use the earlier ones."""
+    for name in reversed(list(terms)):
+        e = substitute(e, {name: terms[name]})
+    return e
 
 
-def jacobian_steps(f: Expr, var: Expr, result: Expr, applied, names: dict) -> list:
-    steps = [Step("function", f"F = {to_text(f, names)}", f"F = {to_latex(f, names)}")]
+def _with_bindings(e: Expr, names: dict, show: _Show):
+    """([(text, LaTeX)] of the bindings a result prints with, (text, LaTeX) of its body):
+    definitions on lines of their own, never glued to the result."""
+    from .latex import LatexPrinter
+    from .text import TextPrinter
+    tp = TextPrinter(e, names, True, show.dims)
+    t_lines, t_body = tp.run()
+    l_lines, l_body = LatexPrinter(e, names, True).run()
+    lines = [(f"{n} = {t}", f"{ln} = {lt}") for (n, t), (ln, lt) in zip(t_lines, l_lines)]
+    return lines, (t_body, l_body)
+
+
+# --- Jacobians, Hessians, solutions ------------------------------------------------------
+
+def jacobian_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> list:
+    show = _Show(f)
+    names = {node: name for name, node in lets.items()}
+    steps = [Step("function", f"F = {show.text(f)}", f"F = {show.latex(f)}")]
     dF = Simplifier()(differential(f, {var.name: var}))
-    steps.append(Step("differential", f"dF = {to_text(dF, names)}",
-                      f"\\mathrm{{d}}F = {to_latex(dF, names)}"))
-    steps.append(Step("vectorisation",
-                      f"vec(dF) = J*vec(d{var.name}) with vec(A*dX*B) = (B' ⊗ A)*vec(dX), "
-                      f"vec(dX') = K*vec(dX), vec(A .* dX) = diag(vec(A))*vec(dX)",
-                      "\\operatorname{vec}(\\mathrm{d}F) = J \\operatorname{vec}(\\mathrm{d}X)"))
-    steps += identity_steps(applied)
-    steps.append(Step("result", f"J = {to_text(result, names)}", f"J = {to_latex(result, names)}"))
+    steps.append(Step("differential", f"dF = {show.text(dF)}",
+                      f"\\mathrm{{d}}F = {show.latex(dF)}"))
+    steps.append(Step("vectorised (vec(A*dX*B) = (B' ⊗ A)*vec(dX), vec(dX') = K*vec(dX), "
+                      "vec(A .* dX) = diag(vec(A))*vec(dX))",
+                      f"vec(dF) = J*vec(d{var.name})",
+                      f"\\operatorname{{vec}}(\\mathrm{{d}}F) = J \\operatorname{{vec}}"
+                      f"(\\mathrm{{d}}{latex_name(var.name)})"))
+    if applied:
+        steps.append(Step("simplified", "; ".join(applied), f"\\text{{{text_mode('; '.join(applied))}}}"))
+    lines, body = _with_bindings(result, names, show)
+    steps += [Step("where", t, t_l) for t, t_l in lines]
+    steps.append(Step("result", f"J = {body[0]}", f"J = {body[1]}"))
+    return steps
+
+
+def hessian_steps(f: Expr, var: Expr, gradient: Expr, hessian: Expr, lets: dict) -> list:
+    """f; its gradient G; the second differential d²f = <dG, dX> with dX held fixed; its
+    identification vec(dX)' H vec(dX), H symmetric."""
+    show = _Show(f)
+    simp = Simplifier()
+    names = {node: name for name, node in lets.items()}
+    dx = _d(var.name, var.shape)
+    steps = [Step("function", f"f = {show.text(f)}", f"f = {show.latex(f)}"),
+             Step("gradient", f"df = tr(G'*d{var.name}), G = {show.text(gradient)}",
+                  f"\\mathrm{{d}}f = \\operatorname{{tr}}\\left(G^{{\\top}} \\mathrm{{d}}"
+                  f"{latex_name(var.name)}\\right),\\ G = {show.latex(gradient)}")]
+    dg = simp(differential(gradient, {var.name: var}))
+    steps.append(Step("differential of G", f"dG = {show.text(dg)}",
+                      f"\\mathrm{{d}}G = {show.latex(dg)}"))
+    second = simp(E.inner(dg, dx))
+    steps.append(Step("second differential", f"d²f = tr(dG'*d{var.name}) = {show.text(second)}",
+                      f"\\mathrm{{d}}^2 f = {show.latex(second)}"))
+    v = dx if var.is_vector or var.is_scalar else E.apply("vec", dx)
+    quad = E.mul(E.transpose(v), hessian, v)
+    vt = f"d{var.name}" if var.is_vector or var.is_scalar else f"vec(d{var.name})"
+    lines, body = _with_bindings(hessian, names, show)
+    steps += [Step("where", t, t_l) for t, t_l in lines]
+    steps.append(Step("identification", f"d²f = {vt}'*H*{vt} with H symmetric: H = {body[0]}",
+                      f"\\mathrm{{d}}^2 f = {show.latex(quad)},\\ H = {body[1]}",
+                      sides=(second, quad)))
+    steps.append(Step("result", f"H = {body[0]}", f"H = {body[1]}"))
+    return steps
+
+
+def solution_steps(f: Expr, var: Expr, gradient: Expr, method: str, solution: Expr,
+                   verified: str) -> list:
+    """∇f = 0; multiplied through by X where that made it linear; the linear equation;
+    the solution and how it was verified.  Each equation's side vanishes there."""
+    show = _Show(f)
+    x = var.name
+    at = (var, solution)
+    steps = [Step("function", f"f = {show.text(f)}", f"f = {show.latex(f)}"),
+             Step("stationary", f"∇f = {show.text(gradient)} = 0",
+                  f"\\nabla f = {show.latex(gradient)} = 0", vanishes=(gradient, *at))]
+    expand = Simplifier(mode="expand")
+    form = expand({"the gradient": lambda: gradient, "X*G*X": lambda: E.mul(var, gradient, var),
+                   "X*G": lambda: E.mul(var, gradient), "G*X": lambda: E.mul(gradient, var)}[method]())
+    if method != "the gradient":
+        how = method.replace("X", x)
+        steps.append(Step(f"multiplied through ({x} invertible)", f"{how} = {show.text(form)} = 0",
+                          f"{show.latex(form)} = 0", vanishes=(form, *at)))
+    else:
+        steps.append(Step("linear in " + x, f"{show.text(form)} = 0", f"{show.latex(form)} = 0",
+                          vanishes=(form, *at)))
+    head = f"{x} = {show.text(solution)}"
+    steps.append(Step("solution", head, f"{latex_name(x)} = {show.latex(solution)}",
+                      vanishes=(form, *at)))
+    steps.append(Step("verified", {"symbolic": f"∇f at {x} = {show.text(solution)} "
+                                               "simplifies to 0",
+                                   "numeric": "∇f vanishes there at random data"}[verified],
+                      "\\text{" + ("the gradient simplifies to 0 there" if verified == "symbolic"
+                                   else "the gradient vanishes there at random data") + "}"))
     return steps

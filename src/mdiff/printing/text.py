@@ -220,12 +220,13 @@ class TextPrinter(BindingPrinter):
 
     what = "text"
 
-    def __init__(self, root: Expr, names: dict | None = None, bind: bool = True):
+    def __init__(self, root: Expr, names: dict | None = None, bind: bool = True,
+                 dims: frozenset = frozenset()):
         super().__init__(root, names, bind)
         self.sized, self.dim_names = frozenset(), None
         if any(n.op in ("fill", "dim") for n in self.order):
             self.sized = _sized_constants(root, self.order, set(self.bound))
-            self.dim_names = _dimension_names(self.order, self.sized)
+            self.dim_names = _dimension_names(self.order, self.sized) | set(dims)
 
     # --- leaves -------------------------------------------------------------------------
     def _print_var(self, e):
@@ -320,10 +321,13 @@ class TextPrinter(BindingPrinter):
         return (f"{record.spelling}({', '.join(self.get(a)[0] for a in e.args)})", ATOM)
 
 
-def to_text(root: Expr, names: dict | None = None, bind: bool = True) -> str:
+def to_text(root: Expr, names: dict | None = None, bind: bool = True,
+            dims: frozenset = frozenset()) -> str:
     """Text of ``root``; repeated or deeply nested subexpressions become let-bindings
-    (``t1 = ...; t2 = ...; body``), using ``names`` (node -> name) where given."""
-    lines, body = TextPrinter(root, names, bind).run()
+    (``t1 = ...; t2 = ...; body``), using ``names`` (node -> name) where given.  ``dims``:
+    dimension names the reader knows (a derivation's), written as they are (``N``, not
+    the ``tr(eye(N))`` a standalone text needs)."""
+    lines, body = TextPrinter(root, names, bind, dims).run()
     return "; ".join([f"{name} = {text}" for name, text in lines] + [body])
 
 

@@ -42,10 +42,32 @@ def _vanishes(expr, var, solution, seed):
     return np.abs(value).max() <= 1e-7 * scale ** 4
 
 
+def _differential_holds(F, dF, var, seed):
+    """dF (placeholder dX) against central differences of F in the direction dX."""
+    d = E.var(f"d{var.name}", var.shape)
+    lin = _as_variables(dF)
+    variables = {**E.free_vars(F), **E.free_vars(lin), d.name: d}
+    point = sample_point(variables, [F, lin], np.random.default_rng(seed))
+    env = Env(point.values, variables, point.dims)
+    h = 1e-5 * (1 + np.abs(env.arrays[var.name]).max())
+
+    def at(t):
+        values = dict(point.values)
+        values[var.name] = values[var.name] + t * values[d.name]
+        return evaluate(F, Env(values, variables, point.dims))
+    fd = (at(h) - at(-h)) / (2 * h)
+    got = evaluate(lin, env)
+    return np.allclose(got, fd, rtol=1e-5, atol=1e-6 * (1 + np.abs(fd).max())), (got, fd)
+
+
 def _verify(steps):
     """Every claim of every step holds; returns how many were checked."""
     checked = 0
     for step in steps:
+        if step.differential:
+            ok, values = _differential_holds(*step.differential, seed=0)
+            assert ok, f"{step}: {values}"
+            checked += 1
         if step.sides:
             for seed in range(2):
                 ok, values = _values_equal(*step.sides, seed)
@@ -137,6 +159,7 @@ def test_steps_latex_is_one_aligned_environment_katex_renders(katex, make):  # n
 
 
 def test_jacobian_steps():
+    assert _verify(mdiff.diff("tanh(A*X*B)", wrt="X").steps) == 1
     steps = [str(s) for s in mdiff.diff("A*X*B", wrt="X").steps]
     assert "differential: dF = A*dX*B" in steps
     assert steps[-1] == "result: J = B' ⊗ A"

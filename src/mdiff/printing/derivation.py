@@ -14,15 +14,16 @@ identification ``vec(dX)' H vec(dX)``.  A solution's: ``∇f = 0``, the form tha
 linear in the variable, the solution.
 
 Every step that states an identity carries its two sides (``Step.sides``, differentials
-as placeholders ``dX``) and every equation the expression that vanishes at the solution
-(``Step.vanishes``), so the tests evaluate each step, not only the result.
+as placeholders ``dX``), every differential the function and the placeholder form
+(``Step.differential``, for central differences) and every equation the expression
+that vanishes at the solution (``Step.vanishes``), so the tests evaluate each step, not
+only the result.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
 
 from ..calculus.diff import differential, project_gradient, structure_of
 from ..calculus.linear import adjoint
@@ -46,6 +47,8 @@ class Step:
     sides: tuple = ()
     #: (expression, variable, solution): an equation's side that is 0 at the solution
     vanishes: tuple = ()
+    #: (F, dF, X): a differential the step states, dF linear in the placeholder dX
+    differential: tuple = ()
 
     def __str__(self) -> str:
         return f"{self.title}: {self.text}" if self.title else self.text
@@ -205,16 +208,27 @@ def gradient_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> lis
     dvars = {var.name: var, **{names[n]: as_var[n] for n in stations}}
     rules = _rule_statements(f, set(dvars), show)
     df = simp(differential(top, dvars))
-    steps.append(Step("differential" + (f" ({rules})" if rules else ""),
-                      f"df = {show.text(df)}",
-                      f"\\mathrm{{d}}f = {show.latex(df)}"))
-    local = {}
-    for node in reversed(stations):
+    # each station's differential, and each written in dX alone (what the tests compare
+    # with central differences of the function and of the station)
+    local, in_dx = {}, {}
+    original = {v: n for n, v in everything.items()}
+
+    def through(lin: Expr) -> Expr:
+        marks = {E.placeholder(t, dvars[t].shape): in_dx[t] for t in in_dx}
+        return substitute(substitute(lin, marks), original)
+
+    for node in stations:
         y = as_var[node]
-        lin = simp(substitute(differential(definition(node), dvars), {definition(node): y}))
-        local[node] = lin
+        local[node] = simp(substitute(differential(definition(node), dvars), {definition(node): y}))
+        in_dx[y.name] = through(local[node])
+    steps.append(Step("differential" + (f" ({rules})" if rules else ""),
+                      f"df = {show.text(df)}", f"\\mathrm{{d}}f = {show.latex(df)}",
+                      differential=(f, through(df), var)))
+    for node in reversed(stations):
+        y, lin = as_var[node], local[node]
         steps.append(Step("differential", f"d{y.name} = {show.text(lin)}",
-                          f"\\mathrm{{d}}{latex_name(y.name)} = {show.latex(lin)}"))
+                          f"\\mathrm{{d}}{latex_name(y.name)} = {show.latex(lin)}",
+                          differential=(node, in_dx[y.name], var)))
 
     # the chain rule, from the last station back: G of each station, error terms named
     pending = {tag: [g] for tag, g in adjoint(df, E.num(1)).items()}
@@ -341,7 +355,7 @@ def jacobian_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> lis
     steps = [Step("function", f"F = {show.text(f)}", f"F = {show.latex(f)}")]
     dF = Simplifier()(differential(f, {var.name: var}))
     steps.append(Step("differential", f"dF = {show.text(dF)}",
-                      f"\\mathrm{{d}}F = {show.latex(dF)}"))
+                      f"\\mathrm{{d}}F = {show.latex(dF)}", differential=(f, dF, var)))
     steps.append(Step("vectorised (vec(A*dX*B) = (B' ⊗ A)*vec(dX), vec(dX') = K*vec(dX), "
                       "vec(A .* dX) = diag(vec(A))*vec(dX))",
                       f"vec(dF) = J*vec(d{var.name})",
@@ -368,7 +382,7 @@ def hessian_steps(f: Expr, var: Expr, gradient: Expr, hessian: Expr, lets: dict)
                   f"{latex_name(var.name)}\\right),\\ G = {show.latex(gradient)}")]
     dg = simp(differential(gradient, {var.name: var}))
     steps.append(Step("differential of G", f"dG = {show.text(dg)}",
-                      f"\\mathrm{{d}}G = {show.latex(dg)}"))
+                      f"\\mathrm{{d}}G = {show.latex(dg)}", differential=(gradient, dg, var)))
     second = simp(E.inner(dg, dx))
     steps.append(Step("second differential", f"d²f = tr(dG'*d{var.name}) = {show.text(second)}",
                       f"\\mathrm{{d}}^2 f = {show.latex(second)}"))

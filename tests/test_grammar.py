@@ -533,14 +533,21 @@ def test_mean_extrema_and_array_exponents(text, wrt, expected):
     """Issue 21: mean is a registry record; max/min(a, b) are (a + b ± |a - b|)/2 (the
     derivative at ties the mean of both sides, as abs'(0) = 0), max(a, 0) is relu(a);
     x.^y and a.^x are exp(y .* log(x)) (x > 0).  Checked, read back, generated."""
+    _checked_read_back_and_generated(
+        text, wrt, expected, lambda rng, shape: np.abs(rng.standard_normal(shape)) + 0.5)
+
+
+def _checked_read_back_and_generated(text, wrt, expected, draw, size=4):
+    """The derivative prints as ``expected`` (when given), passes the finite-difference
+    check, reads back, and its generated code agrees with the interpreter at ``draw``."""
     r = mdiff.diff(text, wrt)
     if expected is not None:
         assert str(r) == expected
     assert r.check().ok, str(r)
     assert mdiff.parse(str(r), r.f.symbols()).expr is r.expr
     rng = np.random.default_rng(3)
-    values = {n: np.abs(rng.standard_normal(() if v.is_scalar else (4, 4) if v.kind == "matrix"
-                                            else 4)) + 0.5 for n, v in r.f.variables.items()}
+    values = {n: draw(rng, () if v.is_scalar else (size, size) if v.kind == "matrix" else size)
+              for n, v in r.f.variables.items()}
     assert np.allclose(r.function(backend="numpy")(**values), r.function()(**values))
 
 
@@ -570,14 +577,8 @@ def test_leaky_relu(text, wrt):
 def test_max_and_min_reductions(text, wrt, expected):
     """Issue 21: max(X)/min(X) are reductions whose gradients are the indicators
     ismax/ismin (printed, read back, generated), checked by finite differences."""
-    r = mdiff.diff(text, wrt)
-    assert str(r) == expected
-    assert r.check().ok, str(r)
-    assert mdiff.parse(str(r), r.f.symbols()).expr is r.expr
-    rng = np.random.default_rng(4)
-    values = {n: rng.standard_normal((4, 4) if v.kind == "matrix" else 4)
-              for n, v in r.f.variables.items()}
-    assert np.allclose(r.function(backend="numpy")(**values), r.function()(**values))
+    _checked_read_back_and_generated(text, wrt, expected,
+                                     lambda rng, shape: rng.standard_normal(shape))
 
 
 def test_ismax_splits_a_tie():
@@ -600,15 +601,8 @@ def test_erf_gelu_and_pi(text, wrt, expected):
     """Issue 21: erf and the exact GELU, with the constant pi their derivatives need;
     printed results read back; generated code agrees far out in both tails, where
     1 + erf(x/sqrt(2)) alone would cancel."""
-    r = mdiff.diff(text, wrt)
-    if expected is not None:
-        assert str(r) == expected
-    assert r.check().ok, str(r)
-    assert mdiff.parse(str(r), r.f.symbols()).expr is r.expr
-    rng = np.random.default_rng(5)
-    values = {n: (40 * rng.standard_normal(() if v.is_scalar else (3, 3) if v.kind == "matrix"
-                                           else 3)) for n, v in r.f.variables.items()}
-    assert np.allclose(r.function(backend="numpy")(**values), r.function()(**values))
+    _checked_read_back_and_generated(text, wrt, expected,
+                                     lambda rng, shape: 40 * rng.standard_normal(shape), size=3)
 
 
 def test_gelu_values_and_pi_declared():

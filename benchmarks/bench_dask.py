@@ -11,6 +11,7 @@ the gradient alone against the same formula written by hand in Dask (400,000 × 
 Measured, never asserted.
 
     python benchmarks/bench_dask.py [--rows 10000000] [--chunks 20] [--iterations 5]
+    python benchmarks/bench_dask.py --gradient-only     # the threaded gradient alone
 """
 
 from __future__ import annotations
@@ -163,8 +164,13 @@ def main(argv=None):
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--chunks", type=int, default=20)
     ap.add_argument("--iterations", type=int, default=5)
+    ap.add_argument("--gradient-only", action="store_true",
+                    help="only the threaded-scheduler gradient (seconds; no cluster)")
     args = ap.parse_args(argv)
-    lines, _ = run(args.rows, args.chunks, args.iterations)
+    if args.gradient_only:
+        lines, _ = threaded_gradient()
+    else:
+        lines, _ = run(args.rows, args.chunks, args.iterations)
     print("\n".join(lines))
     return lines
 

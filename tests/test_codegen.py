@@ -156,6 +156,27 @@ def test_dask_runs_chunked():
     assert np.allclose(out.compute(), r.function()(X=X, y=y, w=w))
 
 
+def test_dask_sigmoid_is_one_named_layer():
+    """Issue 20: on Dask, sigmoid maps SciPy's expit over the chunks under a name made
+    from its argument's (Dask names a ufunc's layer by pickling expit, which costs more
+    than the rest of a small gradient's graph): the same keys on every build, one layer,
+    no overflow at large |z|."""
+    da = pytest.importorskip("dask.array")
+    r = mdiff.diff("sum(log(1 + exp(-y .* (X*w))))", wrt="w")
+    fn = r.function(backend="dask")
+    rng = np.random.default_rng(8)
+    X, y, w = rng.normal(size=(600, 3)) * 300, np.sign(rng.normal(size=600)), rng.normal(size=3)
+    args = dict(X=da.from_array(X, chunks=(200, 3)), y=da.from_array(y, chunks=200), w=w)
+    a, b = fn(**args), fn(**args)
+    assert a.name == b.name
+    graph = a.__dask_graph__()
+    layers = [k for k in graph.layers if k.startswith("expit-")]
+    assert len(layers) == 1, list(graph.layers)
+    assert [layers[0]] == ["expit-" + z for z in graph.dependencies[layers[0]]]
+    with np.errstate(over="raise"):
+        assert np.allclose(a.compute(scheduler="sync"), r.function()(X=X, y=y, w=w))
+
+
 def test_unknown_or_missing_backend_is_a_clear_error():
     r = mdiff.diff("x'*x", wrt="x")
     with pytest.raises(mdiff.EvaluationError, match="unknown backend"):
@@ -219,6 +240,46 @@ def test_factored_inverses_match_the_interpreter(text, wrt, symbols):
     assert _close(r.function(backend="numpy")(**values, **dims), r.function()(**values, **dims))
     strict = r.function(backend="array_api_strict")(**values, **dims)   # the dense path
     assert _close(np.asarray(strict), r.function()(**values, **dims))
+
+
+@pytest.mark.parametrize("text, wrt, symbols, spd", [
+    ("tr(inv(X)*A)", "X", {}, False),                                # inv(X)'*A'*inv(X)'
+    ("tr(inv(X)*A*inv(X)*B)", "X", {}, False),                       # four solves with X'
+    ("tr(inv(S)*C)", "S", {"S": "matrix(n,n) spd"}, True),           # inv(S)*C*inv(S) + ...
+    ("b'*inv(X)*A*inv(X)*c", "c", {"b": "vector(n)", "c": "vector(n)"}, False),
+])
+@pytest.mark.parametrize("n", [6, 80])        # SciPy's factorisation; NumPy's solves
+def test_an_inverse_solved_with_several_times_is_factored_once(text, wrt, symbols, spd, n):
+    """Issue 20: several products with inv(A) share one factorisation of A (Cholesky
+    where A is declared spd), made by one call in the source and never an inverse; the
+    values agree with the interpreter on NumPy (both sides of the size cut-off) and on
+    array-api-strict (a solve per product)."""
+    r = mdiff.diff(text, wrt=wrt, symbols=symbols)
+    code = r.code()
+    body = code[code.index("def d_"):]
+    assert body.count("_factor(") == 1 and "linalg.inv(" not in code, code
+    assert body.count("_solve(") >= 2 and "xp.linalg.solve(" not in body, code
+    assert ("spd=True" in body) == spd
+    rng = np.random.default_rng(n)
+    values = {k: rng.standard_normal((n, n)) + 3 * np.eye(n) for k in "XABC"}
+    a = rng.standard_normal((n, n))
+    values.update(S=a @ a.T / n + np.eye(n), b=rng.standard_normal(n), c=rng.standard_normal(n))
+    want = r.function()(**values)
+    assert _close(r.function(backend="numpy")(**values), want)
+    assert _close(np.asarray(r.function(backend="array_api_strict")(**values)), want)
+
+
+def test_an_inverse_used_once_or_alone_is_not_factored():
+    """One product with inv(A) is the library's own solve (no SciPy); an inverse that is
+    also a value of its own is formed once and reused by its products."""
+    once = mdiff.diff("b'*inv(A)*c", wrt="c", symbols={"b": "vector(n)", "c": "vector(n)"})
+    assert "_factor(" not in once.code() and once.code().count("xp.linalg.solve(") == 1
+    alone = mdiff.diff("N/2*logdet(S) + 1/2*tr(inv(S)*C)", wrt="S",
+                       symbols={"S": "matrix(n,n) spd", "N": "scalar"})
+    assert "_factor(" not in alone.code() and alone.code().count("xp.linalg.inv(") == 1
+    values, dims = _values(alone, seed=2)
+    assert _close(alone.function(backend="numpy")(**values, **dims),
+                  alone.function()(**values, **dims))
 
 
 # --- symmetric rank-k updates (issue 20) -----------------------------------------------------

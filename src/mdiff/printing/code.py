@@ -65,6 +65,34 @@ HELPERS = {
     y = xp.reshape(m.T, (k, a.shape[1], b.shape[1]))
     z = xp.matmul(xp.matmul(a, y), b.T)
     return xp.reshape(z, (k, a.shape[0] * b.shape[0])).T''',
+    "factor": '''def _factor(a, xp, spd=False):
+    # a matrix that several products solve with, factored once where that pays: with
+    # NumPy and up to 64 rows SciPy's LAPACK (Cholesky where a is declared spd, else LU),
+    # which OpenBLAS runs on one thread at that size; larger, SciPy's OpenBLAS threads
+    # contend with NumPy's (NumPy's next product 10-20x slower, 500x500), so each
+    # product is NumPy's own solve, as on every other library
+    if a.shape[0] > 64 or not xp.__name__.endswith("numpy") or xp.__name__.startswith("jax"):
+        return "dense", a
+    from scipy.linalg import get_lapack_funcs
+    if spd:
+        potrf, = get_lapack_funcs(("potrf",), (a,))
+        c, info = potrf(a, lower=1)
+        if info == 0:
+            return "cho", c
+    getrf, = get_lapack_funcs(("getrf",), (a,))
+    lu, piv, info = getrf(a)
+    return ("lu", (lu, piv)) if info == 0 else ("dense", a)   # singular: solve says so''',
+    "solve": '''def _solve(f, b, xp, trans=False):
+    # inv(A) @ b (inv(A)' @ b with trans) by _factor's f of A, never forming inv(A)
+    kind, data = f
+    if kind == "dense":
+        return xp.linalg.solve(data.T if trans else data, b)
+    from scipy.linalg import get_lapack_funcs
+    if kind == "cho":
+        potrs, = get_lapack_funcs(("potrs",), (data, b))
+        return potrs(data, b, lower=1)[0]
+    getrs, = get_lapack_funcs(("getrs",), (data[0], b))
+    return getrs(data[0], data[1], b, trans=1 if trans else 0)[0]''',
     "gram": '''def _gram(m, v, xp):
     # m' @ diag(v) @ m for v >= 0 (m' @ m for v None): s' @ s for s = sqrt(v) .* m, a
     # symmetric result; with NumPy and 512 columns or more its upper block triangle as
@@ -127,10 +155,12 @@ class CodePrinter(Printer):
 
     what = "array-API code"
 
-    def __init__(self, dims: dict, lazy: set, factored: frozenset = frozenset()):
+    def __init__(self, dims: dict, lazy: set, factored: frozenset = frozenset(),
+                 solves: dict | None = None):
         self.dims = dims          # size symbol -> python name
         self.lazy = lazy          # ids of the nodes printed inside their users
         self.factored = factored  # ids of inv(A) nodes never formed: their products solve
+        self.solves = solves or {}   # id(inv(A)) -> how many solves with A the code makes
         self.helpers: set = set()
         self.names: dict = {}     # id(node) -> python expression (a name or a literal)
         self.lines: list = []
@@ -190,12 +220,12 @@ class CodePrinter(Printer):
                     continue
                 if acc is None:                 # beside diag(v) or A ⊗ B: the inverse itself
                     acc = f"xp.eye({self.dim(f.rows)})"
-                acc = f"xp.linalg.solve({_transposed(*inverse)}, {acc})"
+                acc = self._solve(*inverse, acc)
                 continue
             if pending is not None:
-                a, trans = pending
+                inv, trans = pending
                 pending = None
-                acc = f"xp.linalg.solve({_transposed(a, not trans)}, {self.ref(f)}.T).T"
+                acc = f"{self._solve(inv, not trans, f'{self.ref(f)}.T')}.T"
                 continue
             if structured and f.op == "diagm":
                 v = self.ref(f.args[0])
@@ -287,13 +317,21 @@ class CodePrinter(Printer):
         return f"_gram({self.ref(right)}, {'None' if v is None else self.ref(v)}, xp)"
 
     def _factored_inverse(self, f: Expr):
-        """(A's name, transposed) for a chain factor inv(A) or inv(A)' whose inverse is
-        never formed (each product with it is a solve), else None."""
+        """(the node inv(A), transposed) for a chain factor inv(A) or inv(A)' whose
+        inverse is never formed (each product with it is a solve), else None."""
         if f.op == "inv" and id(f) in self.factored:
-            return self.ref(f.args[0]), False
+            return f, False
         if f.op == "T" and f.args[0].op == "inv" and id(f.args[0]) in self.factored:
-            return self.ref(f.args[0].args[0]), True
+            return f.args[0], True
         return None
+
+    def _solve(self, inv: Expr, trans: bool, rhs: str) -> str:
+        """inv(A) @ rhs (inv(A)' @ rhs): by A's factorisation where the code made one
+        (``node``), else the library's solve."""
+        if id(inv) in self.names:
+            return f"_solve({self.ref(inv)}, {rhs}, xp{', trans=True' if trans else ''})"
+        a = self.ref(inv.args[0])
+        return f"xp.linalg.solve({a}.T, {rhs})" if trans else f"xp.linalg.solve({a}, {rhs})"
 
     def node(self, e: Expr) -> None:
         """Print ``e`` as a temporary (or inline); nodes printed inside their users
@@ -301,6 +339,11 @@ class CodePrinter(Printer):
         if id(e) in self.lazy:
             return
         if id(e) in self.factored:      # inv(A) only ever multiplies: solves, no inverse
+            if self.solves.get(id(e), 0) > 1:   # several solves with A: one factorisation
+                self.helpers.update(("factor", "solve"))
+                a = e.args[0]
+                spd = ", spd=True" if a.op == "var" and "spd" in a.props else ""
+                self.emit(e, f"_factor({self.ref(a)}, xp{spd})")
             return
         code = self.dispatch(e)
         if code is not None:
@@ -455,16 +498,29 @@ def _parenthesised(refs: list, split: dict, i: int, j: int) -> str:
     return f"({_parenthesised(refs, split, i, k)} @ {_parenthesised(refs, split, k + 1, j)})"
 
 
-def _transposed(name: str, trans: bool) -> str:
-    return f"{name}.T" if trans else name
+def _solve_counts(roots, factored: frozenset) -> dict:
+    """id(inv(A)) -> the number of product factors inv(A) or inv(A)' the code solves
+    with (each one solve, whatever its side)."""
+    counts, seen = {}, set()
+    for root in roots:
+        for node in postorder(root):
+            if node.op != "mul" or id(node) in seen:
+                continue
+            seen.add(id(node))
+            for f in node.args[node.data[1]:]:
+                inv = f.args[0] if f.op == "T" else f
+                if inv.op == "inv" and id(inv) in factored:
+                    counts[id(inv)] = counts.get(id(inv), 0) + 1
+    return counts
 
 
 def _factored_inverses(roots) -> tuple[frozenset, frozenset]:
     """(inv nodes, transposes of them) where every use of inv(A) is as a factor of a
     product of two or more matrices, directly or through inv(A)' used only so: those
-    products are solves with A (the array library's own LAPACK: SciPy's LU, whose
-    OpenBLAS threads contend with NumPy's, made the surrounding code 4× slower), and the
-    inverse is never formed: a solve is more accurate and, per use, no slower."""
+    products are solves with A, and the inverse is never formed: a solve is more accurate
+    and, per use, no slower.  A single solve is the array library's own (SciPy's LU,
+    whose OpenBLAS threads contend with NumPy's, made the surrounding code 4× slower);
+    several share one factorisation where that pays (helper ``_factor``)."""
     as_factor, other_use, t_of = set(), set(), {}
     for root in roots:
         other_use.add(id(root))
@@ -574,7 +630,7 @@ def function_source(roots: list, variables: dict, name: str = "f", doc: str = ""
         used |= {n.name for n in postorder(root) if n.op == "var"}
     factored, transposed = _factored_inverses(roots)
     lazy = _lazy_nodes(roots) | transposed
-    printer = CodePrinter(dim_names, lazy, factored)
+    printer = CodePrinter(dim_names, lazy, factored, _solve_counts(roots, factored))
     for vname, node in variables.items():
         printer.names[id(node)] = arg_names[vname]
     for root in roots:

@@ -30,6 +30,7 @@ from ..calculus.linear import adjoint
 from ..core import expr as E
 from ..core import ops
 from ..core.expr import Expr, postorder, substitute
+from ..errors import MdiffError
 from ..simplify.engine import Simplifier
 from .latex import latex_name, to_latex
 from .text import to_text
@@ -91,40 +92,41 @@ def _d(name: str, shape) -> Expr:
 
 
 def _trace_form(m: Expr, dx: Expr, show: _Show) -> tuple:
-    """(text, LaTeX) of tr(M dX) — written out, as the constructors would rotate it."""
-    if m.is_scalar:
-        return (f"{show.text(E.mul(m, dx))}", show.latex(E.mul(m, dx)))
-    if dx.cols == 1 and m.rows == 1:        # a row times a vector is already a scalar
-        return (show.text(E.mul(m, dx)), show.latex(E.mul(m, dx)))
-    inner_text = show.text(E.mul(m, dx))
-    inner_latex = show.latex(E.mul(m, dx))
-    return (f"tr({inner_text})", f"\\operatorname{{tr}}\\left({inner_latex}\\right)")
+    """(text, LaTeX) of tr(M dX) — written out, as the constructors would rotate it; a
+    product that is already a scalar (a row times a vector) without the trace."""
+    product = E.mul(m, dx)
+    if product.is_scalar:
+        return (show.text(product), show.latex(product))
+    return (f"tr({show.text(product)})",
+            f"\\operatorname{{tr}}\\left({show.latex(product)}\\right)")
 
 
 def _rearrangements(lin: Expr, tag) -> list:
     """The identities that bring the terms of ``lin`` (linear in the placeholder ``tag``)
-    to tr(M dX): read off where dX stands in each term."""
+    to tr(M dX): read off where dX stands in each term (one pass over ``lin``)."""
+    holds: set = set()
     found = []
     for node in postorder(lin):
-        ops_here = {a.op for a in node.args if _holds(a, tag)}
-        if node.op == "T" and _holds(node, tag):
+        if (node.op == "delta" and node.data == tag) or any(id(a) in holds for a in node.args):
+            holds.add(id(node))
+        else:
+            continue
+        if node.op == "T":
             found.append("transpose: tr(A') = tr(A)")
-        if node.op == "had" and ops_here:
+        elif node.op == "had":
             found.append("Hadamard: tr(A'*(B .* C)) = tr((A .* B)'*C)")
-        if node.op == "diagm" and _holds(node, tag):
+        elif node.op == "diagm":
             found.append("diagonal: tr(A*diag(x)) = diag(A)'*x")
-        if node.op == "mul" and node.is_scalar and any(_holds(a, tag)
-                                                       for a in node.args[node.data[1]:]):
-            found.append("a scalar is its own trace: a'*B*c = tr(c*a'*B)")
-        if node.op == "tr" and _holds(node, tag):
+        elif node.op == "tr":
             found.append("cyclic trace: tr(A*B) = tr(B*A)")
-        if node.op in ("sum", "vec") and _holds(node, tag):
-            found.append("sum(A .* B) = tr(A'*B)" if node.op == "sum" else "vec(A)'*vec(B) = tr(A'*B)")
+        elif node.op == "sum":
+            found.append("sum(A .* B) = tr(A'*B)")
+        elif node.op == "vec":
+            found.append("vec(A)'*vec(B) = tr(A'*B)")
+        elif node.op == "mul" and node.is_scalar and any(
+                id(a) in holds for a in node.args[node.data[1]:]):
+            found.append("a scalar is its own trace: a'*B*c = tr(c*a'*B)")
     return list(dict.fromkeys(found))
-
-
-def _holds(e: Expr, tag) -> bool:
-    return any(n.op == "delta" and n.data == tag for n in postorder(e))
 
 
 def _by_tag(lin: Expr) -> dict:
@@ -147,14 +149,13 @@ def _rule_statements(f: Expr, live_names, show: _Show) -> str:
         if not any(n.op == "var" and n.name in live_names for n in postorder(node)):
             continue
         seen.add(node.op)
-        x = node.args[0]
-        generic = E.var("X" if not x.is_vector else "x", x.shape) if not x.is_scalar \
-            else E.var("a")
         if len(node.args) != 1:
             continue
+        x = node.args[0]
+        generic = E.var("a") if x.is_scalar else E.var("x" if x.is_vector else "X", x.shape)
         try:
-            rebuilt = E.apply(ops.RECORDS[node.op].spelling, generic)
-        except Exception:       # noqa: BLE001 - a rule we cannot state generically
+            rebuilt = E.apply(record.spelling, generic)
+        except (MdiffError, ValueError):     # a rule that cannot be stated generically
             continue
         if rebuilt.op != node.op:
             continue

@@ -101,6 +101,8 @@ def test_an_error_is_the_cli_error_record(capsys):
     ({"expr": "x'*x", "wrt": ["x"], "check": "yes"}, "true or false"),
     ({"expr": "x'*x", "wrt": ["x"], "order": 2, "mixed": True}, "cannot be combined"),
     ({"expr": "x'*x", "wrt": ["x"], "order": 9}, "order"),
+    ({"expr": "x'*x", "wrt": ["x"], "layout": "diagonal"}, "'layout'"),
+    ({"expr": "x'*x", "wrt": ["x"], "check": True, "seed": -1}, "'seed'"),
 ])
 def test_bad_requests_are_refused_by_name(body, message):
     status, err = jobs.run(("diff", body))

@@ -59,6 +59,10 @@ def request_options(endpoint: str, body) -> tuple:
     text, names = given.pop("expr"), given.pop("wrt", [])
     if endpoint == "solve" and not names:
         raise BadRequest("'wrt' (the variables to solve for) is required")
+    if given.get("layout") not in (None, "denominator", "numerator"):
+        raise BadRequest("'layout' must be \"denominator\" or \"numerator\"")
+    if given.get("seed", 0) < 0:
+        raise BadRequest("'seed' must be a non-negative integer")
     order = given.pop("order", 1)
     if order == 2 and not given.get("mixed"):
         given["hessian"] = True
@@ -88,6 +92,9 @@ def run(job: tuple) -> tuple[int, dict]:
                      "line": None, "column": None}
     except MemoryError:
         return 400, {"error": "LimitError", "message": "out of memory",
+                     "line": None, "column": None}
+    except Exception as exc:      # a bug of mdiff's: say so, and keep the worker
+        return 500, {"error": "InternalError", "message": f"{type(exc).__name__}: {exc}",
                      "line": None, "column": None}
 
 

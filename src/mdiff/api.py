@@ -478,6 +478,43 @@ class Solutions:
                 **({"note": self.note()} if not self.joint else {})}
 
 
+#: Random data sets ``classify_sampled`` classifies a solution at, and how many it draws
+#: at most to find them (data where the closed form is singular are drawn again).
+CLASSIFY_SETS, CLASSIFY_DRAWS = 3, 12
+
+
+def classify_sampled(s, seed: int = 0) -> dict:
+    """What a solution (``Solution`` or joint ``Solutions``) is at random data: the
+    second-order test of ``classify`` at ``CLASSIFY_SETS`` data sets from the checker's
+    sampler, skipping those where the closed form is singular ('not stationary': a
+    Gaussian covariance from fewer samples than dimensions).  {"classification":
+    "minimum" | ... | "depends on the data" | "not stationary", "counts": {...}}."""
+    import numpy as np
+    from .numeric.check import sample_point
+    parts = list(getattr(s, "parts", [s]))
+    if isinstance(s, Solutions) and not s.joint:     # no point to classify
+        return {"classification": "no joint stationary point", "counts": {},
+                "singular_data_sets": 0, "seed": seed}
+    rng = np.random.default_rng(seed)
+    counts: dict = {}
+    seen = skipped = 0
+    for _ in range(CLASSIFY_DRAWS):
+        point = sample_point(s.f.variables, [s.f.expr] + [q.expr for q in parts], rng)
+        values = {**point.values, **{str(d): v for d, v in point.dims.items()}}
+        kind = s.classify(**values)
+        if kind == "not stationary":
+            skipped += 1
+            continue
+        counts[kind] = counts.get(kind, 0) + 1
+        seen += 1
+        if seen == CLASSIFY_SETS:
+            break
+    verdict = "not stationary" if not counts else next(iter(counts)) if len(counts) == 1 \
+        else "depends on the data"
+    return {"classification": verdict, "counts": counts, "singular_data_sets": skipped,
+            "seed": seed}
+
+
 def _solve_one(p: Parsed, name: str) -> Solution:
     from .extrema.stationary import NoClosedForm, declaration_hint, stationary_point
     var = calc.variable(p, name)

@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="print the derivation step by step (with --latex: as LaTeX)")
     ap.add_argument("--code", action="store_true", default=None,
                     help="print Python source (array API) that evaluates the result")
+    ap.add_argument("--classify", action="store_true", default=None,
+                    help="solve: minimum, maximum or saddle, by the Hessian at random data")
     ap.add_argument("--data", metavar="FILE.npz",
                     help="minimize/maximize: arrays for the data and starting points")
     ap.add_argument("--method", default=None,
@@ -87,7 +89,7 @@ APPLIES = {
     "parse": {"declare", "json", "latex", "code"},
     "derivative": {"declare", "json", "latex", "code", "kron", "check", "seed", "against",
                    "hessian", "order", "mixed", "layout", "vech", "steps"},
-    "solve": {"declare", "json", "latex", "check", "seed", "code", "steps"},
+    "solve": {"declare", "json", "latex", "check", "seed", "code", "classify", "steps"},
     "minimize": {"declare", "json", "data", "method", "seed"},
 }
 #: Options that cannot be combined: each pair prints or computes different things.
@@ -115,16 +117,18 @@ def _validate(args, command: str) -> None:
         if a in given and b in given:
             raise MdiffError(f"{_flag(a)} and {_flag(b)} cannot be combined")
     if "seed" in given and command in ("derivative", "solve") and \
-            not given & {"check", "against"}:
-        raise MdiffError("--seed is the seed of --check/--against: give one of them")
+            not given & {"check", "against", "classify"}:
+        raise MdiffError("--seed is the seed of --check/--against/--classify: give one of them")
 
 
-def _split(words: list[str]) -> tuple[str | None, list[str]]:
+def _split(words: list[str]) -> tuple[str | None, list[str] | None]:
+    """(the expression or None for standard input, the names after 'wrt' or None when
+    there is no 'wrt')."""
     if "wrt" in words:
         i = words.index("wrt")
         head, names = words[:i], words[i + 1:]
     else:
-        head, names = words, []
+        head, names = words, None
     if len(head) > 1:
         raise MdiffError(f"expected one expression before 'wrt' (quote it), got {len(head)} words")
     text = head[0] if head else None
@@ -190,76 +194,17 @@ def _long_option(ap: argparse.ArgumentParser, name: str):
 
 
 def run(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:           # the local web page: options of its own
+        from .web.server import main as serve
+        return serve(argv[1:])
     ap = _parser()
-    args = ap.parse_args(_words_last(ap, sys.argv[1:] if argv is None else list(argv)))
-    # the engine is imported once the arguments are read: --help and --version need none
-    from .api import against, diff, gradients
-    from .language import parse
+    args = ap.parse_args(_words_last(ap, argv))
     out = sys.stdout
     try:
-        if args.words and args.words[0] in ("solve", "minimize", "maximize"):
-            return _extremum(args, out)
-        text, names = _split(args.words)
-        if "wrt" in args.words and not names:
-            raise MdiffError("'wrt' needs at least one variable name")
-        if not names and _given(args) & {"check", "against", "kron"}:
-            raise MdiffError("--check, --against and --kron need 'wrt X'")
-        _validate(args, "derivative" if names else "parse")
-        if text is None:
-            text = _read_stdin()
-        symbols = _declarations(args.declare)
-        p = _announced(parse(text, symbols))
-        if not names:
-            return _parse_only(p, text, args, out)
-        convention = "vech" if args.vech else "sym"
-        order = 2 if args.hessian else (1 if args.order is None else args.order)
-        seed = args.seed or 0
-        if args.mixed:
-            if len(names) < 2:
-                raise MdiffError("--mixed needs two or more variables: wrt x y")
-            results = {" ".join(names): diff(p, names, convention=convention)}
-        elif order != 1:
-            results = {n: diff(p, n, order=order, convention=convention) for n in names}
-        elif len(names) > 1 and not (args.layout or args.vech):
-            results = gradients(p, names)       # one backward sweep for all of them
-        elif len(names) > 1:
-            results = {n: diff(p, n, convention=convention, layout=args.layout or "denominator")
-                       for n in names}
-        else:
-            results = {names[0]: diff(p, names[0], convention=convention,
-                                      layout=args.layout or "denominator")}
-        status = 0
-        records = []
-        for name, r in results.items():
-            rec = r.to_dict()
-            lines = [r.kron() if args.kron else r.latex() if args.latex else str(r)]
-            if args.steps:
-                rec["steps"], lines = _steps(r.steps, args.latex)
-            if args.code:
-                rec["code"] = r.code()
-                if len(results) == 1:
-                    lines.append(rec["code"].rstrip())
-            if args.check:
-                rep = r.check(seed=seed)
-                rec["check"] = rep.to_dict()
-                lines.append(str(rep))
-                status = status or (0 if rep.ok else 1)
-            if args.against:
-                cmp = against(r, args.against, seed=seed)
-                rec["against"] = {"formula": args.against, **cmp.to_dict()}
-                lines.append(f"against {args.against}: {cmp}")
-                status = status or (0 if cmp.equal else 1)
-            records.append(rec)
-            if args.vech:
-                lines.append(f"convention: {r.convention}")
-            if not args.json:
-                prefix = f"d/d{name}: " if len(results) > 1 else ""
-                print(prefix + "\n".join(lines), file=out)
-        if args.code and len(results) > 1 and not args.json:
-            from .printing.code import module      # one prelude for all the functions
-            print(module([r.code_function() for r in results.values()]).rstrip(), file=out)
+        verb, text, names = _command(args.words)
+        status, payload = respond(verb, text, names, args, None if args.json else out)
         if args.json:
-            payload = records[0] if len(records) == 1 else {"results": records}
             json.dump(payload, out, ensure_ascii=False)
             out.write("\n")
         return status
@@ -277,17 +222,105 @@ def run(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _extremum(args, out) -> int:
+def _command(words: list[str]) -> tuple:
+    """(verb or None for a derivative or a parse, the expression, the names after 'wrt')."""
+    if words and words[0] in ("solve", "minimize", "maximize"):
+        return (words[0], *_split(words[1:]))
+    return (None, *_split(words))
+
+
+def options(**given) -> argparse.Namespace:
+    """The command line's options (argparse's defaults) with ``given`` set: what the web
+    server passes to ``respond``, so that both are validated by the same rules."""
+    args = _parser().parse_args([])
+    for key, value in given.items():
+        if not hasattr(args, key) or key == "words":
+            raise MdiffError(f"unknown option {key!r}")
+        setattr(args, key, value)
+    return args
+
+
+def respond(verb: str | None, text: str | None, names: list | None, args,
+            out=None, quiet: bool = False) -> tuple[int, dict]:
+    """Run one command: (exit status, the record ``--json`` prints).  With ``out`` the
+    text form is printed there too (the CLI without --json).  The web server calls this
+    with ``out=None``, so its answers are the CLI's JSON by construction.  ``quiet``: do
+    not say on stderr which kinds were assumed (the record lists them)."""
+    from .api import against, diff, gradients
+    from .language import parse
+    if verb is not None:
+        return _extremum(verb, text, names, args, out, quiet)
+    if names is not None and not names:
+        raise MdiffError("'wrt' needs at least one variable name")
+    names = names or []
+    if not names and _given(args) & {"check", "against", "kron"}:
+        raise MdiffError("--check, --against and --kron need 'wrt X'")
+    _validate(args, "derivative" if names else "parse")
+    if text is None:
+        text = _read_stdin()
+    symbols = _declarations(args.declare)
+    p = _announced(parse(text, symbols), quiet)
+    if not names:
+        return _parse_only(p, text, args, out)
+    convention = "vech" if args.vech else "sym"
+    order = 2 if args.hessian else (1 if args.order is None else args.order)
+    seed = args.seed or 0
+    if args.mixed:
+        if len(names) < 2:
+            raise MdiffError("--mixed needs two or more variables: wrt x y")
+        results = {" ".join(names): diff(p, names, convention=convention)}
+    elif order != 1:
+        results = {n: diff(p, n, order=order, convention=convention) for n in names}
+    elif len(names) > 1 and not (args.layout or args.vech):
+        results = gradients(p, names)       # one backward sweep for all of them
+    elif len(names) > 1:
+        results = {n: diff(p, n, convention=convention, layout=args.layout or "denominator")
+                   for n in names}
+    else:
+        results = {names[0]: diff(p, names[0], convention=convention,
+                                  layout=args.layout or "denominator")}
+    status = 0
+    records = []
+    for name, r in results.items():
+        rec = r.to_dict()
+        lines = [r.kron() if args.kron else r.latex() if args.latex else str(r)]
+        if args.steps:
+            rec["steps"], lines = _steps(r.steps, args.latex)
+        if args.code:
+            rec["code"] = r.code()
+            if len(results) == 1:
+                lines.append(rec["code"].rstrip())
+        if args.check:
+            rep = r.check(seed=seed)
+            rec["check"] = rep.to_dict()
+            lines.append(str(rep))
+            status = status or (0 if rep.ok else 1)
+        if args.against:
+            cmp = against(r, args.against, seed=seed)
+            rec["against"] = {"formula": args.against, **cmp.to_dict()}
+            lines.append(f"against {args.against}: {cmp}")
+            status = status or (0 if cmp.equal else 1)
+        records.append(rec)
+        if args.vech:
+            lines.append(f"convention: {r.convention}")
+        if out is not None:
+            prefix = f"d/d{name}: " if len(results) > 1 else ""
+            print(prefix + "\n".join(lines), file=out)
+    if args.code and len(results) > 1 and out is not None:
+        from .printing.code import module      # one prelude for all the functions
+        print(module([r.code_function() for r in results.values()]).rstrip(), file=out)
+    return status, (records[0] if len(records) == 1 else {"results": records})
+
+
+def _extremum(verb, text, names, args, out, quiet=False) -> tuple[int, dict]:
     from .api import solve
     from .language import parse
-    verb = args.words[0]
-    text, names = _split(args.words[1:])
     if text is None:
         text = _read_stdin()
     if not names:
         raise MdiffError(f"'mdiff {verb}' needs 'wrt' and variable names")
     _validate(args, "solve" if verb == "solve" else "minimize")
-    p = _announced(parse(text, _declarations(args.declare)))
+    p = _announced(parse(text, _declarations(args.declare)), quiet)
     if verb == "solve":
         return _solve(solve(p, names[0] if len(names) == 1 else names), args, out)
     from .optimize import minimize      # SciPy only for the numerical extremum
@@ -295,42 +328,36 @@ def _extremum(args, out) -> int:
     _initial_values(p, names, values, args.seed or 0)
     res = minimize(p, names, values, method=args.method or "L-BFGS-B",
                    maximize=verb == "maximize", progress=None)
-    if args.json:
-        json.dump(res.to_dict(), out)
-        out.write("\n")
-    else:
+    if out is not None:
         print(str(res), file=out)
-    return 0
+    return 0, res.to_dict()
 
 
-def _announced(p):
+def _announced(p, quiet: bool = False):
     """Say on stderr which kinds inference chose between two valid readings."""
-    for a in p.assumptions():
+    for a in ([] if quiet else p.assumptions()):
         print(f"assuming {a}; declare with -d to change", file=sys.stderr)
     return p
 
 
-def _parse_only(p, text, args, out) -> int:
+def _parse_only(p, text, args, out) -> tuple[int, dict]:
     """No 'wrt': the expression as mdiff reads it, with its shapes (LaTeX, code)."""
     from .printing.code import to_code
     code = to_code([p.expr], p.variables, "f", text[:200]) if args.code else None
-    if args.json:
-        rec = {"input": text, "expression": str(p), "kind": p.expr.kind,
-               "shape": [str(d) for d in p.shape], "variables": p.symbols(),
-               "assumed": p.assumptions()}
-        if args.latex:
-            rec["latex"] = p.latex()
-        if code:
-            rec["code"] = code
-        json.dump(rec, out, ensure_ascii=False)
-        out.write("\n")
-        return 0
-    print(p.latex() if args.latex else str(p), file=out)
-    shapes = p.describe_shapes()
-    print(f"{_kind_line(p.expr)}" + (f"; {shapes}" if shapes else ""), file=out)
+    rec = {"input": text, "expression": str(p), "kind": p.expr.kind,
+           "shape": [str(d) for d in p.shape], "variables": p.symbols(),
+           "assumed": p.assumptions()}
+    if args.latex:
+        rec["latex"] = p.latex()
     if code:
-        print(code.rstrip(), file=out)
-    return 0
+        rec["code"] = code
+    if out is not None:
+        print(p.latex() if args.latex else str(p), file=out)
+        shapes = p.describe_shapes()
+        print(f"{_kind_line(p.expr)}" + (f"; {shapes}" if shapes else ""), file=out)
+        if code:
+            print(code.rstrip(), file=out)
+    return 0, rec
 
 
 def _steps(steps, latex: bool) -> tuple:
@@ -341,32 +368,46 @@ def _steps(steps, latex: bool) -> tuple:
     return records, ([aligned(steps)] if latex else [str(s) for s in steps])
 
 
-def _solve(s, args, out) -> int:
-    """Print a solution (or several), with --latex, --check, --code and --steps."""
+def _solve(s, args, out) -> tuple[int, dict]:
+    """A solution (or several), with --latex, --check, --classify, --code and --steps."""
+    from .api import classify_sampled
     reports = []
     if args.check:
         reports = s.check(seed=args.seed or 0)
         reports = reports if isinstance(reports, list) else [reports]
     status = 0 if all(r.ok for r in reports) else 1
-    if args.json:
-        rec = s.to_dict()
-        if reports:
-            rec["check"] = [r.to_dict() for r in reports]
-        if args.code:
-            rec["code"] = s.code()
-        if args.steps:
-            rec["steps"] = _steps(s.steps, args.latex)[0]
-        json.dump(rec, out, ensure_ascii=False)
-        out.write("\n")
-        return status
-    if args.steps:
-        print("\n".join(_steps(s.steps, args.latex)[1]), file=out)
-    print(s.latex() if args.latex else str(s), file=out)
-    for r in reports:
-        print(str(r), file=out)
+    rec = s.to_dict()
+    if reports:
+        rec["check"] = [r.to_dict() for r in reports]
+    cls = classify_sampled(s, seed=args.seed or 0) if args.classify else None
+    if cls is not None:
+        rec["classify"] = cls
     if args.code:
-        print(s.code().rstrip(), file=out)
-    return status
+        rec["code"] = s.code()
+    if args.steps:
+        rec["steps"], lines = _steps(s.steps, args.latex)
+        if out is not None:
+            print("\n".join(lines), file=out)
+    if out is not None:
+        print(s.latex() if args.latex else str(s), file=out)
+        for r in reports:
+            print(str(r), file=out)
+        if cls is not None:
+            print(_classify_line(cls), file=out)
+        if args.code:
+            print(s.code().rstrip(), file=out)
+    return status, rec
+
+
+def _classify_line(cls: dict) -> str:
+    if not cls["counts"]:
+        return f"classify: {cls['classification']}"
+    counts = ", ".join(f"{k} at {v}" for k, v in cls["counts"].items())
+    sets = sum(cls["counts"].values())
+    return (f"classify: {cls['classification']} ({counts or 'no data set'} of {sets} random "
+            f"data sets, seed {cls['seed']}"
+            + (f"; {cls['singular_data_sets']} singular drawn again" if cls["singular_data_sets"]
+               else "") + ")")
 
 
 def _read_stdin() -> str:

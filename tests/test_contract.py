@@ -82,6 +82,7 @@ def test_an_expression_starting_with_minus(capsys):
     (["x'*x", "wrt", "x", "--kron", "--latex"], "--kron and --latex"),
     (["x'*x", "wrt", "x", "--data", "d.npz"], "--data"),
     (["x'*x", "wrt", "x", "--seed", "3"], "--seed"),
+    (["x'*x", "wrt", "x", "--check", "--seed", "-1"], "--seed must be a non-negative"),
     (["x'*x", "--hessian"], "--hessian"),
     (["x'*x", "--check"], "--check"),
 ])

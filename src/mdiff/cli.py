@@ -119,6 +119,8 @@ def _validate(args, command: str) -> None:
     if "seed" in given and command in ("derivative", "solve") and \
             not given & {"check", "against", "classify"}:
         raise MdiffError("--seed is the seed of --check/--against/--classify: give one of them")
+    if "seed" in given and args.seed < 0:
+        raise MdiffError(f"--seed must be a non-negative integer, not {args.seed}")
 
 
 def _split(words: list[str]) -> tuple[str | None, list[str] | None]:

@@ -422,8 +422,10 @@ class Solutions:
 
     @property
     def steps(self) -> list:
-        """Each variable's derivation, in the order the solutions are taken."""
-        return [step for s in self.parts for step in s.steps]
+        """Each variable's derivation, in the order the solutions are taken (the function
+        stated once)."""
+        steps = [step for s in self.parts for step in s.steps]
+        return steps[:1] + [s for s in steps[1:] if s.title != "function"]
 
     def note(self) -> str:
         if self.joint:

@@ -937,13 +937,12 @@ def index(x: Expr, rows=None, cols=None) -> Expr:
 def block_offsets(e: Expr) -> tuple:
     """(row offsets, column offsets) of a block matrix's grid: block (a, b) starts at row
     rows[a] + 1 and column cols[b] + 1; the last offsets are the whole sizes."""
-    p, q = e.data
-    grid = [e.args[a * q:(a + 1) * q] for a in range(p)]
+    grid = block_grid(e)
     rows, cols = [Dim.of(0)], [Dim.of(0)]
-    for a in range(p):
-        rows.append(rows[-1] + grid[a][0].rows)
-    for b in range(q):
-        cols.append(cols[-1] + grid[0][b].cols)
+    for row in grid:
+        rows.append(rows[-1] + row[0].rows)
+    for x in grid[0]:
+        cols.append(cols[-1] + x.cols)
     return rows, cols
 
 
@@ -1031,7 +1030,8 @@ def rebuild(e: Expr, args: tuple) -> Expr:
     if op == "index":
         return index(args[0], *e.data)
     if op == "block":
-        return block([list(args[a * e.data[1]:(a + 1) * e.data[1]]) for a in range(e.data[0])])
+        q = e.data[1]
+        return block([list(args[k:k + q]) for k in range(0, len(args), q)])
     return apply(ops.RECORDS[op].spelling, *args)
 
 

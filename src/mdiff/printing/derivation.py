@@ -214,17 +214,18 @@ def gradient_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> lis
     local, in_dx = {}, {}
     original = {v: n for n, v in everything.items()}
 
-    def through(lin: Expr) -> Expr:
+    def only_dx(lin: Expr) -> Expr:
+        """``lin`` with each station's differential written in dX, the stations as their values."""
         marks = {E.placeholder(t, dvars[t].shape): in_dx[t] for t in in_dx}
         return substitute(substitute(lin, marks), original)
 
     for node in stations:
         y = as_var[node]
         local[node] = simp(substitute(differential(definition(node), dvars), {definition(node): y}))
-        in_dx[y.name] = through(local[node])
+        in_dx[y.name] = only_dx(local[node])
     steps.append(Step("differential" + (f" ({rules})" if rules else ""),
                       f"df = {show.text(df)}", f"\\mathrm{{d}}f = {show.latex(df)}",
-                      differential=(f, through(df), var)))
+                      differential=(f, only_dx(df), var)))
     for node in reversed(stations):
         y, lin = as_var[node], local[node]
         steps.append(Step("differential", f"d{y.name} = {show.text(lin)}",
@@ -251,15 +252,15 @@ def gradient_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> lis
             e = E.var(_error_name(y.name, taken), y.shape)
             errors[e] = simp(E.hadamard(g, slope))
             lin_z = simp(differential(z, dvars))
-            carried, through = e, lin_z
+            carried, onward = e, lin_z
             defined = f", {e.name} = {show.text(errors[e])}"
             defined_l = f",\\quad {latex_name(e.name)} = {show.latex(errors[e])}"
             rule = "Hadamard: tr(A'*(B .* C)) = tr((A .* B)'*C)"
         else:
-            carried, through, defined, defined_l = g, local[node], "", ""
+            carried, onward, defined, defined_l = g, local[node], "", ""
             rule = f"d{y.name} substituted"
-        parts = _by_tag(through)
-        for tag, contribution in adjoint(through, carried).items():
+        parts = _by_tag(onward)
+        for tag, contribution in adjoint(onward, carried).items():
             pending.setdefault(tag, []).append(contribution)
         if var.name in parts:
             x_terms.append(simp(E.inner(carried, parts[var.name])))
@@ -269,7 +270,7 @@ def gradient_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> lis
         now = E.add(*(rest + x_terms)) if rest or x_terms else E.zeros((1, 1))
         steps.append(Step(f"chain rule ({rule})", f"df = {show.text(now)}{defined}",
                           f"\\mathrm{{d}}f = {show.latex(now)}{defined_l}",
-                          sides=(_expand(before, errors), _expand(E.inner(carried, through), errors))))
+                          sides=(_expand(before, errors), _expand(E.inner(carried, onward), errors))))
 
     dx = _d(var.name, var.shape)
     lin_x = E.add(*x_terms) if x_terms else E.zeros((1, 1))

@@ -163,3 +163,17 @@ def test_jacobian_steps():
     steps = [str(s) for s in mdiff.diff("A*X*B", wrt="X").steps]
     assert "differential: dF = A*dX*B" in steps
     assert steps[-1] == "result: J = B' ⊗ A"
+
+
+def _deep(layers: int) -> str:
+    lets = "; ".join(f"h{i} = tanh(W{i}*h{i - 1} + b{i})" for i in range(1, layers + 1))
+    return f"{lets}; 1/2*norm2(h{layers} - y)^2".replace("h0", "x")
+
+
+def test_a_deep_network_derivation_grows_linearly():
+    """Each layer adds its definition, its differential and its chain-rule step; the
+    result stays e1*x' (the article's form), whatever the depth."""
+    small, large = (mdiff.diff(_deep(k), "W1").steps for k in (8, 64))
+    assert str(large[-1]) == "result: df/dW1 = e1*x'"
+    assert len(large) - len(small) <= 4 * (64 - 8)
+    assert _verify(mdiff.diff(_deep(4), "W1").steps) >= 6

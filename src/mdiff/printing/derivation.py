@@ -194,17 +194,21 @@ def gradient_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> lis
     as_var = {n: E.var(names[n], n.shape) for n in stations}
     everything = {n: E.var(name, n.shape) for n, name in names.items() if n is not f}
 
-    def named(e: Expr) -> Expr:
-        """``e`` with the let-bound parts as their names."""
-        return substitute(e, {k: v for k, v in everything.items() if k is not e})
+    # each node of f with the let-bound parts below it as their names: one pass
+    shown_as: dict = {}
+    for node in postorder(f):
+        inner = E.rebuild(node, tuple(shown_as[id(a)] for a in node.args))
+        shown_as[id(node)] = everything.get(node, inner)
+        shown_as[("def", id(node))] = inner
 
     def definition(node: Expr) -> Expr:
-        return E.rebuild(node, tuple(named(a) for a in node.args))
+        """A let-bound node's value in terms of the other names."""
+        return shown_as[("def", id(node))]
 
     steps = [Step("where", f"{name} = {show.text(definition(node))}",
                   f"{latex_name(name)} = {show.latex(definition(node))}")
              for name, node in lets.items() if node is not f]
-    top = named(f)
+    top = definition(f)
     steps.append(Step("function", f"f = {show.text(top)}", f"f = {show.latex(top)}"))
     dvars = {var.name: var, **{names[n]: as_var[n] for n in stations}}
     rules = _rule_statements(f, set(dvars), show)
@@ -237,6 +241,7 @@ def gradient_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> lis
     raw = _by_tag(df)
     x_terms = [raw[var.name]] if var.name in raw else []
     errors: dict = {}           # e var -> its definition
+    expanded: dict = {}         # e var -> its definition with no error term left (claims)
     taken = {n.name for n in postorder(f) if n.op == "var"} | set(lets)
     for node in reversed(stations):
         y = as_var[node]
@@ -251,6 +256,7 @@ def gradient_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> lis
             slope = substitute(record.derivative(E, z, definition_), {definition_: y})
             e = E.var(_error_name(y.name, taken), y.shape)
             errors[e] = simp(E.hadamard(g, slope))
+            expanded[e] = substitute(errors[e], expanded)     # in the earlier ones' terms
             lin_z = simp(differential(z, dvars))
             carried, onward = e, lin_z
             defined = f", {e.name} = {show.text(errors[e])}"
@@ -270,7 +276,8 @@ def gradient_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> lis
         now = E.add(*(rest + x_terms)) if rest or x_terms else E.zeros((1, 1))
         steps.append(Step(f"chain rule ({rule})", f"df = {show.text(now)}{defined}",
                           f"\\mathrm{{d}}f = {show.latex(now)}{defined_l}",
-                          sides=(_expand(before, errors), _expand(E.inner(carried, onward), errors))))
+                          sides=(substitute(before, expanded),
+                                 substitute(E.inner(carried, onward), expanded))))
 
     dx = _d(var.name, var.shape)
     lin_x = E.add(*x_terms) if x_terms else E.zeros((1, 1))
@@ -280,7 +287,7 @@ def gradient_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> lis
     used = _rearrangements(lin_x, var.name)
     steps.append(Step("rearranged" + (f" ({'; '.join(used)})" if used else ""),
                       f"df = {text}", f"\\mathrm{{d}}f = {latex}",
-                      sides=(_expand(lin_x, errors), _expand(E.inner(g, dx), errors))))
+                      sides=(substitute(lin_x, expanded), substitute(E.inner(g, dx), expanded))))
     steps.append(Step("identification", f"df = tr(G'*d{var.name}), so G = {show.text(g)}",
                       f"\\mathrm{{d}}f = \\operatorname{{tr}}\\left(G^{{\\top}} "
                       f"\\mathrm{{d}}{latex_name(var.name)}\\right),\\ G = {show.latex(g)}"))
@@ -299,8 +306,7 @@ def gradient_steps(f: Expr, var: Expr, result: Expr, applied, lets: dict) -> lis
         steps.append(Step("simplified", "; ".join(applied), f"\\text{{{text_mode('; '.join(applied))}}}"))
     head = f"df/d{var.name}"
     head_l = f"\\frac{{\\partial f}}{{\\partial {latex_name(var.name)}}}"
-    defined = {v: definition(n) for n, v in everything.items()}
-    unnamed = _expand(_expand(final, errors), defined)      # what the result must equal
+    unnamed = substitute(substitute(final, expanded), original)   # what the result must equal
     if errors:      # the result in the error terms, as the article writes it
         steps.append(Step("result", f"{head} = {show.text(final)}",
                           f"{head_l} = {show.latex(final)}", sides=(unnamed, result)))
@@ -327,14 +333,6 @@ def _definitions(f: Expr, lets: dict, show: _Show) -> dict:
             out[name] = node
     order = {id(n): k for k, n in enumerate(postorder(f))}
     return dict(sorted(out.items(), key=lambda kv: order.get(id(kv[1]), -1)))
-
-
-def _expand(e: Expr, terms: dict) -> Expr:
-    """``e`` with each named term (var -> definition, in the order they were defined) in
-    place of its name, the latest first: a definition may use the earlier ones."""
-    for name in reversed(list(terms)):
-        e = substitute(e, {name: terms[name]})
-    return e
 
 
 def _with_bindings(e: Expr, names: dict, show: _Show):

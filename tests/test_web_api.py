@@ -126,12 +126,15 @@ def test_host_name():
 
 
 GOOD = {"expr": "x'*x", "wrt": ["x"]}
+#: The keys of every error the API answers: the CLI's record's, then text and field.
+KEYS = {"error", "message", "line", "column", "text", "field"}
 
 
 def test_a_post_must_be_json(url):
     for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
         status, data = post(url, "api/diff", GOOD, headers={"Content-Type": kind})
         assert status == 415 and data["error"] == "UnsupportedMediaType", kind
+        assert set(data) == KEYS
     status, _ = post(url, "api/diff", GOOD,
                      headers={"Content-Type": "application/json; charset=utf-8"})
     assert status == 200
@@ -142,6 +145,7 @@ def test_no_post_from_another_site(url):
                     {"Origin": "http://127.0.0.1:1"}, {"Sec-Fetch-Site": "cross-site"}):
         status, data = post(url, "api/solve", {"expr": "x'*x", "wrt": ["x"]}, headers=headers)
         assert status == 403 and data["error"] == "Forbidden", headers
+        assert set(data) == KEYS
     for headers in ({"Origin": url.rstrip("/")}, {"Sec-Fetch-Site": "same-origin"}):
         assert post(url, "api/diff", GOOD, headers=headers)[0] == 200, headers
 
@@ -152,7 +156,7 @@ def test_a_wrong_method_elsewhere_is_405_with_allow(url):
         urllib.request.urlopen(req, timeout=30)
     assert info.value.code == 405 and "GET" in info.value.headers["Allow"]
     data = json.loads(info.value.read())
-    assert data["error"] == "MethodNotAllowed"
+    assert data["error"] == "MethodNotAllowed" and set(data) == KEYS
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(url + "api/diff", timeout=30)
     assert info.value.code == 405 and info.value.headers["Allow"] == "POST"
@@ -200,7 +204,7 @@ def test_deeply_nested_json_is_a_400_and_the_one_worker_stays(tight):
                     b'{"expr": "x", "declare": ' + b"[" * depth + b"]" * depth + b"}"):
             status, data = post(tight, "api/diff", None, raw=raw)
             assert status == 400 and data["error"] == "BadRequest", (depth, status, data)
-            assert set(data) == {"error", "message", "line", "column", "text", "field"}
+            assert set(data) == KEYS
             status, data = post(tight, "api/diff", {"expr": "tr(A*X)", "wrt": ["X"]})
             assert status == 200 and data["result"] == "A'", (depth, status, data)
 

@@ -12,6 +12,7 @@ import json
 import math
 
 from ..errors import LimitError, MdiffError
+from .server import record
 
 #: The fields each endpoint reads, with their types; any other field is a 400 naming it.
 #: They are the CLI's options of the same name (``order`` is ``--order``/``--hessian``).
@@ -86,12 +87,6 @@ def parse_body(raw) -> object:
         raise BadRequest(f"the body is not JSON: {exc}") from None
     except RecursionError:
         raise BadRequest("the body is not JSON this server reads: nested too deeply") from None
-
-
-def record(error: str, message: str) -> dict:
-    """An error record without a position: the keys of every error the API answers
-    (the CLI's ``error``, ``message``, ``line``, ``column``; then ``text``, ``field``)."""
-    return {**MdiffError(message).to_dict(), "error": error, "text": None, "field": None}
 
 
 def run(job: tuple) -> tuple[int, dict]:

@@ -29,11 +29,17 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
        "base-uri 'none'; frame-ancestors 'none'")
 
 
-def _error(status: int, error: str, message: str, headers: dict | None = None):
-    """A JSON error with the keys of every error the API answers (``jobs.record``)."""
-    from starlette.responses import JSONResponse
+def record(error: str, message: str) -> dict:
+    """An error record without a position, with the keys of every error the API answers:
+    the CLI's (``MdiffError.to_dict``: ``error``, ``message``, ``line``, ``column``),
+    then ``text`` and ``field`` (``jobs.error_record``)."""
+    from ..errors import MdiffError
+    return {**MdiffError(message).to_dict(), "error": error, "text": None, "field": None}
 
-    from .jobs import record
+
+def _error(status: int, error: str, message: str, headers: dict | None = None):
+    """A JSON error response (``record``)."""
+    from starlette.responses import JSONResponse
     return JSONResponse(record(error, message), status_code=status, headers=headers)
 
 

@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 import time
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
@@ -144,6 +144,37 @@ def test_the_url_holds_the_state(url, browser):
     _wait(browser, lambda d: _plain(d) == ["2*A*x"])
     assert browser.find_element(By.NAME, "expr").get_attribute("value") == "x'*A*x"
     assert browser.find_element(By.NAME, "wrt").get_attribute("value") == "x"
+
+
+def _shown(driver, element_id):
+    e = driver.find_element(By.ID, element_id)
+    return e if e.is_displayed() else None
+
+
+def test_a_bad_declaration_in_a_shared_link_is_shown_and_can_be_removed(url, browser):
+    query = urlencode({"expr": "x'*A*x", "wrt": "x", "d": "A: matrix(n"})
+    browser.get(url + "?" + query)        # the first load: no table of variables yet
+    box = _wait(browser, lambda d: _shown(d, "declare-error"))
+    assert "ParseError" in box.text
+    assert box.find_element(By.CSS_SELECTOR, "pre.caret").get_attribute(
+        "textContent").startswith("A: matrix(n")
+    assert not _results(browser)
+    box.find_element(By.CSS_SELECTOR, "button.remove-declaration").click()
+    _wait(browser, lambda d: _plain(d) == ["(A + A')*x"])
+    assert "d" not in parse_qs(urlparse(browser.current_url).query)
+    assert not browser.find_element(By.ID, "declare-error").is_displayed()
+
+
+def test_an_error_leaves_no_earlier_result_on_screen(url, browser):
+    browser.get(url + "?" + urlencode({"expr": "norm2(A*x - b)^2", "wrt": "x", "solve": "1"}))
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#solve-card .classification"))
+    assert len(_plain(browser)) == 1
+    box = browser.find_element(By.NAME, "expr")
+    box.clear()
+    box.send_keys("x'*A*" + Keys.ENTER)
+    _wait(browser, lambda d: _shown(d, "expr-error"))
+    assert _plain(browser) == [] and not _results(browser)
+    assert not browser.find_element(By.ID, "solve-card").is_displayed()
 
 
 def test_the_code_is_copied(url, browser):

@@ -22,29 +22,64 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 SLOW = {"expr": "x'*A*x*x'*B*x*x'*C*x", "wrt": ["x"], "order": 6, "check": True}
 
 
+def nested(depth: int) -> list:
+    """[[[...]]], ``depth`` lists deep: too deep to pickle."""
+    x: list = []
+    for _ in range(depth):
+        x = [x]
+    return x
+
+
 def work(job):
-    """('echo', v) -> v; ('sleep', s) sleeps s seconds; ('exit', code) ends the process."""
+    """('echo', v) -> v; ('sleep', s) sleeps s seconds; ('exit', code) ends the process;
+    ('raise', message) raises; ('nested', depth) answers ``nested(depth)``; ('pid', _) its
+    process id."""
     what, arg = job
     if what == "sleep":
         time.sleep(arg)
         return "slept"
     if what == "exit":
         os._exit(arg)
+    if what == "raise":
+        raise ValueError(arg)
+    if what == "nested":
+        return nested(arg)
+    if what == "pid":
+        return os.getpid()
     return arg
+
+
+def _first_line(stream, seconds: float) -> str:
+    """The first line of ``stream`` within ``seconds`` ('' if none came: the server hangs
+    or ended), read by a thread so that the test never blocks on it."""
+    import threading
+    got = []
+    reader = threading.Thread(target=lambda: got.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    return got[0] if got else ""
 
 
 @contextlib.contextmanager
 def server(*options: str, startup: float = 120.0):
     """``mdiff serve --port 0 OPTIONS`` on 127.0.0.1: yields its base URL; stopped with
-    SIGINT (Ctrl-C) at the end, which must end it cleanly."""
+    SIGINT (Ctrl-C) at the end, which must end it cleanly.  Its stderr goes to a temporary
+    file (a pipe nobody reads could fill and stall it); ``server.last`` is (exit status,
+    stdout, stderr) once it has stopped."""
+    import tempfile
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    errors = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen([sys.executable, "-m", "mdiff", "serve", "--host", "127.0.0.1",
                              "--port", "0", *options], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=errors, text=True, env=env)
+
+    def stderr():
+        errors.seek(0)
+        return errors.read()
     try:
-        line = proc.stdout.readline()
+        line = _first_line(proc.stdout, startup)
         m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        assert m, f"no URL printed: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
+        assert m, f"no URL printed within {startup:g} s: {line!r} {stderr()}"
         url = m.group(0)
         deadline = time.monotonic() + startup
         while True:             # the workers start with the server: wait for an answer
@@ -54,15 +89,19 @@ def server(*options: str, startup: float = 120.0):
             time.sleep(0.2)
         yield url
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-                raise AssertionError("mdiff serve did not stop on Ctrl-C (SIGINT)")
-        server.last = (proc.returncode, proc.stdout.read(), proc.stderr.read())
+        try:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+                    raise AssertionError("mdiff serve did not stop on Ctrl-C (SIGINT)")
+            server.last = (proc.returncode, proc.stdout.read(), stderr())
+        finally:
+            proc.stdout.close()
+            errors.close()
 
 
 def post(url: str, path: str, body, timeout: float = 60.0, raw: bytes | None = None,

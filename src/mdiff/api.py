@@ -488,9 +488,16 @@ CLASSIFY_SETS, CLASSIFY_DRAWS = 3, 12
 def classify_sampled(s, seed: int = 0) -> dict:
     """What a solution (``Solution`` or joint ``Solutions``) is at random data: the
     second-order test of ``classify`` at ``CLASSIFY_SETS`` data sets from the checker's
-    sampler, skipping those where the closed form is singular ('not stationary': a
-    Gaussian covariance from fewer samples than dimensions).  {"classification":
-    "minimum" | ... | "depends on the data" | "not stationary", "counts": {...}}."""
+    sampler, skipping those where the closed form is singular (a Gaussian covariance from
+    fewer samples than dimensions), at most ``CLASSIFY_DRAWS`` draws in all.
+
+    A dict with the keys
+    ``classification``: "minimum", "maximum", "saddle" or "degenerate" (every classified
+    data set agreed; see ``Solution.classify``), "depends on the data" (they disagreed),
+    "not stationary" (no draw gave data where the closed form is regular), or "no joint
+    stationary point" (``Solutions`` that are not joint: nothing to classify);
+    ``counts``: {outcome: number of data sets} of the classified sets (empty when none);
+    ``singular_data_sets``: the draws skipped as singular; ``seed``: the seed used."""
     import numpy as np
     from .numeric.check import sample_point
     parts = list(getattr(s, "parts", [s]))

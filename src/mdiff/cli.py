@@ -12,7 +12,7 @@ import os
 import sys
 
 from . import __version__
-from .errors import DeclarationError, MdiffError
+from .errors import DeclarationError, LimitError, MdiffError
 
 EXAMPLES = """\
 examples:
@@ -210,17 +210,14 @@ def run(argv: list[str] | None = None) -> int:
             json.dump(payload, out, ensure_ascii=False)
             out.write("\n")
         return status
-    except MdiffError as exc:
+    except (MdiffError, RecursionError, MemoryError) as exc:
+        if not isinstance(exc, MdiffError):
+            exc = LimitError("expression too deep" if isinstance(exc, RecursionError)
+                             else "out of memory")
         if args.json:
             json.dump(exc.to_dict(), out, ensure_ascii=False)
             out.write("\n")
         print(str(exc), file=sys.stderr)
-        return 2
-    except RecursionError:
-        print("LimitError: expression too deep", file=sys.stderr)
-        return 2
-    except MemoryError:
-        print("LimitError: out of memory", file=sys.stderr)
         return 2
 
 

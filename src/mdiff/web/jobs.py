@@ -8,9 +8,11 @@ its texts are read by mdiff's parser, as the CLI reads its arguments.
 
 from __future__ import annotations
 
+import json
 import math
 
-from ..errors import MdiffError
+from ..errors import LimitError, MdiffError
+from .server import record
 
 #: The fields each endpoint reads, with their types; any other field is a 400 naming it.
 #: They are the CLI's options of the same name (``order`` is ``--order``/``--hessian``).
@@ -74,28 +76,40 @@ def request_options(endpoint: str, body) -> tuple:
     return ("solve" if endpoint == "solve" else None), text, (names or None), opts
 
 
+def parse_body(raw) -> object:
+    """The JSON of a request body as received (bytes, UTF-8); ``BadRequest`` when it is
+    not UTF-8, not JSON, or nested too deeply for the parser."""
+    if not isinstance(raw, (bytes, bytearray)):
+        return raw                  # already parsed (the tests, ``warm_up``)
+    try:
+        return json.loads(bytes(raw).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("the body is not JSON this server reads: nested too deeply") from None
+
+
 def run(job: tuple) -> tuple[int, dict]:
-    """(HTTP status, JSON body) for ``(endpoint, body)``: 200 with the CLI's record (a
-    failed check or comparison too: the record says so), 400 with the CLI's error record
-    plus ``text`` (the text its line and column point into) and ``field`` (which input
-    that text is: ``expr``, ``against``, ``declare``; null when none)."""
+    """(HTTP status, JSON body) for ``(endpoint, body)``, the body as received (bytes) or
+    parsed: 200 with the CLI's record (a failed check or comparison too: the record says
+    so), 400 with the CLI's error record plus ``text`` (the text its line and column point
+    into) and ``field`` (which input that text is: ``expr``, ``against``, ``declare``;
+    null when none)."""
     from ..cli import respond
     endpoint, body = job
     try:
+        body = parse_body(body)
         verb, text, names, opts = request_options(endpoint, body)
         _, payload = respond(verb, text, names, opts, out=None, quiet=True)
         return 200, _json_safe(payload)
     except MdiffError as exc:
         return 400, error_record(exc, body)
     except RecursionError:
-        return 400, {"error": "LimitError", "message": "expression too deep",
-                     "line": None, "column": None}
+        return 400, error_record(LimitError("expression too deep"), body)
     except MemoryError:
-        return 400, {"error": "LimitError", "message": "out of memory",
-                     "line": None, "column": None}
+        return 400, error_record(LimitError("out of memory"), body)
     except Exception as exc:      # a bug of mdiff's: say so, and keep the worker
-        return 500, {"error": "InternalError", "message": f"{type(exc).__name__}: {exc}",
-                     "line": None, "column": None}
+        return 500, record("InternalError", f"{type(exc).__name__}: {exc}")
 
 
 def _json_safe(obj):

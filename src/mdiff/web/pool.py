@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import queue
 import threading
-import time
 
 
 class Busy(Exception):
@@ -27,6 +26,10 @@ class Timeout(Exception):
 
 class WorkerDied(Exception):
     """The worker ended during the job (a crash, or memory past its limit) (503)."""
+
+
+class JobFailed(Exception):
+    """The job raised, or its answer could not be sent back (the worker is kept) (500)."""
 
 
 def _worker_main(conn, target: str, memory_mb: int | None) -> None:
@@ -48,15 +51,35 @@ def _worker_main(conn, target: str, memory_mb: int | None) -> None:
     if warm is not None:
         warm()
     conn.send("ready")
+    from multiprocessing.reduction import ForkingPickler
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError, KeyboardInterrupt):
             return
+        except Exception as exc:        # a job that does not unpickle: say so, carry on
+            answer = _Failed(f"the job could not be read: {type(exc).__name__}: {exc}")
+        else:
+            try:
+                answer = fn(job)
+            except Exception as exc:
+                answer = _Failed(f"{type(exc).__name__}: {exc}")
+        try:                            # pickled here, so that a failure sends nothing
+            data = bytes(ForkingPickler.dumps(answer))
+        except Exception as exc:
+            data = bytes(ForkingPickler.dumps(_Failed(
+                f"the answer could not be sent: {type(exc).__name__}: {exc}")))
         try:
-            conn.send(fn(job))
-        except (BrokenPipeError, OSError, KeyboardInterrupt):
+            conn.send_bytes(data)
+        except (OSError, KeyboardInterrupt):
             return
+
+
+class _Failed:
+    """A worker's answer when the job raised or its answer did not pickle."""
+
+    def __init__(self, message: str):
+        self.message = message
 
 
 class _Worker:
@@ -128,7 +151,8 @@ class Pool:
     def _replace(self, w: _Worker) -> None:
         """Kill ``w`` and start another in the background (the answer does not wait)."""
         self._discard(w)
-        self.replaced += 1
+        with self._lock:
+            self.replaced += 1
         if self._closed:
             return
 
@@ -140,27 +164,39 @@ class Pool:
         threading.Thread(target=start, daemon=True).start()
 
     def run(self, job, wait: float | None = None):
-        """The answer of ``job``; raises ``Busy`` when no worker is free within ``wait``
-        seconds (default: the timeout), ``Timeout`` past the limit, ``WorkerDied``."""
+        """The answer of ``job``.  Two limits, each ``timeout`` seconds by default: the
+        wait for a free worker (``wait``; past it ``Busy``), then the run (past it
+        ``Timeout``, and the worker is replaced).  ``WorkerDied`` if the worker ends
+        during the job, ``JobFailed`` if the job raised; a job that does not pickle raises
+        before a worker is taken.  Whatever happens, a worker taken here goes back to the
+        idle ones or is replaced."""
         if self._closed:
             raise Busy("the server is stopping")
+        from multiprocessing.reduction import ForkingPickler
+        data = bytes(ForkingPickler.dumps(job))     # before a worker is taken
+        wait = self.timeout if wait is None else wait
         try:
-            w = self._idle.get(timeout=self.timeout if wait is None else wait)
+            w = self._idle.get(timeout=wait)
         except queue.Empty:
-            raise Busy(f"no worker became free within {self.timeout:g} s") from None
+            raise Busy(f"no worker became free within {wait:g} s") from None
+        keep = False
         try:
-            w.conn.send(job)
-            deadline = time.monotonic() + self.timeout
-            if not w.conn.poll(max(0.0, deadline - time.monotonic())):
-                self._replace(w)
+            w.conn.send_bytes(data)
+            if not w.conn.poll(self.timeout):
                 raise Timeout(f"the request ran past the {self.timeout:g} s limit; its "
                               "worker was stopped")
             answer = w.conn.recv()
+            keep = True
         except (EOFError, OSError) as exc:
-            self._replace(w)
-            raise WorkerDied(f"the worker ended during the request ({exc.__class__.__name__}); "
-                             "it was replaced") from None
-        self._idle.put(w)
+            raise WorkerDied(f"the worker ended during the request "
+                             f"({exc.__class__.__name__}); it was replaced") from None
+        finally:                        # a worker taken is given back or replaced
+            if keep and not self._closed:
+                self._idle.put(w)
+            elif not keep:
+                self._replace(w)
+        if isinstance(answer, _Failed):
+            raise JobFailed(answer.message)
         return answer
 
     def close(self) -> None:

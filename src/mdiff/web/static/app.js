@@ -154,8 +154,36 @@ function showError(err, fallbackBox) {
       input.setSelectionRange(offset, Math.min(input.value.length, offset + 1));
     }
   }
-  box.hidden = false;
+  if (err.field === "declare" && typeof err.text === "string") {
+    // the declaration that does not read: a button to drop it (and recompute)
+    const bad = err.text.replace(/\s+/g, "");
+    if (state.decls.some((d) => d.replace(/\s+/g, "") === bad)) {
+      box.append(el("button", { type: "button", class: "small remove-declaration",
+        text: "Remove this declaration", onclick: () => {
+          state.decls = state.decls.filter((d) => d.replace(/\s+/g, "") !== bad);
+          compute();
+        } }));
+    }
+  }
   if (box.id === "against-error") $("against-card").hidden = false;
+  if (box.id === "declare-error") $("variables-card").hidden = false;
+  box.hidden = false;
+}
+
+// A request failed: no result of an earlier request stays on screen as if it were this
+// one's; the table keeps only the declarations (each with its × to remove it).
+function showFailure(err) {
+  $("results").textContent = "";
+  $("solve-card").hidden = true;
+  $("solve-card").textContent = "";
+  $("against-result").textContent = "";
+  const declared = {};
+  for (const d of state.decls) {
+    const i = d.indexOf(":");
+    declared[(i < 0 ? d : d.slice(0, i)).trim()] = i < 0 ? "" : d.slice(i + 1).trim();
+  }
+  renderVariables(declared, []);
+  showError(err);
 }
 
 // --- the server --------------------------------------------------------------------------
@@ -220,7 +248,7 @@ async function compute() {
     }
     if (ctrl.signal.aborted) return;
     if (status !== 200) {
-      showError(data);
+      showFailure(data);
       $("status").textContent = "";
       return;
     }
@@ -230,7 +258,7 @@ async function compute() {
     else $("solve-card").hidden = true;
   } catch (err) {
     if (err.name !== "AbortError") {
-      showError({ error: "ConnectionError", message: "the mdiff server did not answer (" + err.message + ")" });
+      showFailure({ error: "ConnectionError", message: "the mdiff server did not answer (" + err.message + ")" });
       $("status").textContent = "";
     }
   }

@@ -107,8 +107,11 @@ def sample_indices(uses, sizes: dict, rng, fixed: dict) -> None:
     """Draw each index name of ``uses`` (``index_symbols``) within every size it indexes."""
     bounds: dict = {}
     for sym, offset, size in uses:
+        size = as_dim(size).xreplace(sizes)
+        if not size.is_number:          # a size that is itself an index name's: left as drawn
+            continue
         lo, hi = bounds.get(sym, (1, math.inf))
-        bounds[sym] = (max(lo, 1 - offset), min(hi, int(as_dim(size).xreplace(sizes)) - offset))
+        bounds[sym] = (max(lo, 1 - offset), min(hi, int(size.constant) - offset))
     for sym, (lo, hi) in bounds.items():
         if sym not in fixed and lo <= hi:
             sizes[sym] = int(rng.integers(lo, hi + 1))

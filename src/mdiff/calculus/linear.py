@@ -109,6 +109,22 @@ def _block_spans(e):
             for a in range(p) for b in range(q)]
 
 
+#: The identity each structural adjoint rule applies, as a derivation names it when it
+#: brings a differential to tr(G' dX); the registry's linear functions carry theirs
+#: (``Function.adjoint_identity``).
+ADJOINT_IDENTITY = {
+    "T": "transpose: tr(A') = tr(A)",
+    "had": "Hadamard: tr(A'*(B .* C)) = tr((A .* B)'*C)",
+    "mul": "a scalar is its own trace: a'*B*c = tr(c*a'*B)",
+}
+
+
+def adjoint_identity(e: Expr) -> str | None:
+    """The identity the adjoint rule of ``e``'s op applies (None: plain linearity)."""
+    record = ops.RECORDS.get(e.op)
+    return record.adjoint_identity if record is not None else ADJOINT_IDENTITY.get(e.op)
+
+
 ADJOINT = {
     "add": lambda e, g, live: [(t, g) for t in e.args],
     "mul": _adj_mul,

@@ -929,7 +929,7 @@ def index(x: Expr, rows=None, cols=None) -> Expr:
         return add(*(index(t, rows, cols) for t in x.args))
     if x.op == "had":
         return hadamard(*(index(t, rows, cols) for t in x.args))
-    if x.op in ops.ELEMENTWISE or (x.op == "pow" and x.args[1].is_scalar):
+    if x.op in ops.ELEMENTWISE or x.op == "pow":    # pow's exponent is a scalar
         return rebuild(x, (index(x.args[0], rows, cols), *x.args[1:]))
     return Expr("index", (x,), (rows, cols), shape)
 

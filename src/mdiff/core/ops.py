@@ -192,10 +192,9 @@ def _scipy_special(name: str):
     return call
 
 
-def _gaussian(E, x, scale):
-    """exp(-x.^2/2)/sqrt(2*pi) (the normal density) times ``scale``: with ``scale`` 2 and
-    x*sqrt(2) for x, erf's derivative 2/sqrt(pi)*exp(-x.^2)."""
-    return E.mul(E.num(scale), E.power(E.mul(E.num(2), E.constant("pi")), E.num(E.Rational(-1, 2))),
+def _normal_density(E, x):
+    """exp(-x.^2/2)/sqrt(2*pi), the standard normal density (gelu's derivative)."""
+    return E.mul(E.power(E.mul(E.num(2), E.constant("pi")), E.num(E.Rational(-1, 2))),
                  E.apply("exp", E.mul(E.num(E.Rational(-1, 2)), E.power(x, E.num(2)))))
 
 
@@ -210,7 +209,7 @@ def _d_gelu(E, x, y):
     gelu'(x) = Phi(x) + x .* exp(-x.^2/2)/sqrt(2*pi)."""
     cdf = E.mul(E.num(E.Rational(1, 2)), E.add(_one(E, x), E.apply(
         "erf", E.mul(E.power(E.num(2), E.num(E.Rational(-1, 2))), x))))
-    return E.add(cdf, E.hadamard(x, _gaussian(E, x, 1)))
+    return E.add(cdf, E.hadamard(x, _normal_density(E, x)))
 
 
 def _expit(x):
@@ -286,7 +285,7 @@ ELEMENTWISE = {op.name: op for op in (
                 helper=_SPECIAL_HELPER),
     # the exact GELU, x .* Phi(x) with Phi the normal CDF (SciPy's ndtr: no cancellation
     # for large negative x, where 1 + erf(x/sqrt(2)) would lose every digit)
-    Elementwise("gelu", _d_gelu, lambda x: x * _scipy_special("ndtr")(x),
+    Elementwise("gelu", _d_gelu, lambda x, ndtr=_scipy_special("ndtr"): x * ndtr(x),
                 "({0} * _special({0}, xp, 'ndtr'))", "\\operatorname{{GELU}}",
                 zero_preserving=True, values=(-0.17, math.inf), helper=_SPECIAL_HELPER),
     Elementwise("softplus", lambda E, x, y: E.apply("sigmoid", x),
@@ -357,6 +356,9 @@ class Function:
     #: small change of the argument is amplified; the checker draws points again where
     #: it is large (central differences would mean nothing there)
     conditioning: Callable | None = None
+    #: for a linear function, the identity its adjoint applies, as a derivation names it
+    #: when it brings a differential to tr(G' dX) (tr: the cyclic trace)
+    adjoint_identity: str | None = None
 
     def __post_init__(self):
         if not self.spelling:
@@ -1334,12 +1336,13 @@ FUNCTIONS = {f.name: f for f in (
            lambda E, node, g: E.mul(g, E.eye(node.args[0].rows)),
            lambda E, node: E.transpose(E.apply("vec", E.eye(node.args[0].rows))),
            numpy=_numpy("trace"), code="xp.reshape(xp.sum(xp.linalg.diagonal({0})), (1, 1))",
-           latex="\\operatorname{{tr}}", build=_build_tr, sympy="Trace"),
+           latex="\\operatorname{{tr}}", build=_build_tr, sympy="Trace",
+           adjoint_identity="cyclic trace: tr(A*B) = tr(B*A)"),
     linear("sum", shapes.REDUCE,
            lambda E, node, g: E.mul(g, E.ones(node.args[0].shape)),
            lambda E, node: E.ones((1, node.args[0].size)),
            numpy=_numpy("sum"), code="xp.reshape(xp.sum({0}), (1, 1))", latex="\\operatorname{{sum}}",
-           build=_build_sum),
+           build=_build_sum, adjoint_identity="sum(A .* B) = tr(A'*B)"),
     # mean(X) = sum(X)/size: its adjoint spreads g/size over every entry
     linear("mean", shapes.REDUCE,
            lambda E, node, g: E.mul(g, E.ones(node.args[0].shape), _per_entry(E, node.args[0])),
@@ -1373,13 +1376,15 @@ FUNCTIONS = {f.name: f for f in (
            lambda E, node, g: E.unvec(g, node.args[0].shape),
            lambda E, node: E.eye(node.args[0].size),
            numpy=lambda x: x.reshape(-1, 1, order="F"), code="xp.reshape({0}.T, (-1, 1))",
-           latex="\\operatorname{{vec}}", build=_build_vec),
+           latex="\\operatorname{{vec}}", build=_build_vec,
+           adjoint_identity="vec(A)'*vec(B) = tr(A'*B)"),
     linear("diagm", shapes.DIAG_MATRIX,
            lambda E, node, g: E.apply("diag", g),
            lambda E, node: E.mul(E.diag_of_vec(E.eye(node.rows)),
                                  E.kron(E.ones((node.rows, 1)), E.eye(node.rows))),
            spelling="diag", numpy=lambda v: np.diag(v[:, 0]), code="{0} * xp.eye({rows})",
-           latex="\\operatorname{{diag}}", build=_build_diagm, symmetric="always"),
+           latex="\\operatorname{{diag}}", build=_build_diagm, symmetric="always",
+           adjoint_identity="diagonal: tr(A*diag(x)) = diag(A)'*x"),
     linear("diagv", shapes.DIAG_VECTOR,
            lambda E, node, g: E.apply("diag", g),
            lambda E, node: E.mul(E.kron(E.ones((1, node.rows)), E.eye(node.rows)),

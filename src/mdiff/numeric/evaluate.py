@@ -12,7 +12,8 @@ import numpy as np
 
 from ..core import ops
 from ..errors import EvaluationError
-from ..core.expr import CONSTANTS, Expr, as_float, fmt_shape, free_dims, free_vars, postorder
+from ..core.expr import (CONSTANTS, Expr, as_float, block_grid, fmt_shape, free_dims, free_vars,
+                         postorder)
 from ..core.shapes import as_dim, dim_symbol
 
 
@@ -308,9 +309,7 @@ def _evaluate(root: Expr, env: Env) -> np.ndarray:
                 x = val[id(node.args[0])]
                 out = x[tuple(env.span(s, n, i) for i, (s, n) in enumerate(zip(node.data, x.shape)))]
             elif op == "block":
-                q = node.data[1]
-                args = [val[id(a)] for a in node.args]
-                out = np.block([args[k:k + q] for k in range(0, len(args), q)])
+                out = np.block([[val[id(x)] for x in row] for row in block_grid(node)])
             elif op == "unvec":
                 out = val[id(node.args[0])].reshape(env.shape(node), order="F")
             elif op == "delta":

@@ -23,7 +23,8 @@ from fractions import Fraction
 
 from ..errors import MdiffError
 from ..core import ops
-from ..core.expr import Expr, as_float, data_dims, is_symmetric, postorder, value_range
+from ..core.expr import (Expr, as_float, block_grid, data_dims, is_symmetric, postorder,
+                         value_range)
 from ..core.shapes import as_dim, dim_symbol
 from .base import Printer
 
@@ -422,12 +423,8 @@ class CodePrinter(Printer):
         return f"_part({self.ref(e.args[0])}, {', '.join(spans)})"
 
     def _print_block(self, e):
-        q = e.data[1]
-        cells = [self.ref(x) for x in e.args]
-        rows = (f"xp.concat([{', '.join(cells[k:k + q])}], axis=1)" if q > 1 else cells[k]
-                for k in range(0, len(cells), q))
-        rows = list(rows)
-        return f"xp.concat([{', '.join(rows)}], axis=0)" if len(rows) > 1 else rows[0]
+        rows = [_concat([self.ref(x) for x in row], 1) for row in block_grid(e)]
+        return _concat(rows, 0)
 
     def _print_unvec(self, e):
         return f"xp.reshape({self.ref(e.args[0])}, ({self.dim(e.cols)}, {self.dim(e.rows)})).T"
@@ -496,6 +493,11 @@ def _parenthesised(refs: list, split: dict, i: int, j: int) -> str:
         return refs[i]
     k = split[i, j]
     return f"({_parenthesised(refs, split, i, k)} @ {_parenthesised(refs, split, k + 1, j)})"
+
+
+def _concat(parts: list, axis: int) -> str:
+    """Code joining arrays along ``axis`` (one part: itself)."""
+    return parts[0] if len(parts) == 1 else f"xp.concat([{', '.join(parts)}], axis={axis})"
 
 
 def _solve_counts(roots, factored: frozenset) -> dict:

@@ -26,13 +26,13 @@ import re
 from dataclasses import dataclass
 
 from ..calculus.diff import differential, project_gradient, structure_of
-from ..calculus.linear import adjoint
+from ..calculus.linear import adjoint, adjoint_identity
 from ..core import expr as E
 from ..core import ops
 from ..core.expr import Expr, postorder, substitute
 from ..errors import MdiffError
 from ..simplify.engine import Simplifier
-from .latex import latex_name, to_latex
+from .latex import latex_name, text_mode, to_latex
 from .text import to_text
 
 
@@ -60,14 +60,6 @@ def aligned(steps: list) -> str:
     rows = [f"&\\text{{{text_mode(s.title)}:}}\\quad {s.latex}" if s.title else f"&{s.latex}"
             for s in steps]
     return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
-
-
-def text_mode(s: str) -> str:
-    """``s`` escaped for LaTeX's text mode (a rule's ^, _ and braces)."""
-    table = {"\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", "_": "\\_", "^": "\\textasciicircum{}",
-             "%": "\\%", "&": "\\&", "#": "\\#", "$": "\\$", "~": "\\textasciitilde{}",
-             "⊗": "$\\otimes$", "∇": "$\\nabla$", "²": "$^2$"}
-    return "".join(table.get(ch, ch) for ch in s)
 
 
 # --- printing ----------------------------------------------------------------------------
@@ -107,25 +99,15 @@ def _rearrangements(lin: Expr, tag) -> list:
     holds: set = set()
     found = []
     for node in postorder(lin):
-        if (node.op == "delta" and node.data == tag) or any(id(a) in holds for a in node.args):
-            holds.add(id(node))
-        else:
+        if not ((node.op == "delta" and node.data == tag) or any(id(a) in holds for a in node.args)):
             continue
-        if node.op == "T":
-            found.append("transpose: tr(A') = tr(A)")
-        elif node.op == "had":
-            found.append("Hadamard: tr(A'*(B .* C)) = tr((A .* B)'*C)")
-        elif node.op == "diagm":
-            found.append("diagonal: tr(A*diag(x)) = diag(A)'*x")
-        elif node.op == "tr":
-            found.append("cyclic trace: tr(A*B) = tr(B*A)")
-        elif node.op == "sum":
-            found.append("sum(A .* B) = tr(A'*B)")
-        elif node.op == "vec":
-            found.append("vec(A)'*vec(B) = tr(A'*B)")
-        elif node.op == "mul" and node.is_scalar and any(
-                id(a) in holds for a in node.args[node.data[1]:]):
-            found.append("a scalar is its own trace: a'*B*c = tr(c*a'*B)")
+        holds.add(id(node))
+        if node.op == "mul" and not (node.is_scalar and any(
+                id(a) in holds for a in node.args[node.data[1]:])):
+            continue        # a matrix product, or dX inside a scalar factor: linearity
+        statement = adjoint_identity(node)
+        if statement is not None:
+            found.append(statement)
     return list(dict.fromkeys(found))
 
 

@@ -24,7 +24,7 @@ import unicodedata
 
 
 from ..core import ops
-from ..core.expr import Expr, rational, register_printer
+from ..core.expr import Expr, block_grid, rational, register_printer
 from ..core.shapes import as_dim
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
 from .base import BindingPrinter, divides
@@ -63,6 +63,17 @@ def _unicode_greek(ch: str) -> str | None:
     if m.group(1) == "CAPITAL":
         word = word.capitalize()
     return GREEK_WORDS.get(word) or LATIN_LOOKALIKE.get(word)
+
+
+#: What text mode cannot take as it is, and how it is written there.
+_TEXT_MODE = {"\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", "_": "\\_",
+              "^": "\\textasciicircum{}", "%": "\\%", "&": "\\&", "#": "\\#", "$": "\\$",
+              "~": "\\textasciitilde{}", "⊗": "$\\otimes$", "∇": "$\\nabla$", "²": "$^2$"}
+
+
+def text_mode(s: str) -> str:
+    """``s`` escaped for LaTeX's text mode (a derivation's titles: a rule's ^, _, ⊗)."""
+    return "".join(_TEXT_MODE.get(ch, ch) for ch in s)
 
 
 def _escape(text: str) -> str:
@@ -393,9 +404,7 @@ class LatexPrinter(BindingPrinter):
         return (f"{base}_{{{','.join(spans)}}}", POSTFIX)
 
     def _print_block(self, e):
-        q = e.data[1]
-        cells = [self.get(x)[0] for x in e.args]
-        body = " \\\\ ".join(" & ".join(cells[k:k + q]) for k in range(0, len(cells), q))
+        body = " \\\\ ".join(" & ".join(self.get(x)[0] for x in row) for row in block_grid(e))
         return (f"\\begin{{bmatrix}} {body} \\end{{bmatrix}}", ATOM)
 
     def _print_unvec(self, e):

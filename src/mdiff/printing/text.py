@@ -9,7 +9,7 @@ to the same node (the round-trip tests hold it to that).
 from __future__ import annotations
 
 from ..core import ops
-from ..core.expr import Expr, data_dims, fmt_dim, rational, register_printer
+from ..core.expr import Expr, block_grid, data_dims, fmt_dim, rational, register_printer
 from .base import BindingPrinter, divides
 from .precedence import ADD, ATOM, KRON, MUL, NEG, POSTFIX, POW
 
@@ -307,12 +307,11 @@ class TextPrinter(BindingPrinter):
         return (f"{_wrap(self.get(x), POSTFIX)}[{', '.join(spans)}]", POSTFIX)
 
     def _print_block(self, e):
-        q = e.data[1]
         # a constant block its neighbours size is its number: [A, 0; 0, B]
-        cells = [number_text(x.data)[0] if x.op == "fill" and id(x) not in self.sized
-                 else self.get(x)[0] for x in e.args]
-        return ("[" + "; ".join(", ".join(cells[k:k + q]) for k in range(0, len(cells), q)) + "]",
-                ATOM)
+        def cell(x):
+            return number_text(x.data)[0] if x.op == "fill" and id(x) not in self.sized \
+                else self.get(x)[0]
+        return ("[" + "; ".join(", ".join(map(cell, row)) for row in block_grid(e)) + "]", ATOM)
 
     def _print_unvec(self, e):
         return (f"unvec({self.get(e.args[0])[0]}, {fmt_dim(e.rows)}, {fmt_dim(e.cols)})", ATOM)
